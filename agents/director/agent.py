@@ -1,0 +1,139 @@
+"""The director: writes the series bible from a concept.
+
+Code decides cast slots, names, looks, voices and locations (agents/director/casting.py); the text model writes
+each character's want and secret, the title and synopsis, and one outline per episode, one small call at a time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+
+from pydantic import BaseModel, Field
+
+from dramafactory.schemas import Character, EpisodeOutline, Location, SeriesBible, SeriesConcept, Voice
+from dramafactory.tools.speech.voicebank import allocate_voices
+
+from ..context import AgentContext
+from ..structured import StructuredOutputError, ask_json, stable_seed
+from . import casting, prompts
+
+
+class Profile(BaseModel):
+    want: str = Field(max_length=200)
+    secret: str = Field(max_length=200)
+
+
+class TitleSynopsis(BaseModel):
+    title: str = Field(max_length=80)
+    synopsis: str = Field(max_length=600)
+
+
+class Outline(BaseModel):
+    title: str = Field(max_length=80)
+    hook: str = Field(max_length=240)
+    conflict: str = Field(max_length=240)
+    cliffhanger: str = Field(max_length=240)
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def _mentions_cast(text: str, names: list[str]) -> bool:
+    lowered = text.lower()
+    return any(part.lower() in lowered for name in names for part in name.split())
+
+
+def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesBible:
+    rng = random.Random(seed)
+    flags: list[str] = []
+    avoid = casting.concept_words(concept.logline)
+    genders = casting.decide_genders(concept.logline, rng)
+    names = casting.pick_names(genders, concept.language, seed, avoid)
+    looks = casting.draw_looks(genders, rng)
+    voices: list[Voice] = allocate_voices(genders)
+    cast_line = ", ".join(f"{n} ({r})" for n, r in zip(names, casting.ROLES, strict=True))
+
+    def ask(stage, schema, example, text, key, checks, max_tokens=160):
+        return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
+                        examples=[example], ask=text, seed=stable_seed(seed, key), checks=checks,
+                        max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
+
+    characters: list[Character] = []
+    for index, (name, role, gender) in enumerate(zip(names, casting.ROLES, genders, strict=True)):
+        others = [c.want for c in characters]
+
+        def profile_checks(p: Profile, others=others) -> str | None:
+            if len(p.want.split()) < 4 or len(p.secret.split()) < 4:
+                return "want and secret must each be a full sentence"
+            if any(_similar(p.want, o) > 0.75 for o in others):
+                return "this want copies another character's want; give this character a different goal"
+            if _similar(p.want, p.secret) > 0.75:
+                return "the secret must differ from the want"
+            return None
+
+        try:
+            profile = ask("director.profile", Profile, prompts.PROFILE_EXAMPLE,
+                          prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                                                     cast=cast_line, name=name, role=role),
+                          ("profile", index), [profile_checks])
+        except StructuredOutputError as exc:
+            flags.append(f"profile of {name}: stock text ({exc.reasons[-1]})")
+            profile = Profile(want=f"To come out of this story on top as its {role}.",
+                              secret=f"{name.split()[0]} is hiding something from everyone.")
+        lo, hi = casting.AGE_RANGES[role]
+        look, wardrobe = looks[index]
+        characters.append(Character(name=name, role=role, gender=gender, age=rng.randint(lo, hi), look=look,
+                                    wardrobe=wardrobe, voice=voices[index], want=profile.want, secret=profile.secret))
+
+    def title_checks(t: TitleSynopsis) -> str | None:
+        if len(t.title.split()) > 8 or not t.title.strip():
+            return "the title must be 1 to 6 words"
+        if not _mentions_cast(t.synopsis, names):
+            return f"the synopsis must name the cast ({cast_line})"
+        return None
+
+    try:
+        head = ask("director.title", TitleSynopsis, prompts.TITLE_EXAMPLE,
+                   prompts.TITLE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                                            cast=cast_line), "title", [title_checks], max_tokens=200)
+    except StructuredOutputError as exc:
+        flags.append(f"title and synopsis: stock text ({exc.reasons[-1]})")
+        head = TitleSynopsis(title=" ".join(concept.logline.split()[:5]).rstrip(".,"), synopsis=concept.logline)
+
+    settings = casting.pick_settings(concept.logline, concept.genre)
+    locations = []
+    for index, setting in enumerate(settings):
+        name, interior, description = casting.name_location(setting, seed + index, concept.language)
+        locations.append(Location(name=name, kind="interior" if interior else "exterior", description=description,
+                                  time_of_day=casting.time_of_day_for(setting, index, rng), setting=setting))
+
+    outlines: list[EpisodeOutline] = []
+    for number in range(1, concept.episodes + 1):
+        previous = (f"The previous episode ended: {outlines[-1].cliffhanger}" if outlines
+                    else "This is the first episode.")
+
+        def outline_checks(o: Outline, earlier=list(outlines)) -> str | None:
+            if not _mentions_cast(o.hook + " " + o.conflict + " " + o.cliffhanger, names):
+                return f"name who acts, using the cast ({cast_line})"
+            if any(_similar(o.cliffhanger, e.cliffhanger) > 0.7 for e in earlier):
+                return "this cliffhanger repeats an earlier episode's; raise the stakes with a new twist"
+            return None
+
+        try:
+            o = ask("director.outline", Outline, prompts.OUTLINE_EXAMPLE,
+                    prompts.OUTLINE_ASK.format(title=head.title, synopsis=head.synopsis, cast=cast_line,
+                                               number=number, total=concept.episodes, previous=previous),
+                    ("outline", number), [outline_checks], max_tokens=220)
+        except StructuredOutputError as exc:
+            flags.append(f"outline of episode {number}: stock text ({exc.reasons[-1]})")
+            o = Outline(title=f"Episode {number}", hook=f"{names[0]} learns what {names[1]} has done.",
+                        conflict=f"{names[1]} confronts {names[0]}.",
+                        cliffhanger=f"{names[2]} reveals a secret that changes everything.")
+        outlines.append(EpisodeOutline(number=number, title=o.title, hook=o.hook, conflict=o.conflict,
+                                       cliffhanger=o.cliffhanger, characters=list(names)))
+
+    return SeriesBible(title=head.title, logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                       language=concept.language, synopsis=head.synopsis, characters=characters,
+                       locations=locations, episodes=outlines, flags=flags)

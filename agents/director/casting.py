@@ -1,0 +1,168 @@
+"""Decisions the director makes in code, not with the model: cast slots, names, looks and settings.
+
+A 0.5B model copies one look onto every character and names people after the concept's words
+(shared/models.md), so looks come from vocabularies drawn without replacement with a seeded RNG and names
+from Faker's locale-aware name lists. The model only writes what needs words (wants, secrets, outlines).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from faker import Faker
+
+from dramafactory.schemas import Look, TimeOfDay
+
+HAIR_COLORS = ["black", "dark brown", "chestnut", "auburn", "copper red", "platinum blonde", "honey blonde",
+               "silver", "ash grey", "blue-black"]
+HAIR_STYLES = {
+    "female": ["long straight", "bob", "ponytail", "wavy shoulder-length", "bun", "curly"],
+    "male": ["short cropped", "buzz cut", "slicked back", "curly", "side-parted", "wavy"],
+}
+SKIN_TONES = ["fair", "light", "olive", "tan", "brown", "deep brown"]
+BUILDS = {"female": ["slim", "athletic", "petite"], "male": ["broad", "stocky", "athletic", "tall lanky", "slim"]}
+FACES = {
+    "female": ["sharp cheekbones", "round glasses", "freckles", "a beauty mark under the eye", "dimples",
+               "a small scar on the left brow"],
+    "male": ["a neat beard", "round glasses", "a small scar on the left brow", "thick eyebrows", "a square jaw",
+             "stubble"],
+}
+# Named wardrobe colours: the palette's hex values and the wardrobe's words come from the same entry.
+COLOURS = {
+    "crimson": "#B22234", "navy": "#1F2F5C", "emerald": "#1E7F5C", "mustard": "#D4A017", "charcoal": "#36454F",
+    "ivory": "#F2EBD3", "plum": "#6B2D5C", "teal": "#1F7A80", "camel": "#C19A6B", "black": "#1A1A1A",
+    "white": "#F5F5F5", "rose": "#D98695", "sky blue": "#7FB2E5", "olive": "#6B7F3A", "burgundy": "#6D1A2B",
+    "grey": "#8A8A8A",
+}
+MAIN_COLOURS = ["crimson", "navy", "emerald", "mustard", "plum", "teal", "camel", "burgundy", "rose", "sky blue",
+                "olive", "charcoal"]
+SECOND_COLOURS = ["white", "black", "ivory", "grey", "charcoal", "navy"]
+ACCENT_COLOURS = ["mustard", "crimson", "teal", "rose", "ivory", "emerald"]
+GARMENTS = {
+    "female": ["blazer", "trench coat", "wrap dress", "cardigan", "leather jacket", "belted coat"],
+    "male": ["suit jacket", "leather jacket", "trench coat", "bomber jacket", "cardigan", "overcoat"],
+}
+UNDER = {"female": ["blouse", "turtleneck", "silk top"], "male": ["shirt", "turtleneck", "t-shirt"]}
+ACCENTS = {"female": ["scarf", "belt", "necklace"], "male": ["tie", "scarf", "watch strap"]}
+
+ROLES = ["protagonist", "antagonist", "ally"]
+AGE_RANGES = {"protagonist": (22, 34), "antagonist": (30, 56), "ally": (20, 40)}
+
+FEMALE_CUES = {"she", "her", "woman", "wife", "daughter", "girl", "heiress", "queen", "princess", "mother", "nurse",
+               "bride", "widow", "actress", "sister", "girlfriend"}
+MALE_CUES = {"he", "his", "him", "man", "husband", "son", "boy", "heir", "king", "prince", "father", "groom",
+             "widower", "brother", "boyfriend"}
+
+# setting -> (keywords in the concept, interior?, name template, description template)
+SETTINGS: dict[str, tuple[set[str], bool, str, str]] = {
+    "hospital": ({"hospital", "nurse", "doctor", "patient", "ward", "clinic", "surgeon", "icu"}, True,
+                 "{last} Memorial Hospital, Ward 7", "a hospital ward with a bed, monitors and a window"),
+    "office": ({"ceo", "company", "office", "boss", "intern", "corporate", "startup", "firm", "lawyer", "assistant",
+                "boardroom", "billionaire", "secretary", "workplace"}, True,
+               "{company} Tower, 32nd floor", "a glass-walled executive office with a desk and a city view"),
+    "home": ({"family", "mother", "father", "wife", "husband", "daughter", "son", "house", "divorce", "marriage",
+              "home", "apartment", "stepmother", "twins"}, True,
+             "The {last} family apartment", "a living room with a sofa, a lamp and family photos"),
+    "restaurant": ({"restaurant", "chef", "kitchen", "cafe", "waiter", "waitress", "dinner", "noodle"}, True,
+                   "{last}'s Bistro", "a small restaurant with booths, warm lamps and a counter"),
+    "castle": ({"kingdom", "queen", "king", "prince", "princess", "castle", "throne", "dragon", "magic", "witch",
+                "sword", "empire", "sorcerer", "palace", "fantasy"}, True,
+               "The throne hall of {last}holt", "a stone hall with banners, pillars and a throne"),
+    "school": ({"school", "student", "teacher", "campus", "college", "university", "classroom", "exam"}, True,
+               "{last} Academy, room 204", "a classroom with desks, a blackboard and tall windows"),
+    "bar": ({"bar", "club", "bartender", "nightclub", "drinks"}, True,
+            "The {last} Lounge", "a dim cocktail bar with stools and bottles glowing on shelves"),
+    "warehouse": ({"warehouse", "smuggler", "gang", "kidnap", "hostage", "mafia", "heist", "cartel"}, True,
+                  "Pier {number} warehouse", "a cavernous warehouse with crates, chains and a high window"),
+    "street": ({"street", "city", "alley", "chase", "police", "detective", "crime"}, False,
+               "{street}", "a city street with shopfronts, a streetlamp and parked cars"),
+    "rooftop": ({"rooftop", "skyline", "wedding", "proposal", "stars"}, False,
+                "{company} Tower rooftop", "a rooftop terrace with railings over the skyline"),
+    "forest": ({"forest", "woods", "village", "wolf", "mountain", "camp"}, False,
+               "The {last} woods", "a forest path between tall pines"),
+}
+GENRE_SETTINGS = {
+    "revenge": ["office", "home"], "romance": ["restaurant", "rooftop"], "family": ["home", "restaurant"],
+    "workplace": ["office", "bar"], "fantasy": ["castle", "forest"], "thriller": ["warehouse", "street"],
+    "mystery": ["street", "home"], "comedy": ["restaurant", "office"], "drama": ["home", "street"],
+    "medical": ["hospital", "home"], "horror": ["forest", "home"],
+}
+LOCALES = {"en": "en_US", "en-us": "en_US", "en-gb": "en_GB"}
+
+
+def concept_words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text)}
+
+
+def decide_genders(logline: str, rng: random.Random) -> list[str]:
+    words = concept_words(logline)
+    female, male = len(words & FEMALE_CUES), len(words & MALE_CUES)
+    lead = "female" if female > male else "male" if male > female else rng.choice(["female", "male"])
+    other = "male" if lead == "female" else "female"
+    # antagonist opposite the lead (the micro-drama staple), ally drawn so both genders appear
+    return [lead, other, rng.choice([lead, other])]
+
+
+def pick_names(genders: list[str], language: str, seed: int, avoid: set[str]) -> list[str]:
+    """Realistic, distinct full names for the concept's locale; never a word from the concept itself."""
+    fake = Faker(LOCALES.get(language.lower(), "en_US"))
+    fake.seed_instance(seed)
+    names: list[str] = []
+    firsts: set[str] = set()
+    lasts: set[str] = set()
+    while len(names) < len(genders):
+        gender = genders[len(names)]
+        first = fake.first_name_female() if gender == "female" else fake.first_name_male()
+        last = fake.last_name()
+        if first in firsts or last in lasts or concept_words(f"{first} {last}") & avoid or len(first) < 3:
+            continue
+        firsts.add(first)
+        lasts.add(last)
+        names.append(f"{first} {last}")
+    return names
+
+
+def draw_looks(genders: list[str], rng: random.Random) -> list[tuple[Look, str]]:
+    """One distinct look and wardrobe per character: no two share hair colour or main wardrobe colour."""
+    hair_colors = rng.sample(HAIR_COLORS, len(genders))
+    mains = rng.sample(MAIN_COLOURS, len(genders))
+    skins = rng.sample(SKIN_TONES, len(genders))
+    used_styles: set[str] = set()
+    looks = []
+    for gender, hair, main, skin in zip(genders, hair_colors, mains, skins, strict=True):
+        style = rng.choice([s for s in HAIR_STYLES[gender] if s not in used_styles])
+        used_styles.add(style)
+        second = rng.choice([c for c in SECOND_COLOURS if c != main])
+        accent = rng.choice([c for c in ACCENT_COLOURS if c not in (main, second)])
+        garment, under, extra = rng.choice(GARMENTS[gender]), rng.choice(UNDER[gender]), rng.choice(ACCENTS[gender])
+        look = Look(
+            hair_color=hair, hair_style=style, skin_tone=skin, build=rng.choice(BUILDS[gender]),
+            face=rng.choice(FACES[gender]), palette=[COLOURS[main], COLOURS[second], COLOURS[accent]],
+        )
+        looks.append((look, f"{main} {garment} over a {second} {under}, {accent} {extra}"))
+    return looks
+
+
+def pick_settings(logline: str, genre: str) -> list[str]:
+    words = concept_words(logline) | {genre.lower()}
+    scored = sorted(SETTINGS, key=lambda s: (-len(words & SETTINGS[s][0]), list(SETTINGS).index(s)))
+    first = scored[0] if words & SETTINGS[scored[0]][0] else GENRE_SETTINGS.get(genre.lower(), ["home", "street"])[0]
+    defaults = GENRE_SETTINGS.get(genre.lower(), ["home", "street"]) + ["street", "home"]
+    second = next(s for s in (scored[1:2] if words & SETTINGS[scored[1]][0] else []) + defaults if s != first)
+    return [first, second]
+
+
+def name_location(setting: str, seed: int, language: str) -> tuple[str, bool, str]:
+    keywords, interior, name_template, description = SETTINGS[setting]
+    fake = Faker(LOCALES.get(language.lower(), "en_US"))
+    fake.seed_instance(seed)
+    name = name_template.format(last=fake.last_name(), company=fake.last_name() + " Group",
+                                street=fake.street_name(), number=fake.random_int(3, 48))
+    return name, interior, description
+
+
+def time_of_day_for(setting: str, scene_index: int, rng: random.Random) -> TimeOfDay:
+    if setting in {"bar", "rooftop", "warehouse"}:
+        return "night"
+    return rng.choice(["day", "dusk", "night"] if scene_index else ["day", "night"])

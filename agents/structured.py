@@ -1,0 +1,86 @@
+"""Ask the text backend for one small JSON object, validate it, and re-ask with the reason when it is rejected.
+
+This is the only place agents meet the model. A 0.5B model fails in known ways (broken JSON, numbers out of
+bounds, narration instead of speech, copied lines), so every answer goes through pydantic and the caller's own
+checks; a rejected answer is sent back with the reason, a bounded number of times, then StructuredOutputError.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dramafactory.tools.ledger import Ledger
+from dramafactory.tools.text.base import JsonRequest, TextBackend, TextBackendError
+
+M = TypeVar("M", bound=BaseModel)
+Check = Callable[[M], str | None]  # returns a reason to reject, or None
+
+
+class StructuredOutputError(RuntimeError):
+    def __init__(self, stage: str, reasons: list[str]):
+        self.stage = stage
+        self.reasons = reasons
+        super().__init__(f"{stage}: the text model gave no acceptable answer after {len(reasons)} tries: {reasons[-1]}")
+
+
+def stable_seed(*parts: object) -> int:
+    """A seed derived from the run seed and the call's identity, so reruns ask the same questions the same way."""
+    return zlib.crc32(json.dumps(parts, default=str).encode()) & 0x7FFFFFFF
+
+
+def parse_reply(text: str, schema: type[M]) -> M:
+    # llama.cpp can emit raw control characters inside strings: strict=False accepts them.
+    data = json.loads(text, strict=False)
+    return schema.model_validate(data)
+
+
+def ask_json(
+    backend: TextBackend,
+    ledger: Ledger,
+    *,
+    stage: str,
+    schema: type[M],
+    system: str,
+    examples: list[tuple[str, str]],
+    ask: str,
+    seed: int,
+    checks: list[Check] | None = None,
+    max_tries: int = 3,
+    max_tokens: int = 160,
+    temperature: float = 0.7,
+) -> M:
+    messages: list[tuple[str, str]] = []
+    for user, assistant in examples:
+        messages += [("user", user), ("assistant", assistant)]
+    messages.append(("user", ask))
+    reasons: list[str] = []
+    for attempt in range(max_tries):
+        request = JsonRequest(system=system, messages=list(messages), schema=schema.model_json_schema(),
+                              max_tokens=max_tokens, temperature=temperature, seed=seed + attempt)
+        try:
+            result = backend.complete_json(request)
+        except TextBackendError as exc:
+            reasons.append(str(exc))
+            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, error=str(exc))
+            continue
+        ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
+                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                      attempt=attempt + 1)
+        try:
+            answer = parse_reply(result.text, schema)
+        except (json.JSONDecodeError, ValidationError) as exc:
+            reason = f"the reply was not valid JSON for the schema ({str(exc).splitlines()[0]})"
+        else:
+            reason = next((r for r in (check(answer) for check in checks or []) if r), None)
+            if reason is None:
+                return answer
+        reasons.append(reason)
+        # Re-ask with the rejected answer and the reason in the conversation, as a reviewer would.
+        messages = messages[:-1] + [("user", ask), ("assistant", result.text[:400]),
+                                    ("user", f"Rejected: {reason}. Answer again with JSON only.")]
+    raise StructuredOutputError(stage, reasons)

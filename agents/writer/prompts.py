@@ -1,0 +1,68 @@
+"""Prompts of the writer: one beat's action, or one spoken line for a fixed speaker, per call."""
+
+SYSTEM = (
+    "You are the writer of a vertical micro-drama: short, sharp, emotional. You answer with one JSON object and "
+    "nothing else. Dialogue is what the character says out loud, in the first person, to the other character: "
+    "never narration, never stage directions, never the character's own name."
+)
+
+BEAT_GUIDE = {
+    "hook": "grab the viewer in the first seconds: a discovery, an accusation or a danger",
+    "pressure": "the other side pushes back hard; threats, demands or humiliation",
+    "reveal": "a secret comes out that changes what we thought",
+    "reversal": "the lead turns the tables with a plan, proof or an ally",
+    "cliffhanger": "end on a shock that makes the viewer need the next episode",
+}
+
+ACTION_ASK = (
+    "Episode: {outline}\nScene: {location}, {time}. On screen: {characters}.\n"
+    "Beat: {kind} ({guide}).\nDescribe what we see in this beat: one sentence, present tense, at most 20 words, "
+    "naming who acts."
+)
+ACTION_EXAMPLE = (
+    ACTION_ASK.format(
+        outline="Rosa finds proof her fiance Victor framed her brother; Victor catches her.",
+        location="Hale Tower, 32nd floor", time="night", characters="Rosa Diaz, Victor Hale", kind="hook",
+        guide=BEAT_GUIDE["hook"],
+    ),
+    '{"action": "Rosa pulls a forged letter from Victor\'s desk drawer as his footsteps approach."}',
+)
+
+LINE_ASK = (
+    "Scene: {action}\n{speaker} ({role}; wants: {want}) speaks to {listener}, feeling {emotion}.\n"
+    "Earlier lines:\n{earlier}\nWrite {speaker_first}'s next line: at most 14 words, said out loud to "
+    "{listener_first}, new words (do not repeat earlier lines)."
+)
+LINE_EXAMPLES = [
+    (
+        LINE_ASK.format(
+            action="Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach.",
+            speaker="Rosa Diaz", role="protagonist", want="to clear her brother's name", listener="Victor Hale",
+            emotion="shocked", earlier="(none)", speaker_first="Rosa", listener_first="Victor",
+        ),
+        '{"line": "You signed my brother\'s name on this. You sent him to prison."}',
+    ),
+    (
+        LINE_ASK.format(
+            action="Victor snatches the letter and backs Rosa against the window.",
+            speaker="Victor Hale", role="antagonist", want="to keep the Hale fortune", listener="Rosa Diaz",
+            emotion="mocking", earlier="Rosa Diaz: You signed my brother's name on this.", speaker_first="Victor",
+            listener_first="Rosa",
+        ),
+        '{"line": "Prove it. Who would believe a maid over a Hale?"}',
+    ),
+]
+
+# Stock lines for when the model gives no acceptable line after its re-asks: used, and flagged, never silently.
+STOCK_LINES = {
+    "hook": ["What is this? Tell me this isn't what I think it is.", "You lied to me. All this time, you lied.",
+             "Don't come any closer. I saw everything."],
+    "pressure": ["You have until tomorrow. After that, you lose everything.", "Nobody will believe you. Nobody.",
+                 "Sign it, or walk out of here with nothing."],
+    "reveal": ["It was you. It was always you.", "I know what you did that night.",
+               "The money, the lies... you planned all of it."],
+    "reversal": ["Then let's see who they believe when they hear this recording.",
+                 "You forgot one thing. I kept a copy.", "From now on, we play by my rules."],
+    "cliffhanger": ["Wait... then who sent the letter?", "If you tell them, we both go down.",
+                    "There's something you still don't know about me."],
+}

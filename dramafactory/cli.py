@@ -1,0 +1,154 @@
+"""The `dramafactory` command line: produce a series from a concept, or resume one, with live progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from .config import Settings
+from .errors import DramaError
+from .schemas import SeriesConcept
+
+app = typer.Typer(add_completion=False, help="dramafactory: a series concept in, vertical micro-drama episodes out.")
+console = Console(stderr=True)
+MAX_CONCEPT_FILE_BYTES = 64_000
+
+
+@app.callback()
+def main() -> None:
+    """Self-hosted AI micro-drama factory."""
+
+
+def fail(cause: str, fix: str | None = None, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {cause}" + (f" — fix: {fix}" if fix else ""), highlight=False)
+    return typer.Exit(code)
+
+
+def load_concept(text: str | None, concept_file: Path | None, overrides: dict) -> SeriesConcept:
+    data: dict = {}
+    if concept_file is not None:
+        if not concept_file.is_file():
+            raise DramaError(f"concept file {concept_file} not found", "check the path given to --concept")
+        if concept_file.stat().st_size > MAX_CONCEPT_FILE_BYTES:
+            raise DramaError(f"concept file {concept_file} is {concept_file.stat().st_size} bytes; the limit is "
+                             f"{MAX_CONCEPT_FILE_BYTES}", "keep the concept to a logline and a few fields")
+        loaded = yaml.safe_load(concept_file.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise DramaError(f"{concept_file} is not a YAML mapping", "write fields like `logline: ...`")
+        data.update(loaded)
+    if text is not None:
+        data["logline"] = text
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if "logline" not in data:
+        raise DramaError("no concept given", 'pass the concept text, e.g. dramafactory produce "A maid ..." --out DIR')
+    try:
+        return SeriesConcept.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "concept"
+        raise DramaError(f"invalid concept field '{field}': {first['msg']}",
+                         "see `dramafactory produce --help` for the concept fields") from exc
+
+
+class ProgressView:
+    """Rich progress: one bar per stage, shots counted as they pass QC."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def _task(self, key: str, label: str, total: float | None = None) -> int:
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label, total=total)
+        return self.tasks[key]
+
+    def __call__(self, ns: tuple, mode: str, data: object) -> None:
+        if mode == "updates" and isinstance(data, dict) and "cinematographer" in data:
+            shotlist = (data["cinematographer"] or {}).get("shotlist")
+            if shotlist:
+                number = shotlist["episode"]
+                self._task(f"shots{number}", f"episode {number:02d} shots", total=len(shotlist["shots"]))
+            return
+        if mode != "custom" or not isinstance(data, dict):
+            return
+        stage, status, episode = data.get("stage"), data.get("status"), data.get("episode")
+        if stage == "qc":
+            number = int(str(data["shot"])[1:3])
+            task = self._task(f"shots{number}", f"episode {number:02d} shots")
+            if data.get("passed") or data.get("attempt", 0) >= 3:
+                self.progress.advance(task)
+            if not data.get("passed"):
+                self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC; retrying",
+                                            style="yellow")
+            return
+        if stage in ("render", "voices") and status != "start":
+            return
+        label = f"{stage}" + (f" (episode {episode:02d})" if episode else "")
+        key = f"{stage}{episode}"
+        if stage == "render":
+            return
+        task = self._task(key, label, total=1)
+        if status == "done":
+            self.progress.update(task, completed=1)
+
+
+@app.command()
+def produce(
+    concept_text: Annotated[str | None, typer.Argument(metavar="CONCEPT", help="The series concept (a logline).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run folder: outputs and checkpoints.")] = Path("out"),
+    concept_file: Annotated[Path | None, typer.Option("--concept", help="Concept YAML (SeriesConcept fields).")] = None,
+    episodes: Annotated[int | None, typer.Option(help="Number of episodes.")] = None,
+    seconds: Annotated[int | None, typer.Option(help="Target seconds per episode.")] = None,
+    genre: Annotated[str | None, typer.Option(help="Genre, e.g. revenge, romance, thriller.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same concept and seed give the same series.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run whose state is in --out.")] = False,
+) -> None:
+    """Produce a series (bible, scripts, shot lists, shots, voices, episodes) into --out."""
+    from dramafactory.graphs.backends import build_context, check_language
+    from dramafactory.graphs.runner import has_run, produce as run_production
+
+    settings = Settings()
+    try:
+        concept = None
+        if not resume:
+            concept = load_concept(concept_text, concept_file,
+                                   {"episodes": episodes, "seconds_per_episode": seconds, "genre": genre})
+            check_language(concept.language, settings)
+            if has_run(out):
+                raise DramaError(f"{out} already holds a run", "pass --resume to continue it, or use another --out")
+        elif not has_run(out):
+            raise DramaError(f"{out} holds no run to resume", "run without --resume to start one")
+        with console.status("loading models"):
+            ctx = build_context(out, settings)
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            outcome = run_production(ctx, concept=concept, seed=seed, resume=resume, on_event=ProgressView(progress))
+    except DramaError as exc:
+        raise fail(exc.cause, exc.fix) from None
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; finished work is saved in {out}", f"dramafactory produce --resume --out {out}",
+                   130) from None
+    except Exception as exc:  # anything unexpected: name it, keep the run resumable, exit non-zero
+        raise fail(f"{type(exc).__name__}: {exc}. Finished stages are saved in {out}",
+                   f"fix the cause, then: dramafactory produce --resume --out {out}", 1) from None
+    if outcome.summary is None:
+        raise fail(f"the run paused before {outcome.next_nodes}", f"dramafactory produce --resume --out {out}", 3)
+    summary = outcome.summary
+    console.print(f"[bold green]done:[/] {summary.title!r}: {summary.episodes} episode(s) "
+                  f"{', '.join(f'{s:.1f}s' for s in summary.episode_seconds)}, {summary.shots} shots, "
+                  f"final usable {summary.final_usable_rate:.0%}, {summary.model_calls} model calls → {out}")
+    json.dump(summary.model_dump(mode="json"), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    app()

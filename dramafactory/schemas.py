@@ -1,0 +1,250 @@
+"""Domain schemas shared by every layer (the leaf of the dependency graph).
+
+Everything the factory reads from a user or a model is validated here; everything it writes
+(bible.json, script.json, shots.json, summary.json) is one of these models dumped as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_LOGLINE_CHARS = 2000
+
+Framing = Literal["wide", "medium", "two-shot", "over-shoulder", "close-up", "insert"]
+CameraMove = Literal["static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down"]
+Emotion = Literal[
+    "neutral", "angry", "afraid", "sad", "happy", "shocked", "cold", "pleading", "determined", "tender", "mocking",
+]
+TimeOfDay = Literal["dawn", "day", "dusk", "night"]
+Mood = Literal["tense", "romantic", "sad", "hopeful", "mysterious", "triumphant"]
+BeatKind = Literal["hook", "pressure", "reveal", "reversal", "cliffhanger"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeriesConcept(_Model):
+    """What a user asks for. The CLI and the HTTP API take this same schema."""
+
+    logline: str = Field(description="One or two sentences: who wants what, and what stands in the way.",
+                         examples=["A night-shift nurse discovers the billionaire patient she saved is her runaway father."])
+    genre: str = Field(default="drama", max_length=40, examples=["revenge", "romance", "thriller"])
+    tone: str = Field(default="melodramatic", max_length=60)
+    episodes: int = Field(default=1, ge=1, le=100)
+    seconds_per_episode: int = Field(default=60, ge=20, le=300)
+    language: str = Field(default="en", max_length=12, description="BCP-47 language code of the dialogue.")
+    aspect: Literal["9:16"] = "9:16"
+
+    @field_validator("logline")
+    @classmethod
+    def _logline_has_substance(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value) < 12:
+            raise ValueError("the logline is empty or too short: write one or two sentences (at least 12 characters)")
+        if len(value) > MAX_LOGLINE_CHARS:
+            raise ValueError(
+                f"the logline has {len(value)} characters; the limit is {MAX_LOGLINE_CHARS}: "
+                "summarise the concept in one or two sentences"
+            )
+        return value
+
+
+class Look(_Model):
+    """A character's canonical look: what every shot of them must show."""
+
+    hair_color: str
+    hair_style: str
+    skin_tone: str
+    build: str
+    face: str = Field(description="A distinguishing facial feature.")
+    palette: list[str] = Field(min_length=2, max_length=4, description="Hex colours of the wardrobe, main first.")
+
+    @field_validator("palette")
+    @classmethod
+    def _hex(cls, value: list[str]) -> list[str]:
+        for colour in value:
+            if not (len(colour) == 7 and colour.startswith("#")):
+                raise ValueError(f"palette colour {colour!r} is not #RRGGBB")
+            int(colour[1:], 16)
+        return value
+
+
+class Voice(_Model):
+    description: str = Field(description="How the character sounds, in words.")
+    engine: Literal["piper", "espeak-ng", "custom"] = "espeak-ng"
+    voice_id: str = Field(description="Engine voice name, e.g. 'en-us+f3' for espeak-ng.")
+    pitch: int = Field(default=50, ge=0, le=99)
+    rate_wpm: int = Field(default=165, ge=80, le=260)
+
+
+class Character(_Model):
+    name: str = Field(min_length=2, max_length=60)
+    role: str = Field(description="Function in the story: protagonist, antagonist, ally, ...")
+    gender: Literal["female", "male"]
+    age: int = Field(ge=6, le=95)
+    look: Look
+    wardrobe: str = Field(description="What they wear, in words, matching the palette.")
+    voice: Voice
+    want: str = ""
+    secret: str = ""
+
+
+class Location(_Model):
+    name: str
+    kind: Literal["interior", "exterior"]
+    description: str
+    time_of_day: TimeOfDay = "day"
+    setting: str = Field(default="office", description="Backdrop family the storyboard renderer draws.")
+
+
+class EpisodeOutline(_Model):
+    number: int = Field(ge=1)
+    title: str
+    hook: str
+    conflict: str
+    cliffhanger: str
+    characters: list[str] = Field(min_length=1)
+
+
+class SeriesBible(_Model):
+    title: str
+    logline: str
+    genre: str
+    tone: str
+    language: str = "en"
+    synopsis: str
+    characters: list[Character] = Field(min_length=2)
+    locations: list[Location] = Field(min_length=1)
+    episodes: list[EpisodeOutline] = Field(min_length=1)
+    flags: list[str] = Field(default_factory=list, description="Where the model failed and a stock text was used.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SeriesBible:
+        names = [c.name for c in self.characters]
+        if len(set(n.lower() for n in names)) != len(names):
+            raise ValueError(f"character names must be distinct: {names}")
+        for outline in self.episodes:
+            stray = [n for n in outline.characters if n not in names]
+            if stray:
+                raise ValueError(f"episode {outline.number} lists characters not in the cast: {stray}")
+        return self
+
+    def character(self, name: str) -> Character:
+        for c in self.characters:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+class DialogueLine(_Model):
+    id: str = Field(description="Stable reference, e.g. 's1b2l1'.")
+    speaker: str
+    text: str = Field(min_length=1, max_length=240)
+    emotion: Emotion = "neutral"
+    fallback: bool = Field(default=False, description="True when the model failed and a flagged stock line was used.")
+
+
+class Beat(_Model):
+    kind: BeatKind
+    action: str = Field(description="What happens on screen in this beat.")
+    lines: list[DialogueLine] = Field(default_factory=list)
+
+
+class Scene(_Model):
+    number: int = Field(ge=1)
+    location: str
+    time_of_day: TimeOfDay
+    characters: list[str] = Field(min_length=1)
+    mood: Mood = "tense"
+    beats: list[Beat] = Field(min_length=1)
+
+
+class EpisodeScript(_Model):
+    episode: int = Field(ge=1)
+    title: str
+    scenes: list[Scene] = Field(min_length=1)
+    flags: list[str] = Field(default_factory=list, description="Where the model failed and a stock text was used.")
+
+    def lines(self) -> list[DialogueLine]:
+        return [line for scene in self.scenes for beat in scene.beats for line in beat.lines]
+
+
+class Shot(_Model):
+    id: str = Field(description="Stable id within the episode, e.g. 'e01s03'.")
+    episode: int
+    scene: int
+    index: int = Field(ge=0)
+    framing: Framing
+    camera_move: CameraMove = "static"
+    duration_s: float = Field(ge=0.8, le=15.0)
+    characters: list[str] = Field(default_factory=list, description="Who is visible, screen-left first.")
+    speaker: str | None = None
+    location: str
+    time_of_day: TimeOfDay
+    action: str
+    prompt: str
+    negative_prompt: str = ""
+    dialogue_line: str | None = Field(default=None, description="DialogueLine.id this shot covers.")
+    seed: int = Field(ge=0)
+
+
+class ShotList(_Model):
+    episode: int
+    shots: list[Shot] = Field(min_length=1)
+
+
+class ScoreResult(_Model):
+    scorer: str
+    score: float
+    threshold: float
+    passed: bool
+    reason: str
+
+
+class QCReport(_Model):
+    passed: bool
+    scores: list[ScoreResult]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(s.reason for s in self.scores if not s.passed)
+
+
+class Take(_Model):
+    shot_id: str
+    attempt: int = Field(ge=1)
+    asset: str = Field(description="Path of the rendered frame, relative to the run folder.")
+    seed: int
+    backend: str
+    prompt: str
+    seconds: float = 0.0
+    qc: QCReport | None = None
+    accepted: bool = False
+
+
+class StageTiming(_Model):
+    stage: str
+    seconds: float
+    calls: int = 0
+
+
+class RunSummary(_Model):
+    title: str
+    episodes: int
+    target_seconds_per_episode: int
+    episode_seconds: list[float]
+    stages: list[StageTiming]
+    shots: int
+    takes: int
+    first_pass_usable_rate: float
+    final_usable_rate: float
+    model_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    fallback_lines: int
+    cpu_seconds: float
+    gpu_seconds: float = 0.0
+    wall_seconds: float

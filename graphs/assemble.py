@@ -1,0 +1,133 @@
+"""Turn an episode's accepted takes and voices into the deliverables, and the run into summary.json."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dramafactory.agents.cinematographer.agent import retime
+from dramafactory.agents.context import AgentContext
+from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible, SeriesConcept, ShotList, StageTiming, Take
+from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
+from dramafactory.tools.assembly.music import duck, render_music_bed
+from dramafactory.tools.assembly.subtitles import Cue, to_srt
+from dramafactory.tools.assembly.video import ClipSpec, assemble_episode, mix_audio
+
+from .artifacts import episode_dir, write_json
+from .state import SeriesState
+
+VOICE_OFFSET_S = 0.2  # a beat of silence before a line starts in its shot
+SAMPLE_RATE = 22050
+
+
+def best_take(takes: list[Take]) -> Take:
+    """The accepted take, or (when every attempt failed) the one that passed the most checks, latest first."""
+    accepted = [t for t in takes if t.accepted]
+    if accepted:
+        return accepted[-1]
+    return max(reversed(takes), key=lambda t: sum(s.passed for s in (t.qc.scores if t.qc else [])))
+
+
+def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
+    number = state["episode"]
+    folder = episode_dir(ctx.run_dir, number)
+    concept = SeriesConcept.model_validate(state["concept"])
+    script = EpisodeScript.model_validate(state["script"])
+    shotlist = ShotList.model_validate(state["shotlist"])
+    voices = state["voices"]
+    takes_by_shot: dict[str, list[Take]] = {}
+    for raw in state.get("takes", []):
+        take = Take.model_validate(raw)
+        if take.shot_id.startswith(f"e{number:02d}s"):
+            takes_by_shot.setdefault(take.shot_id, []).append(take)
+
+    shots = retime(shotlist.shots, {k: v["seconds"] for k, v in voices.items()}, concept.seconds_per_episode)
+    lines = {line.id: line for line in script.lines()}
+    clips, cues, tracks, sheet, records = [], [], [], [], []
+    clock = 0.0
+    for shot in shots:
+        takes = sorted(takes_by_shot.get(shot.id, []), key=lambda t: t.attempt)
+        if not takes:
+            raise RuntimeError(f"shot {shot.id} has no take; resume the run to render it")
+        chosen = best_take(takes)
+        clips.append(ClipSpec(image=ctx.run_dir / chosen.asset, duration=shot.duration_s,
+                              camera_move=shot.camera_move))
+        if shot.dialogue_line:
+            voice = voices[shot.dialogue_line]
+            line = lines[shot.dialogue_line]
+            begin = clock + VOICE_OFFSET_S
+            tracks.append((begin, ctx.run_dir / voice["path"]))
+            cues.append(Cue(start=round(begin, 3), end=round(begin + voice["seconds"], 3), text=line.text,
+                            speaker=line.speaker))
+        label = f"{shot.id} {shot.framing}" + (f"\n{shot.speaker}" if shot.speaker else "")
+        sheet.append((ctx.run_dir / chosen.asset, label + ("" if chosen.accepted else "\nNEEDS REVIEW")))
+        records.append({"shot": shot.model_dump(mode="json"), "start_s": round(clock, 3),
+                        "chosen_take": chosen.attempt, "needs_review": not chosen.accepted,
+                        "takes": [t.model_dump(mode="json") for t in takes]})
+        clock += shot.duration_s
+
+    moods = state.get("moods", {})
+    segments, scene_start = [], 0.0
+    for scene in script.scenes:
+        length = sum(s.duration_s for s in shots if s.scene == scene.number)
+        segments.append((length, moods.get(str(scene.number), scene.mood)))
+        scene_start += length
+    bed = None
+    if ctx.settings.music:
+        bed = render_music_bed(segments, sample_rate=SAMPLE_RATE, seed=shots[0].seed)
+        bed = duck(bed, [(c.start, c.end) for c in cues], SAMPLE_RATE)
+    audio = mix_audio(tracks, clock, folder / "mix.wav", sample_rate=SAMPLE_RATE, bed=bed)
+    started = time.perf_counter()
+    result = assemble_episode(clips, audio, cues, folder / "episode.mp4", width=ctx.settings.width,
+                              height=ctx.settings.height, fps=ctx.settings.fps)
+    ctx.ledger.record(stage="assemble", backend="ffmpeg", model="libx264", seconds=time.perf_counter() - started,
+                      episode=number, cpu_seconds=round(time.perf_counter() - started, 4))
+    (folder / "episode.srt").write_text(to_srt(cues), encoding="utf-8")
+    make_contact_sheet(sheet, folder / "contact_sheet.png", columns=4,
+                       title=f"{script.title} - episode {number:02d}")
+    write_json(folder / "shots.json", {"episode": number, "seconds": round(clock, 3), "shots": records})
+    first_pass = sum(1 for r in records if r["takes"][0]["accepted"])
+    final = sum(1 for r in records if not r["needs_review"])
+    return {"episode": number, "seconds": round(result.duration, 3), "shots": len(records),
+            "takes": sum(len(r["takes"]) for r in records), "first_pass_usable": first_pass, "final_usable": final}
+
+
+def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
+    bible = SeriesBible.model_validate(state["bible"])
+    concept = SeriesConcept.model_validate(state["concept"])
+    rows = ctx.ledger.rows()
+    done = sorted(state.get("episodes_done", []), key=lambda d: d["episode"])
+    stages: dict[str, StageTiming] = {}
+    for t in state.get("stage_times", []):
+        entry = stages.setdefault(t["stage"], StageTiming(stage=t["stage"], seconds=0.0, calls=0))
+        entry.seconds = round(entry.seconds + t["seconds"], 3)
+    render_rows = [r for r in rows if r["stage"] == "render"]
+    stages["render"] = StageTiming(stage="render", seconds=round(sum(r["seconds"] for r in render_rows), 3),
+                                   calls=len(render_rows))
+    for entry in stages.values():
+        if entry.stage != "render":
+            entry.calls = sum(1 for r in rows if r["stage"].split(".")[0] == entry.stage)
+    text_rows = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
+    shots = sum(d["shots"] for d in done) or 1
+    wall = sum(t["seconds"] for t in state.get("stage_times", [])) + stages["render"].seconds
+    summary = RunSummary(
+        title=bible.title, episodes=len(done), target_seconds_per_episode=concept.seconds_per_episode,
+        episode_seconds=[d["seconds"] for d in done], stages=list(stages.values()),
+        shots=sum(d["shots"] for d in done), takes=sum(d["takes"] for d in done),
+        first_pass_usable_rate=round(sum(d["first_pass_usable"] for d in done) / shots, 4),
+        final_usable_rate=round(sum(d["final_usable"] for d in done) / shots, 4),
+        model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
+        completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
+        fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),
+        cpu_seconds=round(sum(r.get("cpu_seconds", r["seconds"]) for r in rows), 3),
+        wall_seconds=round(wall, 3),
+    )
+    write_json(ctx.run_dir / "summary.json", summary)
+    return summary
+
+
+def _lines(run_dir: Path) -> list[dict]:
+    out = []
+    for path in sorted(run_dir.glob("episodes/*/script.json")):
+        out += [ln.model_dump() for ln in EpisodeScript.model_validate_json(path.read_text()).lines()]
+    return out

@@ -1,0 +1,59 @@
+"""Character continuity memory: canonical looks in a Chroma collection inside the run folder.
+
+The director registers every character of the bible; the cinematographer retrieves each one's canonical look
+by name when writing prompts (so a prompt never drifts from the bible), and QC/evals can search by description.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dramafactory.schemas import Character
+
+from .embeddings import PackagedMiniLM
+
+COLLECTION = "characters"
+
+
+def canonical_description(character: Character) -> str:
+    look = character.look
+    return (
+        f"{character.name}, {character.age}-year-old {character.gender}, {look.build} build, {look.skin_tone} skin, "
+        f"{look.hair_color} {look.hair_style} hair, {look.face}; wears {character.wardrobe}"
+    )
+
+
+class CharacterMemory:
+    def __init__(self, path: Path, embedding_function: PackagedMiniLM | None = None):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self._client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        self._ef = embedding_function or PackagedMiniLM()
+        self._collection = self._client.get_or_create_collection(
+            COLLECTION, embedding_function=self._ef, metadata={"hnsw:space": "cosine"}
+        )
+
+    def register(self, characters: list[Character], series: str) -> None:
+        self._collection.upsert(
+            ids=[self._id(series, c.name) for c in characters],
+            documents=[canonical_description(c) for c in characters],
+            metadatas=[{"series": series, "name": c.name, "character": c.model_dump_json()} for c in characters],
+        )
+
+    def canonical(self, series: str, name: str) -> Character:
+        found = self._collection.get(ids=[self._id(series, name)], include=["metadatas"])
+        if not found["ids"]:
+            raise KeyError(f"no canonical look for {name!r} in series {series!r}")
+        return Character.model_validate_json(found["metadatas"][0]["character"])
+
+    def search(self, series: str, description: str, k: int = 3) -> list[tuple[str, float]]:
+        """Characters whose canonical description is nearest to `description`, with cosine distance."""
+        hits = self._collection.query(query_texts=[description], n_results=k, where={"series": series},
+                                      include=["metadatas", "distances"])
+        return [(m["name"], float(d)) for m, d in zip(hits["metadatas"][0], hits["distances"][0], strict=True)]
+
+    @staticmethod
+    def _id(series: str, name: str) -> str:
+        return json.dumps([series, name])

