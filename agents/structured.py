@@ -33,6 +33,25 @@ def stable_seed(*parts: object) -> int:
     return zlib.crc32(json.dumps(parts, default=str).encode()) & 0x7FFFFFFF
 
 
+def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Check:
+    """Small models copy their few-shot example (names, whole sentences); reject that with a reason."""
+    import difflib
+
+    def check(answer: BaseModel) -> str | None:
+        for value in answer.model_dump().values():
+            if not isinstance(value, str):
+                continue
+            words = {w.strip(".,!?;:'\"").removesuffix("'s") for w in value.split()}
+            leaked = sorted(words & example_names)
+            if leaked:
+                return f"{', '.join(leaked)} belong to the example, not to this series; use this series' cast"
+            if any(difflib.SequenceMatcher(None, value.lower(), t.lower()).ratio() > 0.6 for t in example_texts):
+                return "that copies the example; write something for this series"
+        return None
+
+    return check
+
+
 def parse_reply(text: str, schema: type[M]) -> M:
     # llama.cpp can emit raw control characters inside strings: strict=False accepts them.
     data = json.loads(text, strict=False)

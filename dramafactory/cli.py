@@ -113,7 +113,8 @@ def produce(
 ) -> None:
     """Produce a series (bible, scripts, shot lists, shots, voices, episodes) into --out."""
     from dramafactory.graphs.backends import build_context, check_language
-    from dramafactory.graphs.runner import has_run, produce as run_production
+    from dramafactory.graphs.runner import has_run
+    from dramafactory.graphs.runner import produce as run_production
 
     settings = Settings()
     try:

@@ -6,7 +6,6 @@ import itertools
 import json
 import time
 import wave
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -40,8 +39,10 @@ class FakeText:
         w = [WORDS[(n * k) % len(WORDS)] for k in (1, 3, 7)]
         ask = request.messages[-1][1]
         if {"want", "secret"} <= keys:
-            reply = {"want": f"To win back the {w[0]} before the {w[1]} is gone ({n}).",
-                     "secret": f"Hid the {w[2]} and the {w[0]} from everyone, case {n}."}
+            goals = ["Win back the family house.", "Become partner at the firm by spring.",
+                     "Keep the old scandal buried forever.", "Find the sister who vanished years ago.",
+                     "Pay off a gambling debt quietly."]
+            reply = {"want": goals[n % len(goals)], "secret": f"Hid the {w[2]} and the {w[0]} from everyone, case {n}."}
         elif {"hook", "cliffhanger"} <= keys:
             name = ask.split("Cast: ")[1].split(" (")[0]
             reply = {"title": f"The {w[0].title()}", "hook": f"{name} finds the {w[0]} ({n}).",
@@ -50,7 +51,8 @@ class FakeText:
             name = ask.split("Cast: ")[1].split(" (")[0]
             reply = {"title": "The Fake Series", "synopsis": f"{name} fights for the {w[0]}. Nothing is as it seems."}
         elif "action" in keys:
-            reply = {"action": f"Someone slams the {w[0]} on the table near the {w[1]} ({n})."}
+            actor = ask.split("On screen: ")[1].split(",")[0].split(".")[0]
+            reply = {"action": f"{actor} slams the {w[0]} on the table near the {w[1]} ({n})."}
         elif "line" in keys:
             reply = {"line": f"I know about the {w[0]} and the {w[1]}, number {n}."}
         elif {"mood", "lighting"} <= keys:

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from dramafactory.tools.assembly import video
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet, sheet_size
-from dramafactory.tools.assembly.subtitles import Cue, draw_subtitle, format_timestamp, to_srt, wrap_text
+from dramafactory.tools.assembly.subtitles import Cue, draw_subtitle, font_safe, format_timestamp, to_srt, wrap_text
 from dramafactory.tools.assembly.video import (
     AssemblyError,
     ClipSpec,
@@ -117,7 +117,7 @@ def test_subtitles_are_burned_in(episode: dict[str, object]) -> None:
     diff_top = float(np.abs(a[top] - b[top]).mean())
     assert diff_bottom > 8.0, diff_bottom
     assert diff_top < 3.0, diff_top
-    # Between cues (t=1.0 .. 1.2 has none; use 1.05 s, after the cross-dissolve has started) nothing is drawn.
+    # After the last cue ends (2.6 s) nothing is drawn.
     c = _frame_at(with_subs.path, 2.75, d / "c.png")
     e = _frame_at(without.path, 2.75, d / "e.png")
     assert float(np.abs(c[bottom] - e[bottom]).mean()) < 3.0
@@ -168,6 +168,7 @@ def test_wrap_and_timestamp_helpers() -> None:
     assert format_timestamp(0) == "00:00:00,000"
     assert format_timestamp(59.9996) == "00:01:00,000"
     assert wrap_text("short") == ["short"]
+    assert font_safe("Café — naïve…") == "Cafe  -  naive..."
     very_long = "word " * 40
     lines = wrap_text(very_long)
     assert len(lines) == 2
@@ -204,7 +205,10 @@ def test_mix_audio_bed_and_limiter(tmp_path: Path) -> None:
 
 
 def test_contact_sheet_grid(tmp_path: Path) -> None:
-    items = [(_png(tmp_path / f"c{i}.png", (10 * i, 80, 160)), f"S{i:02d} close-up MAYA: a label long enough to wrap") for i in range(6)]
+    items = [
+        (_png(tmp_path / f"c{i}.png", (10 * i, 80, 160)), f"S{i:02d} close-up MAYA: a label long enough to wrap")
+        for i in range(6)
+    ]
     items.append((tmp_path / "missing.png", "S06 placeholder"))
     out = make_contact_sheet(items, tmp_path / "sheet.png", columns=3, thumb_width=120, title="Episode 1")
     with Image.open(out) as sheet:
@@ -238,7 +242,9 @@ def test_unreadable_image_and_bad_encoder_settings_raise(tmp_path: Path) -> None
         assemble_episode([ClipSpec(bad, 1.0, "static")], wav, [], tmp_path / "x.mp4", width=W, height=H)
     good = _png(tmp_path / "ok.png", (1, 2, 3))
     with pytest.raises(AssemblyError, match="ffmpeg failed"):
-        assemble_episode([ClipSpec(good, 1.0, "static")], wav, [], tmp_path / "y.mp4", width=W, height=H, preset="no-such-preset")
+        assemble_episode(
+            [ClipSpec(good, 1.0, "static")], wav, [], tmp_path / "y.mp4", width=W, height=H, preset="no-such-preset"
+        )
 
 
 def test_ffmpeg_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,7 +267,10 @@ def test_camera_moves_render_distinct_motion(tmp_path: Path) -> None:
     frames = {}
     for move in video.CAMERA_MOVES:
         renderer = video._ClipRenderer(ClipSpec(spec.image, 1.0, move), W, H)
-        start, end = np.asarray(renderer.frame(0.0), dtype=np.float32), np.asarray(renderer.frame(1.0), dtype=np.float32)
+        start, end = (
+            np.asarray(renderer.frame(0.0), dtype=np.float32),
+            np.asarray(renderer.frame(1.0), dtype=np.float32),
+        )
         assert start.shape == (H, W, 3)
         frames[move] = (start, end)
     assert np.array_equal(*frames["static"])

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+
 from dramafactory.tools.assembly.music import MOODS, duck, render_music_bed
 
 SR = 22050

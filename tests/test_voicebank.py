@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from dramafactory.schemas import Voice
 from dramafactory.tools.speech.base import SpeechBackend, SpeechRequest
 from dramafactory.tools.speech.voicebank import (
     VOICE_BANK,
@@ -16,8 +18,6 @@ from dramafactory.tools.speech.voicebank import (
     packaged_piper_model,
     read_wav,
 )
-
-from dramafactory.schemas import Voice
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get)")
 

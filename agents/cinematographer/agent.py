@@ -69,7 +69,8 @@ def plan_shots(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, see
         left_to_right = list(scene.characters)  # screen sides stay fixed for the whole scene (the 180° rule)
 
         def add(framing: Framing, camera: str, seconds: float, people: list[str], action: str,
-                speaker: str | None = None, line=None, emotion: str = "neutral") -> None:
+                speaker: str | None = None, line=None, emotion: str = "neutral", scene=scene, location=location,
+                look=look) -> None:
             nonlocal previous
             framing = _avoid_repeat(framing, previous)
             previous = framing

@@ -15,7 +15,7 @@ from dramafactory.schemas import Character, EpisodeOutline, Location, SeriesBibl
 from dramafactory.tools.speech.voicebank import allocate_voices
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, stable_seed
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed
 from . import casting, prompts
 
 
@@ -48,16 +48,18 @@ def _mentions_cast(text: str, names: list[str]) -> bool:
 def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesBible:
     rng = random.Random(seed)
     flags: list[str] = []
-    avoid = casting.concept_words(concept.logline)
+    avoid = casting.concept_words(concept.logline) | {n.lower() for n in prompts.EXAMPLE_NAMES}
     genders = casting.decide_genders(concept.logline, rng)
     names = casting.pick_names(genders, concept.language, seed, avoid)
     looks = casting.draw_looks(genders, rng)
     voices: list[Voice] = allocate_voices(genders)
     cast_line = ", ".join(f"{n} ({r})" for n, r in zip(names, casting.ROLES, strict=True))
 
+    no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
+
     def ask(stage, schema, example, text, key, checks, max_tokens=160):
         return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
-                        examples=[example], ask=text, seed=stable_seed(seed, key), checks=checks,
+                        examples=[example], ask=text, seed=stable_seed(seed, key), checks=[no_copy, *checks],
                         max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
 
     characters: list[Character] = []
@@ -114,7 +116,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
         previous = (f"The previous episode ended: {outlines[-1].cliffhanger}" if outlines
                     else "This is the first episode.")
 
-        def outline_checks(o: Outline, earlier=list(outlines)) -> str | None:
+        def outline_checks(o: Outline, earlier=tuple(outlines)) -> str | None:
             if not _mentions_cast(o.hook + " " + o.conflict + " " + o.cliffhanger, names):
                 return f"name who acts, using the cast ({cast_line})"
             if any(_similar(o.cliffhanger, e.cliffhanger) > 0.7 for e in earlier):

@@ -49,3 +49,12 @@ OUTLINE_EXAMPLE = (
     'brother\'s name.", "conflict": "Victor catches her in his study and demands to know what she saw.", '
     '"cliffhanger": "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother."}',
 )
+
+EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes", "Hales"}
+EXAMPLE_TEXTS = [
+    "To keep control of the Hale fortune before his father dies.",
+    "He forged the evidence that sent Rosa's brother to prison.",
+    "Rosa finds a forged letter in Victor's desk signed with her brother's name.",
+    "Victor catches her in his study and demands to know what she saw.",
+    "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother.",
+]

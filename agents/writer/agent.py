@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Scene, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, stable_seed
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed
 from . import prompts
 
 BEATS = ["hook", "pressure", "reveal", "reversal", "cliffhanger"]
@@ -77,15 +77,28 @@ def line_checks(speaker: str, listener: str, action: str, earlier: list[str]):
             return "the line must be 2 to 20 words"
         if any(p in (w.strip(".,!?;:'\"").lower() for w in words) for p in speaker_parts):
             return f"{speaker} must not say their own name; speak in the first person"
-        if NARRATION.search(line):
-            return "that is narration or a stage direction; write only the words spoken aloud"
         if PROMPT_ECHO.search(line):
             return "that repeats the instructions; write what the character says"
+        if NARRATION.search(line):
+            return "that is narration or a stage direction; write only the words spoken aloud"
         if _similar(line, action) > 0.6:
             return "that restates the action; write what the character says about it"
         for old in earlier:
             if _similar(line, old) > 0.75:
                 return f"that repeats an earlier line ({old!r}); say something new"
+        return None
+
+    return check
+
+
+def action_check(cast: list[str]):
+    firsts = [name.split()[0].lower() for name in cast]
+
+    def check(reply: ActionReply) -> str | None:
+        if not 4 <= len(reply.action.split()) <= 32:
+            return "one sentence of 5 to 20 words"
+        if not any(first in reply.action.lower() for first in firsts):
+            return f"name who acts: {' or '.join(cast)}"
         return None
 
     return check
@@ -100,8 +113,28 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
     flags: list[str] = []
     used = list(earlier_lines)
     mood = SCENE_MOOD.get(concept.genre.lower(), "tense")
-    scenes: list[Scene] = []
+    no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
     scene_beats = [BEATS[:3], BEATS[3:]]
+    # All actions first, then all lines: consecutive calls then share their prompt prefix (system and examples),
+    # which llama.cpp keeps in its KV cache instead of evaluating it again.
+    actions: dict[str, str] = {}
+    for scene_index, kinds in enumerate(scene_beats):
+        location = bible.locations[scene_index % len(bible.locations)]
+        cast = casts[scene_index]
+        for kind in kinds:
+            try:
+                actions[kind] = ask_json(
+                    ctx.text, ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
+                    examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(seed, episode, kind),
+                    ask=prompts.ACTION_ASK.format(outline=outline_text, location=location.name,
+                                                  time=location.time_of_day, characters=", ".join(cast), kind=kind,
+                                                  guide=prompts.BEAT_GUIDE[kind]),
+                    checks=[no_copy, action_check(cast)], max_tries=ctx.settings.max_reasks, max_tokens=80,
+                ).action.strip()
+            except StructuredOutputError as exc:
+                flags.append(f"episode {episode} {kind} action: stock text ({exc.reasons[-1]})")
+                actions[kind] = f"{cast[0]} faces {cast[1]}."
+    scenes: list[Scene] = []
     for scene_index, kinds in enumerate(scene_beats):
         location = bible.locations[scene_index % len(bible.locations)]
         cast = casts[scene_index]
@@ -109,19 +142,7 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
         turn = 0
         for kind in kinds:
             beat_number = BEATS.index(kind)
-            try:
-                action = ask_json(
-                    ctx.text, ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
-                    examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(seed, episode, kind),
-                    ask=prompts.ACTION_ASK.format(outline=outline_text, location=location.name,
-                                                  time=location.time_of_day, characters=", ".join(cast), kind=kind,
-                                                  guide=prompts.BEAT_GUIDE[kind]),
-                    checks=[lambda a: None if 3 <= len(a.action.split()) <= 32 else "one sentence of 5 to 20 words"],
-                    max_tries=ctx.settings.max_reasks, max_tokens=80,
-                ).action.strip()
-            except StructuredOutputError as exc:
-                flags.append(f"episode {episode} {kind} action: stock text ({exc.reasons[-1]})")
-                action = f"{cast[0]} faces {cast[1]}."
+            action = actions[kind]
             lines: list[DialogueLine] = []
             for line_number in range(counts[beat_number]):
                 speaker = cast[turn % 2]
@@ -129,7 +150,8 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                 turn += 1
                 emotion = EMOTIONS[kind][line_number % len(EMOTIONS[kind])]
                 character = bible.character(speaker)
-                recent = "\n".join(f"{ln.speaker}: {ln.text}" for b in beats for ln in b.lines[-2:]) or "(none)"
+                recent = [f"{ln.speaker}: {ln.text}" for b in beats for ln in b.lines] + \
+                    [f"{ln.speaker}: {ln.text}" for ln in lines]
                 line_id = f"e{episode:02d}s{scene_index + 1}b{beat_number + 1}l{line_number + 1}"
                 try:
                     reply = ask_json(
@@ -137,9 +159,10 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                         examples=prompts.LINE_EXAMPLES, seed=stable_seed(seed, line_id),
                         ask=prompts.LINE_ASK.format(action=action, speaker=speaker, role=character.role,
                                                     want=character.want, listener=listener, emotion=emotion,
-                                                    earlier=recent, speaker_first=speaker.split()[0],
+                                                    earlier="\n".join(recent[-2:]) or "(none)",
+                                                    speaker_first=speaker.split()[0],
                                                     listener_first=listener.split()[0]),
-                        checks=[line_checks(speaker, listener, action, used)],
+                        checks=[no_copy, line_checks(speaker, listener, action, used)],
                         max_tries=ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
                     )
                     text, fallback = clean_line(reply.line), False

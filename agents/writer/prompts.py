@@ -66,3 +66,10 @@ STOCK_LINES = {
     "cliffhanger": ["Wait... then who sent the letter?", "If you tell them, we both go down.",
                     "There's something you still don't know about me."],
 }
+
+EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes"}
+EXAMPLE_TEXTS = [
+    "Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach.",
+    "You signed my brother's name on this. You sent him to prison.",
+    "Prove it. Who would believe a maid over a Hale?",
+]

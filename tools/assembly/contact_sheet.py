@@ -9,10 +9,11 @@ unreadable image becomes a grey placeholder cell rather than an error.
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from .subtitles import font_safe
 
 __all__ = ["make_contact_sheet", "sheet_size"]
 
@@ -73,8 +74,11 @@ def _thumbnail(path: Path, size: tuple[int, int]) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, box=box)
 
 
-def _wrap_label(label: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int, max_lines: int) -> list[str]:
+def _wrap_label(
+    label: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int, max_lines: int
+) -> list[str]:
     """Greedy pixel-width wrap; the last line is ellipsised if the label does not fit."""
+    label = font_safe(label)
     words = " ".join(label.split()).split(" ") if label.strip() else []
     lines: list[str] = []
     current = ""
@@ -128,7 +132,7 @@ def make_contact_sheet(
     top = gap
     if title is not None:
         title_font = ImageFont.load_default(size=round(_font_size(thumb_width) * 1.5))
-        title_text = title
+        title_text = " ".join(font_safe(title).split())
         while title_text and title_font.getlength(title_text) > width - 2 * gap:
             title_text = title_text[:-1]
         draw.text((gap, top), title_text, font=title_font, fill=_INK)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +23,7 @@ __all__ = [
     "SubtitleOverlay",
     "active_cue",
     "draw_subtitle",
+    "font_safe",
     "format_timestamp",
     "subtitle_overlay",
     "to_srt",
@@ -97,6 +99,21 @@ def active_cue(cues: Sequence[Cue], t: float) -> Cue | None:
     return found
 
 
+_FONT_SAFE = str.maketrans({"\u2014": " - ", "\u2013": "-", "\u2212": "-", "\u00a0": " ", "\u2009": " "})
+
+
+def font_safe(text: str) -> str:
+    """Text drawable with Pillow's bundled default font, which has no dashes or accented letters.
+
+    Em/en dashes become hyphens and accents are stripped (``café`` -> ``cafe``, ``…`` -> ``...``);
+    curly quotes are kept (the font has them). SRT output keeps the original text.
+    """
+    text = text.translate(_FONT_SAFE)
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped
+
+
 @dataclass(frozen=True)
 class SubtitleOverlay:
     """A pre-rendered subtitle band: paste ``rgb`` at ``(0, top)`` through ``mask``."""
@@ -127,7 +144,7 @@ def subtitle_overlay(text: str, width: int, height: int) -> SubtitleOverlay | No
     White text with a dark outline on a translucent dark box, centred horizontally, sitting in
     the bottom ~20% of the frame. Returns None for empty text.
     """
-    lines = wrap_text(text)
+    lines = wrap_text(font_safe(text))
     if not lines:
         return None
     size = max(10, round(width * 0.05))

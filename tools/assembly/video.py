@@ -89,13 +89,19 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - dependency is declared
-        raise FFmpegMissing("ffmpeg is unavailable: the imageio-ffmpeg package is not installed (pip install imageio-ffmpeg)") from exc
+        raise FFmpegMissing(
+            "ffmpeg is unavailable: the imageio-ffmpeg package is not installed (pip install imageio-ffmpeg)"
+        ) from exc
     try:
         exe = imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:
-        raise FFmpegMissing(f"ffmpeg binary not found ({exc}); reinstall it with: pip install --force-reinstall imageio-ffmpeg") from exc
+        raise FFmpegMissing(
+            f"ffmpeg binary not found ({exc}); reinstall it with: pip install --force-reinstall imageio-ffmpeg"
+        ) from exc
     if not exe or not Path(exe).exists():
-        raise FFmpegMissing(f"ffmpeg binary not found at {exe!r}; reinstall it with: pip install --force-reinstall imageio-ffmpeg")
+        raise FFmpegMissing(
+            f"ffmpeg binary not found at {exe!r}; reinstall it with: pip install --force-reinstall imageio-ffmpeg"
+        )
     return exe
 
 
@@ -115,7 +121,9 @@ def probe(path: Path | str) -> dict[str, float | int | bool]:
     path = Path(path)
     if not path.exists():
         raise AssemblyError(f"cannot probe {path}: file does not exist")
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    )
     info = proc.stderr
     duration_match = _DURATION_RE.search(info)
     if duration_match is None:
