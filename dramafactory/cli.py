@@ -28,7 +28,8 @@ def main() -> None:
 
 
 def fail(cause: str, fix: str | None = None, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {cause}" + (f" — fix: {fix}" if fix else ""), highlight=False)
+    console.print(f"[bold red]error:[/] {cause}" + (f" — fix: {fix}" if fix else ""), highlight=False,
+                  soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -54,15 +55,17 @@ def load_concept(text: str | None, concept_file: Path | None, overrides: dict) -
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "concept"
-        raise DramaError(f"invalid concept field '{field}': {first['msg']}",
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise DramaError(f"invalid concept field '{field}': {message}",
                          "see `dramafactory produce --help` for the concept fields") from exc
 
 
 class ProgressView:
     """Rich progress: one bar per stage, shots counted as they pass QC."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, max_attempts: int):
         self.progress = progress
+        self.max_attempts = max_attempts
         self.tasks: dict[str, int] = {}
 
     def _task(self, key: str, label: str, total: float | None = None) -> int:
@@ -83,18 +86,17 @@ class ProgressView:
         if stage == "qc":
             number = int(str(data["shot"])[1:3])
             task = self._task(f"shots{number}", f"episode {number:02d} shots")
-            if data.get("passed") or data.get("attempt", 0) >= 3:
+            if data.get("passed") or data.get("attempt", 0) >= self.max_attempts:
                 self.progress.advance(task)
             if not data.get("passed"):
-                self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC; retrying",
+                verdict = "retrying" if data.get("attempt", 0) < self.max_attempts else "sent to review"
+                self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC; {verdict}",
                                             style="yellow")
             return
-        if stage in ("render", "voices") and status != "start":
+        if stage == "render" or status == "line":
             return
         label = f"{stage}" + (f" (episode {episode:02d})" if episode else "")
         key = f"{stage}{episode}"
-        if stage == "render":
-            return
         task = self._task(key, label, total=1)
         if status == "done":
             self.progress.update(task, completed=1)
@@ -132,7 +134,7 @@ def produce(
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
-            outcome = run_production(ctx, concept=concept, seed=seed, resume=resume, on_event=ProgressView(progress))
+            outcome = run_production(ctx, concept=concept, seed=seed, resume=resume, on_event=ProgressView(progress, settings.max_attempts))
     except DramaError as exc:
         raise fail(exc.cause, exc.fix) from None
     except KeyboardInterrupt:

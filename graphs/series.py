@@ -188,6 +188,7 @@ def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
                           cpu_seconds=round(result.compute_seconds, 4))
         out[line.id] = {"path": str(path.relative_to(ctx.run_dir)), "seconds": result.seconds}
         _emit(stage="voices", status="line", episode=number, line=line.id)
+    _emit(stage="voices", status="done", episode=number)
     return {"voices": out, "stage_times": _timed("voices", number, start)}
 
 

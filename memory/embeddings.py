@@ -30,6 +30,9 @@ def _load(path: str):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # keep the CLI's own progress display clean
 
             _MODELS[path] = SentenceTransformer(path, device="cpu")
         return _MODELS[path]

@@ -57,6 +57,8 @@ def test_writer_follows_the_beat_sheet_and_only_the_cast_speaks(ctx, concept):
     ("(angrily) Get out of my house.", "narration"),
     ("Give me back the ring you stole from me.", "repeats"),
     ("Emotion: shocked. Beat: hook.", "instructions"),
+    ("I'm sorry, but I can't assist with that.", "assistant"),
+    ("Give me back the ring you stole. And leave now.", "repeats"),
 ])
 def test_line_checks_reject_the_small_model_failure_kinds(line, reason):
     check = line_checks("Mia Cole", "Sam Hart", "Mia opens the drawer.", ["Give me back the ring you stole."])

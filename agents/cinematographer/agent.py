@@ -19,6 +19,7 @@ from . import prompts
 WORDS_PER_SECOND = 2.6
 ESTABLISHING_S = 2.4
 INSERT_S = 1.6
+SILENT_FLOOR_S = 1.4  # an establishing shot or insert shorter than this reads as a glitch
 INTENSE = {"shocked", "afraid", "angry"}
 
 
@@ -127,7 +128,7 @@ def fit_duration(shots: list[Shot], target: float) -> list[Shot]:
             share = gap / len(shots)
             seconds += share
         elif silent and not shot.speaker:
-            seconds = max(1.0, seconds + gap / len(silent))
+            seconds = max(SILENT_FLOOR_S, seconds + gap / len(silent))
         out.append(shot.model_copy(update={"duration_s": round(min(seconds, 15.0), 2)}))
     return out
 
@@ -144,7 +145,7 @@ def retime(shots: list[Shot], voice_seconds: dict[str, float], target: float, pa
         for i, s in enumerate(timed):
             if bool(s.dialogue_line) != take_from_dialogue or excess <= 0:
                 continue
-            floor = voice_seconds.get(s.dialogue_line, 0.0) + pad if s.dialogue_line else 1.0
+            floor = voice_seconds.get(s.dialogue_line, 0.0) + pad if s.dialogue_line else SILENT_FLOOR_S
             give = min(excess, max(0.0, s.duration_s - floor))
             excess -= give
             timed[i] = s.model_copy(update={"duration_s": round(s.duration_s - give, 2)})

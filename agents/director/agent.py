@@ -36,6 +36,17 @@ class Outline(BaseModel):
     cliffhanger: str = Field(max_length=240)
 
 
+# Stock profiles when the model gives no acceptable answer (flagged in bible.flags).
+STOCK_PROFILES = {
+    "protagonist": {"want": "To get to the truth and set things right.",
+                    "secret": "Knew more than they admit from the very start."},
+    "antagonist": {"want": "To keep everything gained, whatever it costs.",
+                   "secret": "Is behind the lie that started all of this."},
+    "ally": {"want": "To protect the lead, even from the lead's own anger.",
+             "secret": "Owes the antagonist a debt that has not been paid."},
+}
+
+
 def _similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
@@ -58,8 +69,9 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
     no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
 
     def ask(stage, schema, example, text, key, checks, max_tokens=160):
+        examples = example if isinstance(example, list) else [example]
         return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
-                        examples=[example], ask=text, seed=stable_seed(seed, key), checks=[no_copy, *checks],
+                        examples=examples, ask=text, seed=stable_seed(seed, key), checks=[no_copy, *checks],
                         max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
 
     characters: list[Character] = []
@@ -67,8 +79,8 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
         others = [c.want for c in characters]
 
         def profile_checks(p: Profile, others=others) -> str | None:
-            if len(p.want.split()) < 4 or len(p.secret.split()) < 4:
-                return "want and secret must each be a full sentence"
+            if not (4 <= len(p.want.split()) <= 25 and 4 <= len(p.secret.split()) <= 25):
+                return "want and secret must each be one short sentence (4 to 20 words)"
             if any(_similar(p.want, o) > 0.75 for o in others):
                 return "this want copies another character's want; give this character a different goal"
             if _similar(p.want, p.secret) > 0.75:
@@ -76,14 +88,13 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
             return None
 
         try:
-            profile = ask("director.profile", Profile, prompts.PROFILE_EXAMPLE,
+            profile = ask("director.profile", Profile, [prompts.PROFILE_EXAMPLE, *prompts.PROFILE_EXAMPLES],
                           prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
                                                      cast=cast_line, name=name, role=role),
                           ("profile", index), [profile_checks])
         except StructuredOutputError as exc:
             flags.append(f"profile of {name}: stock text ({exc.reasons[-1]})")
-            profile = Profile(want=f"To come out of this story on top as its {role}.",
-                              secret=f"{name.split()[0]} is hiding something from everyone.")
+            profile = Profile(**STOCK_PROFILES[role])
         lo, hi = casting.AGE_RANGES[role]
         look, wardrobe = looks[index]
         characters.append(Character(name=name, role=role, gender=gender, age=rng.randint(lo, hi), look=look,

@@ -8,8 +8,18 @@ SYSTEM = (
 
 PROFILE_ASK = (
     "Series: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
-    "Write the private want and the hidden secret of {name}, the {role}. One short sentence each."
+    "Write the private want and the hidden secret of {name}, the {role}. One short sentence each, about this "
+    "series' story."
 )
+PROFILE_EXAMPLES = [(
+    PROFILE_ASK.format(
+        logline="A food-truck cook falls for the health inspector who could shut her down.", genre="romance",
+        tone="warm", cast="Ana Silva (protagonist), Ben Ortiz (antagonist), Lucy Park (ally)",
+        name="Lucy Park", role="ally",
+    ),
+    '{"want": "To see Ana finally put herself first.", '
+    '"secret": "She reported the truck to the inspector by mistake."}',
+)]
 PROFILE_EXAMPLE = (
     PROFILE_ASK.format(
         logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
@@ -50,11 +60,14 @@ OUTLINE_EXAMPLE = (
     '"cliffhanger": "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother."}',
 )
 
-EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes", "Hales"}
+EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes", "Hales", "Ana", "Silva", "Ben", "Ortiz", "Lucy",
+                 "Park"}
 EXAMPLE_TEXTS = [
     "To keep control of the Hale fortune before his father dies.",
     "He forged the evidence that sent Rosa's brother to prison.",
     "Rosa finds a forged letter in Victor's desk signed with her brother's name.",
     "Victor catches her in his study and demands to know what she saw.",
     "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother.",
+    "To see Ana finally put herself first.",
+    "She reported the truck to the inspector by mistake.",
 ]

@@ -29,6 +29,8 @@ SCENE_MOOD = {"romance": "romantic", "fantasy": "mysterious", "thriller": "tense
 LINES_PER_SECOND = 0.2  # a 60 s episode carries about 12 lines at micro-drama pace
 NARRATION = re.compile(r"\b(says|said|asks|asked|replies|replied|narrator|whispers|shouts)\b|[*()\[\]]|:\s", re.I)
 PROMPT_ECHO = re.compile(r"\b(emotion|beat|protagonist|antagonist|wants:|earlier lines)\b", re.I)
+# A coder-tuned small model drifts into assistant talk ("I'm sorry, but I can't assist") or talks about the story.
+ASSISTANT_TALK = re.compile(r"\b(assist|as an ai|story|scene|episode|dialogue|character)\b|^i'?m sorry,? but", re.I)
 
 
 class ActionReply(BaseModel):
@@ -81,10 +83,12 @@ def line_checks(speaker: str, listener: str, action: str, earlier: list[str]):
             return "that repeats the instructions; write what the character says"
         if NARRATION.search(line):
             return "that is narration or a stage direction; write only the words spoken aloud"
+        if ASSISTANT_TALK.search(line):
+            return "that is assistant or story talk; write what this person says in the moment"
         if _similar(line, action) > 0.6:
             return "that restates the action; write what the character says about it"
         for old in earlier:
-            if _similar(line, old) > 0.75:
+            if _similar(line, old) > 0.75 or (len(old.split()) >= 4 and old.lower().rstrip(".!?") in line.lower()):
                 return f"that repeats an earlier line ({old!r}); say something new"
         return None
 

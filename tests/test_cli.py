@@ -1,0 +1,61 @@
+"""The CLI's bad-input paths: one clear line naming cause and fix, a non-zero exit, nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from dramafactory.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict | None = None):
+    return runner.invoke(app, ["produce", *args], env=env or {})
+
+
+@pytest.mark.parametrize("concept, expected", [
+    ("", "too short"),
+    ("x" * 50_000, "limit is 2000"),
+])
+def test_empty_or_huge_concept_is_rejected(tmp_path, concept, expected):
+    result = run(concept, "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert expected in result.output and "fix:" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_concept_file_too_big_or_not_yaml(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("logline: " + "a" * 70_000)
+    result = run("--concept", str(big), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "limit is" in result.output
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("- just\n- a list\n")
+    result = run("--concept", str(odd), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "not a YAML mapping" in result.output
+
+
+def test_unknown_field_in_concept_file_names_the_field(tmp_path):
+    concept = tmp_path / "c.yaml"
+    concept.write_text("logline: A maid finds out her fiance framed her brother.\nepisodes: 0\n")
+    result = run("--concept", str(concept), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "'episodes'" in result.output
+
+
+def test_language_the_embedded_model_cannot_do(tmp_path):
+    concept = tmp_path / "c.yaml"
+    concept.write_text("logline: Une femme de chambre découvre que son fiancé a piégé son frère.\nlanguage: fr\n")
+    result = run("--concept", str(concept), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "language 'fr'" in result.output and "fix:" in result.output
+
+
+def test_missing_espeak_names_the_fix(tmp_path):
+    result = run("A maid finds out her fiance framed her brother.", "--out", str(tmp_path / "run"),
+                 env={"DRAMAFACTORY_ESPEAK_BINARY": "/nonexistent/espeak-ng"})
+    assert result.exit_code == 2 and "apt-get install espeak-ng" in result.output
+
+
+def test_resume_without_a_run(tmp_path):
+    result = run("--resume", "--out", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and "no run to resume" in result.output
