@@ -83,6 +83,7 @@ class Voice(_Model):
 class Character(_Model):
     name: str = Field(min_length=2, max_length=60)
     role: str = Field(description="Function in the story: protagonist, antagonist, ally, ...")
+    description: str = Field(default="", max_length=80, description="Who they are in a phrase, e.g. 'the palace cook'.")
     gender: Literal["female", "male"]
     age: int = Field(ge=6, le=95)
     look: Look

@@ -64,7 +64,10 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
     names = casting.pick_names(genders, concept.language, seed, avoid)
     looks = casting.draw_looks(genders, rng)
     voices: list[Voice] = allocate_voices(genders)
-    cast_line = ", ".join(f"{n} ({r})" for n, r in zip(names, casting.ROLES, strict=True))
+    lead = casting.lead_description(concept.logline)
+    descriptions = [lead, "", ""]
+    cast_line = ", ".join(f"{n} ({r}{', ' + d if d else ''})"
+                          for n, r, d in zip(names, casting.ROLES, descriptions, strict=True))
 
     no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
 
@@ -81,6 +84,8 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
         def profile_checks(p: Profile, others=others) -> str | None:
             if not (4 <= len(p.want.split()) <= 25 and 4 <= len(p.secret.split()) <= 25):
                 return "want and secret must each be one short sentence (4 to 20 words)"
+            if any(part in f"{p.want} {p.secret}" for part in name.split()):
+                return f"write it about {name.split()[0]} without using the name (she/he/they)"
             if any(_similar(p.want, o) > 0.75 for o in others):
                 return "this want copies another character's want; give this character a different goal"
             if _similar(p.want, p.secret) > 0.75:
@@ -90,14 +95,16 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
         try:
             profile = ask("director.profile", Profile, [prompts.PROFILE_EXAMPLE, *prompts.PROFILE_EXAMPLES],
                           prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
-                                                     cast=cast_line, name=name, role=role),
+                                                     cast=cast_line, name=name,
+                                                     role=role + (f", {descriptions[index]}" if index == 0 and lead
+                                                                  else "")),
                           ("profile", index), [profile_checks])
         except StructuredOutputError as exc:
             flags.append(f"profile of {name}: stock text ({exc.reasons[-1]})")
             profile = Profile(**STOCK_PROFILES[role])
         lo, hi = casting.AGE_RANGES[role]
         look, wardrobe = looks[index]
-        characters.append(Character(name=name, role=role, gender=gender, age=rng.randint(lo, hi), look=look,
+        characters.append(Character(name=name, role=role, description=descriptions[index], gender=gender, age=rng.randint(lo, hi), look=look,
                                     wardrobe=wardrobe, voice=voices[index], want=profile.want, secret=profile.secret))
 
     def title_checks(t: TitleSynopsis) -> str | None:
@@ -141,9 +148,12 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
                     ("outline", number), [outline_checks], max_tokens=220)
         except StructuredOutputError as exc:
             flags.append(f"outline of episode {number}: stock text ({exc.reasons[-1]})")
-            o = Outline(title=f"Episode {number}", hook=f"{names[0]} learns what {names[1]} has done.",
-                        conflict=f"{names[1]} confronts {names[0]}.",
-                        cliffhanger=f"{names[2]} reveals a secret that changes everything.")
+            first = names[0].split()[0]
+            o = Outline(title=f"Episode {number}",
+                        hook=casting.logline_about(concept.logline, first) if number == 1
+                        else f"{first} acts on what the last episode revealed.",
+                        conflict=f"{names[1]} turns the truth against {first}.",
+                        cliffhanger=f"{names[2]} is seen taking {names[1].split()[0]}'s side.")
         outlines.append(EpisodeOutline(number=number, title=o.title, hook=o.hook, conflict=o.conflict,
                                        cliffhanger=o.cliffhanger, characters=list(names)))
 

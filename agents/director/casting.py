@@ -91,6 +91,24 @@ GENRE_SETTINGS = {
 LOCALES = {"en": "en_US", "en-us": "en_US", "en-gb": "en_GB"}
 
 
+LEAD_PHRASE = re.compile(r"^(?:an?|the)\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)\s+(?:who\s+)?[a-z]+s\b", re.I)
+
+
+def lead_description(logline: str) -> str:
+    """'A palace cook learns ...' -> 'the palace cook': who the logline is about, for the protagonist."""
+    match = LEAD_PHRASE.match(logline.strip())
+    return f"the {match.group(1).lower()}" if match else ""
+
+
+def logline_about(logline: str, name: str) -> str:
+    """The logline told about a named lead: 'A palace cook learns X' -> 'Mia, the palace cook, learns X'."""
+    match = LEAD_PHRASE.match(logline.strip())
+    if not match:
+        return f"{name}: {logline}"
+    rest = logline.strip()[match.end(1):].strip()
+    return f"{name}, the {match.group(1).lower()}, {rest}"
+
+
 def concept_words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text)}
 

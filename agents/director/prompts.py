@@ -70,4 +70,6 @@ EXAMPLE_TEXTS = [
     "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother.",
     "To see Ana finally put herself first.",
     "She reported the truck to the inspector by mistake.",
+    "Rosa Diaz is weeks from marrying Victor Hale when she finds proof he framed her brother.",
+    "With Tom Reyes at her side she plays the perfect bride while gathering the evidence that will ruin him.",
 ]

@@ -30,7 +30,9 @@ LINES_PER_SECOND = 0.2  # a 60 s episode carries about 12 lines at micro-drama p
 NARRATION = re.compile(r"\b(says|said|asks|asked|replies|replied|narrator|whispers|shouts)\b|[*()\[\]]|:\s", re.I)
 PROMPT_ECHO = re.compile(r"\b(emotion|beat|protagonist|antagonist|wants:|earlier lines)\b", re.I)
 # A coder-tuned small model drifts into assistant talk ("I'm sorry, but I can't assist") or talks about the story.
-ASSISTANT_TALK = re.compile(r"\b(assist|as an ai|story|scene|episode|dialogue|character)\b|^i'?m sorry,? but", re.I)
+ASSISTANT_TALK = re.compile(
+    r"\b(assist|as an ai|story|scene|episode|dialogue|character)\b|^i'?m sorry,? but|\bi (can't|cannot) help with",
+    re.I)
 
 
 class ActionReply(BaseModel):
@@ -65,19 +67,24 @@ def scene_casts(bible: SeriesBible, episode: int) -> list[list[str]]:
     return [first, second]
 
 
-def clean_line(text: str) -> str:
-    return text.strip().strip('"“”').strip()
+def clean_line(text: str, speaker: str = "") -> str:
+    """Strip quotes, and a 'Name:' prefix the model copies from the transcript format of earlier lines."""
+    text = text.strip().strip('"“”').strip()
+    for prefix in (speaker, speaker.split()[0] if speaker else ""):
+        if prefix and text.lower().startswith(prefix.lower() + ":"):
+            text = text[len(prefix) + 1:].strip().strip('"“”').strip()
+    return text
 
 
 def line_checks(speaker: str, listener: str, action: str, earlier: list[str]):
     speaker_parts = [p.lower() for p in speaker.split()]
 
     def check(reply: LineReply) -> str | None:
-        line = clean_line(reply.line)
+        line = clean_line(reply.line, speaker)
         words = line.split()
         if not 2 <= len(words) <= 24:
             return "the line must be 2 to 20 words"
-        if any(p in (w.strip(".,!?;:'\"").lower() for w in words) for p in speaker_parts):
+        if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts):
             return f"{speaker} must not say their own name; speak in the first person"
         if PROMPT_ECHO.search(line):
             return "that repeats the instructions; write what the character says"
@@ -161,7 +168,9 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                     reply = ask_json(
                         ctx.text, ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
                         examples=prompts.LINE_EXAMPLES, seed=stable_seed(seed, line_id),
-                        ask=prompts.LINE_ASK.format(action=action, speaker=speaker, role=character.role,
+                        ask=prompts.LINE_ASK.format(action=action, speaker=speaker,
+                                                    role=", ".join(filter(None, [character.role,
+                                                                                 character.description])),
                                                     want=character.want, listener=listener, emotion=emotion,
                                                     earlier="\n".join(recent[-2:]) or "(none)",
                                                     speaker_first=speaker.split()[0],
@@ -169,7 +178,7 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                         checks=[no_copy, line_checks(speaker, listener, action, used)],
                         max_tries=ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
                     )
-                    text, fallback = clean_line(reply.line), False
+                    text, fallback = clean_line(reply.line, speaker), False
                 except StructuredOutputError as exc:
                     stock = [s for s in prompts.STOCK_LINES[kind] if all(_similar(s, u) <= 0.75 for u in used)]
                     text, fallback = (stock or prompts.STOCK_LINES[kind])[0], True
