@@ -75,3 +75,26 @@ def test_resume_after_shot_list_does_not_redo_earlier_stages(fake_context, conce
     assert calls_before > 0
     assert (run_dir / "bible.json").read_text() == bible_before
     assert (run_dir / "episodes/01/episode.mp4").is_file()
+
+
+def test_a_backend_failure_mid_run_keeps_finished_work_and_resumes(fake_context, concept, tmp_path):
+    import pytest
+
+    from .fakes import FakeSpeech
+
+    class BrokenSpeech(FakeSpeech):
+        def synthesize(self, request):
+            raise RuntimeError("espeak-ng vanished")
+
+    run_dir = tmp_path / "crashy"
+    image = FakeImage()
+    with pytest.raises(RuntimeError, match="espeak-ng vanished"):
+        produce(fake_context(run_dir, image=image, speech=BrokenSpeech()), concept=concept, seed=5)
+    rendered = len(image.rendered)
+    assert rendered >= 8 and (run_dir / "episodes/01/script.json").is_file()
+
+    again = FakeImage()
+    outcome = produce(fake_context(run_dir, image=again), concept=None, resume=True)
+    assert outcome.status == "finished"
+    assert again.rendered == [], "finished shots must not be rendered (or billed) again"
+    assert (run_dir / "episodes/01/episode.mp4").is_file()
