@@ -87,17 +87,18 @@ def ask_json(
             reasons.append(str(exc))
             ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, error=str(exc))
             continue
-        ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
-                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                      attempt=attempt + 1)
         try:
             answer = parse_reply(result.text, schema)
         except (json.JSONDecodeError, ValidationError) as exc:
             reason = f"the reply was not valid JSON for the schema ({str(exc).splitlines()[0]})"
         else:
             reason = next((r for r in (check(answer) for check in checks or []) if r), None)
-            if reason is None:
-                return answer
+        # One ledger row per call, with the verdict: rejected answers and their reasons feed the evals.
+        ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
+                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                      attempt=attempt + 1, **({"rejected": reason, "reply": result.text[:300]} if reason else {}))
+        if reason is None:
+            return answer
         reasons.append(reason)
         # Re-ask with the rejected answer and the reason in the conversation, as a reviewer would.
         messages = messages[:-1] + [("user", ask), ("assistant", result.text[:400]),

@@ -129,3 +129,10 @@ def test_retime_makes_room_for_each_voice_and_keeps_the_target(ctx, concept):
     timed = retime(shots, voices, 30)
     assert all(s.duration_s >= 2.5 for s in timed if s.dialogue_line)
     assert sum(s.duration_s for s in timed) <= max(30, sum(2.95 for _ in voices) + 1.0 * (len(shots) - len(voices)))
+
+
+def test_a_small_cast_never_shares_a_base_voice():
+    from dramafactory.tools.speech.voicebank import allocate_voices
+
+    for genders in (["male", "male", "male"], ["female", "female", "female"], ["female", "male", "male"]):
+        assert len({v.voice_id for v in allocate_voices(genders)}) == 3

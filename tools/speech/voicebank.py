@@ -90,9 +90,11 @@ class VoicePreset:
 VOICE_BANK: list[VoicePreset] = [
     # --- male
     VoicePreset("male", "piper", PIPER_DEFAULT_VOICE_ID, 50, 165, "natural, clear mid-range American male voice"),
-    VoicePreset("male", "piper", PIPER_DEFAULT_VOICE_ID, 36, 150, "warm, low male voice, unhurried"),
     VoicePreset("male", "espeak-ng", "en-us+m3", 42, 160, "firm, mid-low American male voice, measured"),
     VoicePreset("male", "espeak-ng", "en-gb-x-rp+m1", 32, 145, "older, deep British male voice, deliberate"),
+    # The one neural voice again, pitched down: kept behind other base voices so a small cast never hears the
+    # same voice twice.
+    VoicePreset("male", "piper", PIPER_DEFAULT_VOICE_ID, 36, 150, "warm, low male voice, unhurried"),
     VoicePreset("male", "espeak-ng", "en-gb+m7", 55, 175, "crisp, bright British male voice, brisk"),
     VoicePreset("male", "espeak-ng", "en-us+m2", 62, 185, "young, light American male voice, quick"),
     VoicePreset("male", "espeak-ng", "en-gb-scotland+m4", 45, 160, "gruff Scottish male voice, steady"),
