@@ -42,11 +42,13 @@ def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Che
             if not isinstance(value, str):
                 continue
             words = {w.strip(".,!?;:'\"").removesuffix("'s") for w in value.split()}
+            if "example" in value.lower():
+                return "write about this series itself, in its own words"
             leaked = sorted(words & example_names)
             if leaked:
-                return f"{', '.join(leaked)} belong to the example, not to this series; use this series' cast"
+                return f"{', '.join(leaked)} is not anyone in this series; use only the names given in the question"
             if any(difflib.SequenceMatcher(None, value.lower(), t.lower()).ratio() > 0.6 for t in example_texts):
-                return "that copies the example; write something for this series"
+                return "those words are copied; write new words about this series"
         return None
 
     return check
@@ -80,7 +82,8 @@ def ask_json(
     reasons: list[str] = []
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=schema.model_json_schema(),
-                              max_tokens=max_tokens, temperature=temperature, seed=seed + attempt)
+                              max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
+                              seed=seed + attempt)
         try:
             result = backend.complete_json(request)
         except TextBackendError as exc:

@@ -15,7 +15,8 @@ from dramafactory.tools.text.registry import build_text_backend
 
 def test_flat_string_schemas_use_field_prefill_and_others_the_grammar():
     assert flat_string_fields({"type": "object", "properties": {"a": {"type": "string"},
-                                                                "b": {"enum": ["x"], "type": "string"}}}) == ["a", "b"]
+                                                                "b": {"type": "string"}}}) == ["a", "b"]
+    assert flat_string_fields({"type": "object", "properties": {"a": {"enum": ["x"], "type": "string"}}}) is None
     assert flat_string_fields({"type": "object", "properties": {"n": {"type": "integer"}}}) is None
     assert flat_string_fields({"type": "array"}) is None
 

@@ -6,7 +6,8 @@ SYSTEM = (
 
 LIGHTING_ASK = (
     "Scene at {location} ({description}), {time}. Beats: {beats}\n"
-    "Choose the scene's mood and describe its lighting in at most 10 words."
+    "Choose the scene's mood (tense, romantic, sad, hopeful, mysterious or triumphant) and describe its lighting "
+    "in at most 10 words."
 )
 LIGHTING_EXAMPLE = (
     LIGHTING_ASK.format(location="Hale Tower, 32nd floor", description="a glass-walled office with a city view",

@@ -31,7 +31,7 @@ NARRATION = re.compile(r"\b(says|said|asks|asked|replies|replied|narrator|whispe
 PROMPT_ECHO = re.compile(r"\b(emotion|beat|protagonist|antagonist|wants:|earlier lines)\b", re.I)
 # A coder-tuned small model drifts into assistant talk ("I'm sorry, but I can't assist") or talks about the story.
 ASSISTANT_TALK = re.compile(
-    r"\b(assist|as an ai|story|scene|episode|dialogue|character)\b|^i'?m sorry,? but|\bi (can't|cannot) help with",
+    r"\b(assist|as an ai|story|scene|episode|dialogue|character|example)\b|^i'?m sorry,? but|\bi (can't|cannot) help with",
     re.I)
 
 

@@ -22,12 +22,12 @@ from .base import JsonRequest, TextBackendError, TextResult
 
 
 def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
-    """The field names, in order, if the schema is an object of plain strings (or string enums); else None."""
+    """The field names, in order, if the schema is an object of free-text strings; else None."""
     props = schema.get("properties")
     if schema.get("type") != "object" or not props:
         return None
     for spec in props.values():
-        if spec.get("type") != "string":
+        if spec.get("type") != "string" or "enum" in spec:  # enums need the grammar to stay inside the set
             return None
     return list(props)
 
