@@ -47,8 +47,8 @@ def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Che
             leaked = sorted(words & example_names)
             if leaked:
                 return f"{', '.join(leaked)} is not anyone in this series; use only the names given in the question"
-            if any(difflib.SequenceMatcher(None, value.lower(), t.lower()).ratio() > 0.6 for t in example_texts):
-                return "those words are copied; write new words about this series"
+            if any(difflib.SequenceMatcher(None, value.lower(), t.lower()).ratio() > 0.75 for t in example_texts):
+                return "use fresh words about this series"
         return None
 
     return check
@@ -103,7 +103,8 @@ def ask_json(
         if reason is None:
             return answer
         reasons.append(reason)
-        # Re-ask with the rejected answer and the reason in the conversation, as a reviewer would.
-        messages = messages[:-1] + [("user", ask), ("assistant", result.text[:400]),
-                                    ("user", f"Rejected: {reason}. Answer again with JSON only.")]
+        # Re-ask with the reasons as rules, but without the rejected answer: shown its own bad answer, a 0.5B model
+        # mostly repeats it (measured: the same reply three times in a row).
+        rules = "\n".join(f"- {r}" for r in dict.fromkeys(reasons))
+        messages = messages[:-1] + [("user", f"{ask}\nRules for this answer:\n{rules}")]
     raise StructuredOutputError(stage, reasons)

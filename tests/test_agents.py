@@ -136,3 +136,9 @@ def test_a_small_cast_never_shares_a_base_voice():
 
     for genders in (["male", "male", "male"], ["female", "female", "female"], ["female", "male", "male"]):
         assert len({v.voice_id for v in allocate_voices(genders)}) == 3
+
+
+def test_a_line_that_reuses_a_sentence_of_an_earlier_line_is_a_repeat():
+    check = line_checks("Mia Cole", "Sam Hart", "Mia opens the drawer.",
+                        ["I know. It was a letter from my brother. You should have signed it on this."])
+    assert "repeats" in check(LineReply(line="You need to sign the letter. You should have signed it on this."))

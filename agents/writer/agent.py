@@ -67,6 +67,11 @@ def scene_casts(bible: SeriesBible, episode: int) -> list[list[str]]:
     return [first, second]
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a line long enough to count as a repeat (three words or more)."""
+    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if len(p.split()) >= 3]
+
+
 def clean_line(text: str, speaker: str = "") -> str:
     """Strip quotes, and a 'Name:' prefix the model copies from the transcript format of earlier lines."""
     text = text.strip().strip('"“”').strip()
@@ -95,8 +100,8 @@ def line_checks(speaker: str, listener: str, action: str, earlier: list[str]):
         if _similar(line, action) > 0.6:
             return "that restates the action; write what the character says about it"
         for old in earlier:
-            if _similar(line, old) > 0.75 or (len(old.split()) >= 4 and old.lower().rstrip(".!?") in line.lower()):
-                return f"that repeats an earlier line ({old!r}); say something new"
+            if _similar(line, old) > 0.75 or any(_similar(a, b) > 0.8 for a in sentences(line) for b in sentences(old)):
+                return f"that repeats {old!r}; say something new"
         return None
 
     return check
