@@ -67,6 +67,14 @@ def scene_casts(bible: SeriesBible, episode: int) -> list[list[str]]:
     return [first, second]
 
 
+def second_person(want: str) -> str:
+    """'To keep her family safe.' -> 'to keep your family safe': the speaker hears their want as their own."""
+    text = want.strip().rstrip(".")
+    text = re.sub(r"\b(her|his|their)\b", "your", text, flags=re.I)
+    text = re.sub(r"\b(she|he|they)\b", "you", text, flags=re.I)
+    return text[:1].lower() + text[1:]
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of a line long enough to count as a repeat (three words or more)."""
     return [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if len(p.split()) >= 3]
@@ -101,7 +109,7 @@ def line_checks(speaker: str, listener: str, action: str, earlier: list[str]):
             return "that restates the action; write what the character says about it"
         for old in earlier:
             if _similar(line, old) > 0.75 or any(_similar(a, b) > 0.8 for a in sentences(line) for b in sentences(old)):
-                return f"that repeats {old!r}; say something new"
+                return "that repeats an earlier line; say something new"  # quoting it makes the model copy it
         return None
 
     return check
@@ -173,10 +181,11 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                     reply = ask_json(
                         ctx.text, ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
                         examples=prompts.LINE_EXAMPLES, seed=stable_seed(seed, line_id),
-                        ask=prompts.LINE_ASK.format(action=action, speaker=speaker,
+                        ask=prompts.LINE_ASK.format(action=action, speaker=speaker.split()[0],
                                                     role=", ".join(filter(None, [character.role,
                                                                                  character.description])),
-                                                    want=character.want, listener=listener, emotion=emotion,
+                                                    want=second_person(character.want), listener=listener,
+                                                    emotion=emotion,
                                                     earlier="\n".join(recent[-2:]) or "(none)",
                                                     speaker_first=speaker.split()[0],
                                                     listener_first=listener.split()[0]),

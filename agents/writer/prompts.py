@@ -29,15 +29,15 @@ ACTION_EXAMPLE = (
 )
 
 LINE_ASK = (
-    "Scene: {action}\n{speaker} ({role}; wants: {want}) speaks to {listener}, feeling {emotion}.\n"
-    "Earlier lines:\n{earlier}\nWrite {speaker_first}'s next line: at most 14 words, said out loud to "
-    "{listener_first}, new words (do not repeat earlier lines)."
+    "You are {speaker} ({role}; you want {want}). You talk to {listener}, feeling {emotion}.\n"
+    "Scene: {action}\nSaid so far:\n{earlier}\nSay your next line to {listener_first}: at most 14 words, in your "
+    "own voice (I, me, my), new words."
 )
 LINE_EXAMPLES = [
     (
         LINE_ASK.format(
             action="Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach.",
-            speaker="Rosa Diaz", role="protagonist", want="to clear her brother's name", listener="Victor Hale",
+            speaker="Rosa Diaz", role="protagonist", want="to clear your brother's name", listener="Victor Hale",
             emotion="shocked", earlier="(none)", speaker_first="Rosa", listener_first="Victor",
         ),
         '{"line": "You signed my brother\'s name on this. You sent him to prison."}',
@@ -45,7 +45,7 @@ LINE_EXAMPLES = [
     (
         LINE_ASK.format(
             action="Victor snatches the letter and backs Rosa against the window.",
-            speaker="Victor Hale", role="antagonist", want="to keep the Hale fortune", listener="Rosa Diaz",
+            speaker="Victor Hale", role="antagonist", want="to keep your family's fortune", listener="Rosa Diaz",
             emotion="mocking", earlier="Rosa Diaz: You signed my brother's name on this.", speaker_first="Victor",
             listener_first="Rosa",
         ),
