@@ -81,7 +81,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
     for index, (name, role, gender) in enumerate(zip(names, casting.ROLES, genders, strict=True)):
         others = [c.want for c in characters]
 
-        def profile_checks(p: Profile, others=others) -> str | None:
+        def profile_checks(p: Profile, others=others, name=name) -> str | None:
             if not (4 <= len(p.want.split()) <= 25 and 4 <= len(p.secret.split()) <= 25):
                 return "want and secret must each be one short sentence (4 to 20 words)"
             if any(part in f"{p.want} {p.secret}" for part in name.split()):
