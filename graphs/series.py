@@ -61,7 +61,11 @@ def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     _emit(stage="director", status="start")
     concept = SeriesConcept.model_validate(state["concept"])
     bible = write_bible(ctx, concept, state["seed"])
+    registered = time.perf_counter()
     ctx.memory.register(bible.characters, series=bible.title)
+    seconds = time.perf_counter() - registered
+    ctx.ledger.record(stage="memory", backend="chroma", model="all-MiniLM-L6-v2", seconds=seconds,
+                      characters=len(bible.characters), cpu_seconds=round(seconds, 4))
     write_json(ctx.run_dir / "bible.json", bible)
     _emit(stage="director", status="done", title=bible.title)
     return {"bible": bible.model_dump(mode="json"), "episode": 1, "earlier_lines": [],
