@@ -7,6 +7,7 @@ checks; a rejected answer is sent back with the reason, a bounded number of time
 
 from __future__ import annotations
 
+import difflib
 import json
 import zlib
 from collections.abc import Callable
@@ -35,7 +36,6 @@ def stable_seed(*parts: object) -> int:
 
 def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Check:
     """Small models copy their few-shot example (names, whole sentences); reject that with a reason."""
-    import difflib
 
     def check(answer: BaseModel) -> str | None:
         for value in answer.model_dump().values():

@@ -249,3 +249,5 @@ class RunSummary(_Model):
     cpu_seconds: float
     gpu_seconds: float = 0.0
     wall_seconds: float
+    cost_usd: float = Field(default=0.0, description="CPU/GPU seconds priced at the configured hourly rates.")
+    cost_per_finished_minute_usd: float = 0.0

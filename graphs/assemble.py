@@ -67,11 +67,8 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
         clock += shot.duration_s
 
     moods = state.get("moods", {})
-    segments, scene_start = [], 0.0
-    for scene in script.scenes:
-        length = sum(s.duration_s for s in shots if s.scene == scene.number)
-        segments.append((length, moods.get(str(scene.number), scene.mood)))
-        scene_start += length
+    segments = [(sum(s.duration_s for s in shots if s.scene == scene.number), moods.get(str(scene.number), scene.mood))
+                for scene in script.scenes]
     bed = None
     if ctx.settings.music:
         bed = render_music_bed(segments, sample_rate=SAMPLE_RATE, seed=shots[0].seed)
@@ -110,6 +107,10 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
     text_rows = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
     shots = sum(d["shots"] for d in done) or 1
     wall = sum(t["seconds"] for t in state.get("stage_times", [])) + stages["render"].seconds
+    cpu_seconds = sum(r.get("cpu_seconds", r["seconds"]) for r in rows)
+    gpu_seconds = sum(r.get("gpu_seconds", 0.0) for r in rows)
+    cost = (cpu_seconds * ctx.settings.cpu_hour_usd + gpu_seconds * ctx.settings.gpu_hour_usd) / 3600
+    finished_minutes = sum(d["seconds"] for d in done) / 60
     summary = RunSummary(
         title=bible.title, episodes=len(done), target_seconds_per_episode=concept.seconds_per_episode,
         episode_seconds=[d["seconds"] for d in done], stages=list(stages.values()),
@@ -119,8 +120,10 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
         completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),
-        cpu_seconds=round(sum(r.get("cpu_seconds", r["seconds"]) for r in rows), 3),
+        cpu_seconds=round(cpu_seconds, 3), gpu_seconds=round(gpu_seconds, 3),
         wall_seconds=round(wall, 3),
+        cost_usd=round(cost, 6),
+        cost_per_finished_minute_usd=round(cost / finished_minutes, 6) if finished_minutes else 0.0,
     )
     write_json(ctx.run_dir / "summary.json", summary)
     return summary

@@ -20,7 +20,6 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
 from dramafactory.agents.qc.agent import score_frame
 from dramafactory.agents.writer.agent import write_script
-from dramafactory.memory.characters import CharacterMemory  # noqa: F401 - the context's memory type
 from dramafactory.schemas import (
     Character,
     EpisodeScript,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dramafactory.graphs.runner import produce
 from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible
 from dramafactory.tools.assembly.video import probe
@@ -34,6 +36,10 @@ def test_episode_end_to_end_with_fakes(fake_context, concept):
     assert {"stage", "backend", "model", "seconds", "tokens"} <= set(ledger[0])
     summary = RunSummary.model_validate_json((run / "summary.json").read_text())
     assert summary.final_usable_rate == 1.0 and summary.model_calls > 10
+    expected_cost = summary.cpu_seconds * ctx.settings.cpu_hour_usd / 3600
+    assert summary.cost_usd == pytest.approx(expected_cost, abs=1e-5)
+    assert summary.cost_per_finished_minute_usd == pytest.approx(
+        expected_cost / (sum(summary.episode_seconds) / 60), rel=1e-3)
 
 
 def test_failed_shot_is_retried_and_every_take_kept(fake_context, concept):
@@ -78,8 +84,6 @@ def test_resume_after_shot_list_does_not_redo_earlier_stages(fake_context, conce
 
 
 def test_a_backend_failure_mid_run_keeps_finished_work_and_resumes(fake_context, concept, tmp_path):
-    import pytest
-
     from .fakes import FakeSpeech
 
     class BrokenSpeech(FakeSpeech):
