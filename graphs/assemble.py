@@ -122,8 +122,8 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),
         cpu_seconds=round(cpu_seconds, 3), gpu_seconds=round(gpu_seconds, 3),
         wall_seconds=round(wall, 3),
-        cost_usd=round(cost, 6),
-        cost_per_finished_minute_usd=round(cost / finished_minutes, 6) if finished_minutes else 0.0,
+        cost_usd=round(cost, 8),
+        cost_per_finished_minute_usd=round(cost / finished_minutes, 8) if finished_minutes else 0.0,
     )
     write_json(ctx.run_dir / "summary.json", summary)
     return summary

@@ -37,9 +37,9 @@ def test_episode_end_to_end_with_fakes(fake_context, concept):
     summary = RunSummary.model_validate_json((run / "summary.json").read_text())
     assert summary.final_usable_rate == 1.0 and summary.model_calls > 10
     expected_cost = summary.cpu_seconds * ctx.settings.cpu_hour_usd / 3600
-    assert summary.cost_usd == pytest.approx(expected_cost, abs=1e-5)
+    assert summary.cost_usd == pytest.approx(expected_cost, rel=1e-3)
     assert summary.cost_per_finished_minute_usd == pytest.approx(
-        expected_cost / (sum(summary.episode_seconds) / 60), rel=1e-3)
+        summary.cost_usd / (sum(summary.episode_seconds) / 60), rel=1e-3)
 
 
 def test_failed_shot_is_retried_and_every_take_kept(fake_context, concept):
