@@ -71,8 +71,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
 
     no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
 
-    def ask(stage, schema, example, text, key, checks, max_tokens=160):
-        examples = example if isinstance(example, list) else [example]
+    def ask(stage, schema, examples, text, key, checks, max_tokens=160):
         return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
                         examples=examples, ask=text, seed=stable_seed(seed, key), checks=[no_copy, *checks],
                         max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
@@ -93,7 +92,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
             return None
 
         try:
-            profile = ask("director.profile", Profile, [prompts.PROFILE_EXAMPLE, *prompts.PROFILE_EXAMPLES],
+            profile = ask("director.profile", Profile, prompts.PROFILE_EXAMPLES,
                           prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
                                                      cast=cast_line, name=name,
                                                      role=role + (f", {descriptions[index]}" if index == 0 and lead
@@ -115,7 +114,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
         return None
 
     try:
-        head = ask("director.title", TitleSynopsis, prompts.TITLE_EXAMPLE,
+        head = ask("director.title", TitleSynopsis, [prompts.TITLE_EXAMPLE],
                    prompts.TITLE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
                                             cast=cast_line), "title", [title_checks], max_tokens=200)
     except StructuredOutputError as exc:
@@ -142,7 +141,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
             return None
 
         try:
-            o = ask("director.outline", Outline, prompts.OUTLINE_EXAMPLE,
+            o = ask("director.outline", Outline, [prompts.OUTLINE_EXAMPLE],
                     prompts.OUTLINE_ASK.format(title=head.title, synopsis=head.synopsis, cast=cast_line,
                                                number=number, total=concept.episodes, previous=previous),
                     ("outline", number), [outline_checks], max_tokens=220)

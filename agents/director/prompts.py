@@ -11,24 +11,26 @@ PROFILE_ASK = (
     "Write the private want and the hidden secret of {name}, the {role}. One short sentence each, about this "
     "series' story."
 )
-PROFILE_EXAMPLES = [(
-    PROFILE_ASK.format(
-        logline="A food-truck cook falls for the health inspector who could shut her down.", genre="romance",
-        tone="warm", cast="Ana Silva (protagonist), Ben Ortiz (antagonist), Lucy Park (ally)",
-        name="Lucy Park", role="ally",
+PROFILE_EXAMPLES = [
+    (
+        PROFILE_ASK.format(
+            logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
+            tone="melodramatic", cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)",
+            name="Victor Hale", role="antagonist",
+        ),
+        '{"want": "To keep control of the Hale fortune before his father dies.", '
+        '"secret": "He forged the evidence that sent Rosa\'s brother to prison."}',
     ),
-    '{"want": "To see Ana finally put herself first.", '
-    '"secret": "She reported the truck to the inspector by mistake."}',
-)]
-PROFILE_EXAMPLE = (
-    PROFILE_ASK.format(
-        logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
-        tone="melodramatic", cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)",
-        name="Victor Hale", role="antagonist",
+    (
+        PROFILE_ASK.format(
+            logline="A food-truck cook falls for the health inspector who could shut her down.", genre="romance",
+            tone="warm", cast="Ana Silva (protagonist), Ben Ortiz (antagonist), Lucy Park (ally)",
+            name="Lucy Park", role="ally",
+        ),
+        '{"want": "To see Ana finally put herself first.", '
+        '"secret": "She reported the truck to the inspector by mistake."}',
     ),
-    '{"want": "To keep control of the Hale fortune before his father dies.", '
-    '"secret": "He forged the evidence that sent Rosa\'s brother to prison."}',
-)
+]
 
 TITLE_ASK = (
     "Series: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
