@@ -80,8 +80,9 @@ def ask_json(
         messages += [("user", user), ("assistant", assistant)]
     messages.append(("user", ask))
     reasons: list[str] = []
+    json_schema = schema.model_json_schema()
     for attempt in range(max_tries):
-        request = JsonRequest(system=system, messages=list(messages), schema=schema.model_json_schema(),
+        request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
                               seed=seed + attempt)
         try:

@@ -139,6 +139,12 @@ class SeriesBible(_Model):
                 return c
         raise KeyError(name)
 
+    def location(self, name: str) -> Location:
+        for loc in self.locations:
+            if loc.name == name:
+                return loc
+        raise KeyError(name)
+
 
 class DialogueLine(_Model):
     id: str = Field(description="Stable reference, e.g. 's1b2l1'.")

@@ -106,7 +106,7 @@ def fan_out_shots(state: SeriesState) -> list[Send]:
     shotlist = ShotList.model_validate(state["shotlist"])
     sends = []
     for shot in shotlist.shots:
-        location = next(loc for loc in bible.locations if loc.name == shot.location)
+        location = bible.location(shot.location)
         cast = {name: bible.character(name).model_dump(mode="json") for name in shot.characters}
         sends.append(Send("shot", {"shot": shot.model_dump(mode="json"), "cast": cast,
                                    "location": location.model_dump(mode="json"), "seed": state["seed"],
@@ -120,15 +120,16 @@ def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     shot = Shot.model_validate(state["shot"])
     attempt = state.get("attempt", 0) + 1
-    if attempt > 1:
-        shot = revise(shot, _reason(state["takes"][-1]), attempt, state["seed"])
+    feedback = _reason(state["takes"][-1]) if state.get("takes") else None
+    if feedback is not None:
+        shot = revise(shot, feedback, attempt, state["seed"])
     _emit(stage="render", status="start", shot=shot.id, attempt=attempt)
     relative = Path("episodes") / f"{shot.episode:02d}" / "takes" / f"{shot.id}_a{attempt}.png"
     request = ImageRequest(
         shot=shot, cast={n: Character.model_validate(c) for n, c in state["cast"].items()},
         location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / relative,
         width=ctx.settings.width, height=ctx.settings.height,
-        feedback=_reason(state["takes"][-1]) if state.get("takes") else None,
+        feedback=feedback,
     )
     result = ctx.image.render(request)
     ctx.ledger.record(stage="render", backend=result.backend, model=result.backend, seconds=result.seconds,

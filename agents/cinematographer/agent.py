@@ -55,7 +55,7 @@ def plan_shots(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, see
     moods: dict[int, str] = {}
     previous: Framing | None = None
     for scene in script.scenes:
-        location = next(loc for loc in bible.locations if loc.name == scene.location)
+        location = bible.location(scene.location)
         beats_text = " ".join(b.action for b in scene.beats)
         try:
             look = ask_json(ctx.text, ctx.ledger, stage="cinematographer.scene", schema=SceneLook,
