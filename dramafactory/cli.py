@@ -155,3 +155,86 @@ def produce(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def qc(
+    image: Annotated[Path, typer.Argument(help="The frame to score (PNG/JPEG).")],
+    prompt: Annotated[str, typer.Option(help="What the frame should show, in words.")],
+    character: Annotated[list[str] | None, typer.Option(help="A character who must be in the frame (repeatable).")
+                         ] = None,
+    bible: Annotated[Path | None, typer.Option(help="bible.json of the series: the canonical looks to check.")
+                     ] = None,
+    backend: Annotated[str, typer.Option(help="The image backend that drew the frame.")] = "storyboard",
+) -> None:
+    """Score one image as the QC agent would and print its report as JSON (a top-level `passed`, then each
+    scorer's score, threshold and reason). Exit code 0 when it passes, 1 when it fails."""
+    from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+    from dramafactory.agents.qc.spec import spec_from_prompt
+    from dramafactory.schemas import Location, SeriesBible
+
+    series = None
+    if bible is not None:
+        try:
+            series = SeriesBible.model_validate_json(bible.read_text(encoding="utf-8"))
+        except (OSError, ValidationError) as exc:
+            raise fail(f"cannot read the bible {bible}: {str(exc).splitlines()[0]}", "pass a bible.json that "
+                       "`dramafactory produce` wrote") from exc
+    if character and series is None:
+        raise fail("--character needs --bible", "pass the series' bible.json so QC knows how the character looks")
+    try:
+        shot = spec_from_prompt(prompt, series, list(character or []))
+    except ValueError as exc:
+        raise fail(str(exc), "use a name from the bible") from exc
+    settings = Settings()
+    try:
+        from PIL import Image
+
+        with Image.open(image) as opened:
+            settings = settings.model_copy(update={"width": opened.width, "height": opened.height})
+            if opened.width * 16 != opened.height * 9:  # hold the frame to the nearest 9:16 size instead
+                settings = settings.model_copy(update={"width": round(opened.height * 9 / 16)})
+    except OSError:
+        pass  # the report says the file cannot be read
+    cast = {c.name: c for c in series.characters} if series else {}
+    location = series.location(shot.location) if series else Location(name="unknown", kind="interior",
+                                                                        description="")
+    people_checks = "auto" if series else "off"
+    agent = QCAgent(settings.model_copy(update={"qc_people": people_checks}))
+    report = agent.score(TakeUnderReview(path=image, shot=shot, location=location, cast=cast,
+                                         references={n: cast.get(n) for n in shot.characters}, backend=backend))
+    out = report.model_dump(mode="json")
+    out["spec"] = {"framing": shot.framing, "characters": shot.characters, "time_of_day": shot.time_of_day,
+                   "location": shot.location}
+    if series is None:
+        out["not_checked"] = "who is in the frame: pass --bible (and --character) to check people and looks"
+    print(json.dumps(out, indent=2))  # noqa: T201 - the report is the command's output
+    raise typer.Exit(0 if report.passed else 1)
+
+
+eval_app = typer.Typer(help="Measure the factory's agents on labelled sets.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("qc")
+def eval_qc(
+    out: Annotated[Path, typer.Option(help="Folder for the labelled set, results.json and cases.json.")],
+    series: Annotated[int, typer.Option(help="Casts in the labelled set.")] = 6,
+    shots: Annotated[int, typer.Option(help="Shots per cast.")] = 16,
+) -> None:
+    """QC precision and recall for 'bad shot', per defect kind, on the labelled set (made by code)."""
+    from rich.table import Table
+
+    from dramafactory.evals.qc_eval import run
+
+    results = run(out, series=series, shots_per_series=shots)
+    table = Table(title=f"QC on {results['cases']} frames ({results['good']} good, {results['bad']} bad)")
+    for column in ("defect", "cases", "precision", "recall", "caught by"):
+        table.add_column(column)
+    for kind, row in results["per_kind"].items():
+        table.add_row(kind, str(row["cases"]), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      ", ".join(row["caught_by"]))
+    table.add_row("all", str(results["bad"]), f"{results['precision']:.3f}", f"{results['recall']:.3f}", "")
+    Console().print(table)
+    console.print(f"false alarms on good frames: {results['false_alarm_rate']:.1%}; results in {out}/results.json")
+    raise typer.Exit(0 if results["passed"] else 1)

@@ -5,12 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class QCThresholds(BaseModel):
+    """Per-scorer pass thresholds. Defaults were calibrated on the labelled set (`dramafactory eval qc
+    --calibrate`, docs/decisions/0006-qc-scorers.md): each sits between the worst good frame and the best bad one.
+    Override one with e.g. DRAMAFACTORY_QC__MIN_SHARPNESS=80."""
+
+    min_contrast: float = Field(default=12.0, description="Grey-level standard deviation below which a frame is flat.")
+    min_exposure: float = 18.0
+    max_exposure: float = 240.0
+    max_clipped: float = Field(default=0.45, description="Largest fraction of pixels clipped to black or white.")
+    min_sharpness: float = Field(default=60.0, description="Laplacian variance (half resolution) below which a "
+                                                           "frame is blurred.")
+    max_grain: float = Field(default=12.0, description="Median grey step between neighbouring pixels above which "
+                                                       "a frame is noise (a drawing or photo is mostly smooth).")
+    max_duplicate: float = Field(default=0.985, description="Similarity to the previous shot above which a frame "
+                                                            "is a duplicate.")
+    min_identity: float = Field(default=0.75, description="Share of a character's look features (wardrobe, hair, "
+                                                          "skin, second colour) that must be found on them.")
+    max_palette_drift: float = Field(default=18.0, description="RGB distance between a character's wardrobe colour "
+                                                               "in the frame and its canonical colour.")
+    clip_similarity: float = 0.22
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DRAMAFACTORY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DRAMAFACTORY_", env_file=".env", extra="ignore",
+                                      env_nested_delimiter="__")
 
     # Text: "embedded" (the packaged GGUF), "llama-cpp" (any local GGUF at text_model_path),
     # "openai" (any OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama).
@@ -31,7 +54,20 @@ class Settings(BaseSettings):
     width: int = 720
     height: int = 1280
     fps: int = 24
-    max_attempts: int = Field(default=3, ge=1, le=10)
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Renders of one shot before it goes to a human.")
+    render_budget: float = Field(default=2.0, ge=1.0, le=10.0, description="Renders an episode may spend, as a "
+                                 "multiple of its shot count (2.0: one retry per shot on average).")
+    review_shots: Literal["queue", "interrupt"] = Field(
+        default="queue", description="Shots QC could not fix: 'queue' lists them in review_queue.json and goes on "
+                                     "(factory mode); 'interrupt' pauses the run until a person decides.")
+    qc: QCThresholds = QCThresholds()
+    qc_people: Literal["auto", "off"] = Field(
+        default="auto", description="'auto': check who is on screen (storyboard frames: from their painted looks; "
+                                    "other backends: with the CLIP model). 'off': technical checks only.")
+    qc_clip_model_path: Path | None = Field(default=None, description="A local CLIP/SigLIP folder: adds a "
+                                                                      "prompt-adherence scorer on image features.")
+    fault_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Fault injection for QC drills: the share "
+                              "of takes the renderer breaks on purpose (black, noise, blur, crop, wrong person...).")
     max_reasks: int = Field(default=3, ge=1, le=10, description="Re-asks of the text model per rejected answer.")
     music: bool = True
 

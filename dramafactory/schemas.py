@@ -208,7 +208,9 @@ class ScoreResult(_Model):
     score: float
     threshold: float
     passed: bool
-    reason: str
+    reason: str = Field(description="What is wrong, in words the cinematographer can act on (empty when passed).")
+    judged: bool = Field(default=True, description="False when the scorer could not judge (unreadable input, "
+                                                   "missing reference, model failed to load): never a pass.")
 
 
 class QCReport(_Model):
@@ -218,6 +220,11 @@ class QCReport(_Model):
     @property
     def reason(self) -> str:
         return "; ".join(s.reason for s in self.scores if not s.passed)
+
+    @property
+    def needs_human(self) -> bool:
+        """A scorer could not judge: another render will not fix that, a person must look."""
+        return any(not s.judged for s in self.scores)
 
 
 class Take(_Model):
@@ -230,6 +237,10 @@ class Take(_Model):
     seconds: float = 0.0
     qc: QCReport | None = None
     accepted: bool = False
+    approved_by: Literal["qc", "human"] | None = Field(default=None, description="'human' when a person accepted "
+                                                                                   "a take QC had failed.")
+    shot: dict | None = Field(default=None, description="The shot spec this take was rendered from (revisions "
+                                                        "change the prompt and seed).")
 
 
 class StageTiming(_Model):
@@ -248,6 +259,9 @@ class RunSummary(_Model):
     takes: int
     first_pass_usable_rate: float
     final_usable_rate: float
+    attempts_per_shot: float = 0.0
+    retry_renders: int = 0
+    shots_to_humans: int = 0
     model_calls: int
     prompt_tokens: int
     completion_tokens: int

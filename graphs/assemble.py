@@ -83,10 +83,12 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     make_contact_sheet(sheet, folder / "contact_sheet.png", columns=4,
                        title=f"{script.title} - episode {number:02d}")
     write_json(folder / "shots.json", {"episode": number, "seconds": round(clock, 3), "shots": records})
-    first_pass = sum(1 for r in records if r["takes"][0]["accepted"])
+    first_pass = sum(1 for r in records if r["takes"][0]["accepted"] and r["takes"][0].get("approved_by") != "human")
     final = sum(1 for r in records if not r["needs_review"])
+    humans = sum(1 for r in records if not any(t["accepted"] and t.get("approved_by") != "human" for t in r["takes"]))
     return {"episode": number, "seconds": round(result.duration, 3), "shots": len(records),
-            "takes": sum(len(r["takes"]) for r in records), "first_pass_usable": first_pass, "final_usable": final}
+            "takes": sum(len(r["takes"]) for r in records), "first_pass_usable": first_pass, "final_usable": final,
+            "shots_to_humans": humans}
 
 
 def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
@@ -117,6 +119,9 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         shots=sum(d["shots"] for d in done), takes=sum(d["takes"] for d in done),
         first_pass_usable_rate=round(sum(d["first_pass_usable"] for d in done) / shots, 4),
         final_usable_rate=round(sum(d["final_usable"] for d in done) / shots, 4),
+        attempts_per_shot=round(sum(d["takes"] for d in done) / shots, 4),
+        retry_renders=sum(d["takes"] - d["shots"] for d in done),
+        shots_to_humans=sum(d.get("shots_to_humans", 0) for d in done),
         model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
         completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 
 from dramafactory.agents.context import AgentContext
 from dramafactory.errors import DramaError
@@ -64,7 +65,10 @@ def has_run(run_dir: Path) -> bool:
 
 
 def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, resume: bool = False,
-            stop_after: str | None = None, on_event: Event | None = None) -> RunOutcome:
+            stop_after: str | None = None, on_event: Event | None = None,
+            decisions: dict | None = None) -> RunOutcome:
+    """Run (or resume) the series in ctx.run_dir. `decisions` answers a paused review (resume=True): for shots,
+    {shot_id: "approve"}; shots left out stay flagged."""
     run_dir = ctx.run_dir
     with run_lock(run_dir), checkpointer(run_dir) as saver:
         graph = build_series_graph().compile(checkpointer=saver,
@@ -73,7 +77,7 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
         if resume:
             if not state.values:
                 raise DramaError(f"{run_dir} holds no run to resume", "run without --resume to start one")
-            payload = None
+            payload = Command(resume=decisions or {}) if state.interrupts else None
         else:
             if state.values:
                 raise DramaError(f"{run_dir} already holds a run",

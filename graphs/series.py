@@ -7,18 +7,20 @@ on the embedded CPU default, on GPU backends, or on fakes in tests, chosen by co
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import RetryPolicy, Send
+from langgraph.types import RetryPolicy, Send, interrupt
 
 from dramafactory.agents.cinematographer.agent import plan_shots, revise
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
-from dramafactory.agents.qc.agent import score_frame
+from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
 from dramafactory.agents.writer.agent import write_script
 from dramafactory.schemas import (
     Character,
@@ -35,7 +37,7 @@ from dramafactory.tools.speech.base import SpeechRequest
 from dramafactory.tools.text.base import TextBackendError
 
 from .artifacts import episode_dir, write_json
-from .assemble import assemble_episode_files, write_summary
+from .assemble import assemble_episode_files, best_take, write_summary
 from .state import SeriesState, ShotOutput, ShotState
 
 # Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
@@ -101,66 +103,74 @@ def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
             "stage_times": _timed("cinematographer", number, start)}
 
 
-def fan_out_shots(state: SeriesState) -> list[Send]:
+def _shot_send(state: SeriesState, shot: Shot, attempt: int, feedback: str | None) -> Send:
     bible = SeriesBible.model_validate(state["bible"])
-    shotlist = ShotList.model_validate(state["shotlist"])
-    sends = []
-    for shot in shotlist.shots:
-        location = bible.location(shot.location)
-        cast = {name: bible.character(name).model_dump(mode="json") for name in shot.characters}
-        sends.append(Send("shot", {"shot": shot.model_dump(mode="json"), "cast": cast,
-                                   "location": location.model_dump(mode="json"), "seed": state["seed"],
-                                   "attempt": 0, "takes": []}))
-    return sends
+    return Send("shot", {"shot": shot.model_dump(mode="json"), "series": bible.title,
+                         "cast": {c.name: c.model_dump(mode="json") for c in bible.characters},
+                         "location": bible.location(shot.location).model_dump(mode="json"), "seed": state["seed"],
+                         "attempt": attempt, "feedback": feedback, "takes": []})
 
 
-# --- the per-shot subgraph: render → qc → (render again with the QC reason | done) ---------------------------
+def fan_out_shots(state: SeriesState) -> list[Send]:
+    return [_shot_send(state, shot, 0, None) for shot in ShotList.model_validate(state["shotlist"]).shots]
+
+
+# --- the per-shot subgraph: render → qc. The retry loop runs at the episode level (review_takes), where the
+# episode's render budget and the checks across shots (a duplicate of the previous shot) can be seen. ----------
 
 def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     shot = Shot.model_validate(state["shot"])
     attempt = state.get("attempt", 0) + 1
-    feedback = _reason(state["takes"][-1]) if state.get("takes") else None
+    feedback = state.get("feedback")
     if feedback is not None:
         shot = revise(shot, feedback, attempt, state["seed"])
     _emit(stage="render", status="start", shot=shot.id, attempt=attempt)
     relative = Path("episodes") / f"{shot.episode:02d}" / "takes" / f"{shot.id}_a{attempt}.png"
     request = ImageRequest(
-        shot=shot, cast={n: Character.model_validate(c) for n, c in state["cast"].items()},
+        shot=shot, cast={n: Character.model_validate(state["cast"][n]) for n in shot.characters},
         location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / relative,
-        width=ctx.settings.width, height=ctx.settings.height,
-        feedback=feedback,
+        width=ctx.settings.width, height=ctx.settings.height, feedback=feedback,
     )
     result = ctx.image.render(request)
     ctx.ledger.record(stage="render", backend=result.backend, model=result.backend, seconds=result.seconds,
                       shot=shot.id, attempt=attempt, cpu_seconds=round(result.seconds, 4))
     take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
                 prompt=shot.prompt, seconds=round(result.seconds, 4))
-    return {"shot": shot.model_dump(mode="json"), "attempt": attempt,
-            "pending": {**take.model_dump(mode="json"), "_figures": len(result.figures)}}
+    return {"shot": shot.model_dump(mode="json"), "attempt": attempt, "pending": take.model_dump(mode="json")}
 
 
-def _reason(take: dict) -> str:
-    qc = take.get("qc") or {}
-    return "; ".join(s["reason"] for s in qc.get("scores", []) if not s["passed"]) or "failed QC"
+def _references(ctx: AgentContext, series: str, names: list[str]) -> dict[str, Character | None]:
+    """The canonical looks QC holds a take to, from the continuity memory (None where one is missing)."""
+    out: dict[str, Character | None] = {}
+    for name in names:
+        try:
+            out[name] = ctx.memory.canonical(series, name)
+        except KeyError:
+            out[name] = None
+    return out
+
+
+def _under_review(ctx: AgentContext, take: Take, shot: Shot, state: dict) -> TakeUnderReview:
+    cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
+    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=Location.model_validate(
+        state["location"]), cast=cast, references=_references(ctx, state["series"], shot.characters),
+        backend=take.backend)
 
 
 def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     shot = Shot.model_validate(state["shot"])
-    pending = dict(state["pending"])
-    figures = pending.pop("_figures", None)
-    report = score_frame(ctx.run_dir / pending["asset"], shot, ctx.settings.width, ctx.settings.height, figures)
-    take = Take.model_validate({**pending, "qc": report.model_dump(mode="json"), "accepted": report.passed})
+    pending = Take.model_validate(state["pending"])
+    started = time.perf_counter()
+    report = qc_agent(ctx).score(_under_review(ctx, pending, shot, state))
+    ctx.ledger.record(stage="qc", backend="qc", model="scorers", seconds=time.perf_counter() - started,
+                      shot=shot.id, attempt=pending.attempt, passed=report.passed,
+                      cpu_seconds=round(time.perf_counter() - started, 4))
+    take = pending.model_copy(update={"qc": report, "accepted": report.passed,
+                                      "shot": shot.model_dump(mode="json")})
     _emit(stage="qc", status="done", shot=shot.id, attempt=take.attempt, passed=report.passed)
     return {"takes": [take.model_dump(mode="json")]}
-
-
-def after_qc(state: ShotState, runtime: Runtime[AgentContext]) -> str:
-    last = state["takes"][-1]
-    if last["accepted"] or state["attempt"] >= runtime.context.settings.max_attempts:
-        return END
-    return "render"
 
 
 def build_shot_graph():
@@ -169,8 +179,103 @@ def build_shot_graph():
     graph.add_node("qc", qc)
     graph.add_edge(START, "render")
     graph.add_edge("render", "qc")
-    graph.add_conditional_edges("qc", after_qc, ["render", END])
+    graph.add_edge("qc", END)
     return graph.compile()
+
+
+# --- the episode's QC loop: checks across shots, then a retry for each failed shot while attempts and budget last -
+
+def _episode_takes(state: SeriesState) -> dict[str, list[Take]]:
+    number = state["episode"]
+    out: dict[str, list[Take]] = {}
+    for raw in state.get("takes", []):
+        take = Take.model_validate(raw)
+        if take.shot_id.startswith(f"e{number:02d}s"):
+            out.setdefault(take.shot_id, []).append(take)
+    return {k: sorted(v, key=lambda t: t.attempt) for k, v in out.items()}
+
+
+def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
+    """A take that passed its own checks must also not repeat the previous shot of its scene."""
+    ctx = runtime.context
+    bible = SeriesBible.model_validate(state["bible"])
+    shots = ShotList.model_validate(state["shotlist"]).shots
+    takes = _episode_takes(state)
+    updated = []
+    previous: tuple[Shot, Take] | None = None
+    for shot in shots:
+        latest = takes[shot.id][-1]
+        if latest.accepted and previous and previous[0].scene == shot.scene and "duplicate" not in {
+                s.scorer for s in latest.qc.scores}:
+            extra = qc_agent(ctx).score_sequence(_review_of(ctx, latest, shot, bible),
+                                                 _review_of(ctx, previous[1], previous[0], bible))
+            report = latest.qc.model_copy(update={"scores": latest.qc.scores + extra,
+                                                  "passed": all(s.passed for s in extra)})
+            latest = latest.model_copy(update={"qc": report, "accepted": report.passed})
+            updated.append(latest.model_dump(mode="json"))
+        accepted = [t for t in takes[shot.id][:-1] + [latest] if t.accepted]
+        if accepted:
+            previous = (shot, accepted[-1])
+    return {"takes": updated}
+
+
+def _review_of(ctx: AgentContext, take: Take, shot: Shot, bible: SeriesBible) -> TakeUnderReview:
+    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=bible.location(shot.location),
+                           cast={c.name: c for c in bible.characters},
+                           references=_references(ctx, bible.title, shot.characters), backend=take.backend)
+
+
+def render_budget(ctx: AgentContext, shots: int) -> int:
+    return max(shots, math.ceil(ctx.settings.render_budget * shots))
+
+
+def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Send] | str:
+    ctx = runtime.context
+    shots = ShotList.model_validate(state["shotlist"]).shots
+    takes = _episode_takes(state)
+    left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values())
+    sends = []
+    for shot in shots:
+        history = takes[shot.id]
+        latest = history[-1]
+        if latest.accepted or latest.qc is None or latest.qc.needs_human:
+            continue
+        if len(history) >= ctx.settings.max_attempts or left <= 0:
+            continue
+        left -= 1
+        revised = Shot.model_validate(latest.shot) if latest.shot else shot
+        sends.append(_shot_send(state, revised, latest.attempt, latest.qc.reason or "failed QC"))
+    return sends or "review_shots"
+
+
+def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
+    """Shots QC could not fix go to people: listed in review_queue.json, and (review_shots="interrupt") the run
+    pauses here until someone decides. The episode is assembled with each one's best take, marked as such."""
+    ctx = runtime.context
+    number = state["episode"]
+    takes = _episode_takes(state)
+    flagged = []
+    for shot_id, history in takes.items():
+        if not any(t.accepted for t in history):
+            best = best_take(history)
+            flagged.append({"episode": number, "shot": shot_id, "attempts": len(history),
+                            "best_take": best.attempt, "asset": best.asset,
+                            "reason": best.qc.reason if best.qc else "not scored",
+                            "needs_human": bool(best.qc and best.qc.needs_human)})
+    queue_path = ctx.run_dir / "review_queue.json"
+    queue = [q for q in (json.loads(queue_path.read_text()) if queue_path.is_file() else [])
+             if q["episode"] != number]
+    write_json(queue_path, queue + flagged)
+    _emit(stage="qc", status="review", episode=number, flagged=len(flagged))
+    updated = []
+    if flagged and ctx.settings.review_shots == "interrupt":
+        decisions = interrupt({"kind": "shots", "episode": number, "shots": flagged})
+        for item in flagged:  # an approved shot keeps its best take as accepted by a person
+            if (decisions or {}).get(item["shot"]) == "approve":
+                take = next(t for t in takes[item["shot"]] if t.attempt == item["best_take"])
+                updated.append(take.model_copy(update={"accepted": True, "approved_by": "human"})
+                               .model_dump(mode="json"))
+    return {"takes": updated}
 
 
 # --- voices, assembly, next episode ----------------------------------------------------------------------------
@@ -217,12 +322,21 @@ def summary(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     return {}
 
 
+def qc_agent(ctx: AgentContext) -> QCAgent:
+    """One QC agent per run context (it holds loaded scorer models)."""
+    if not hasattr(ctx, "_qc_agent"):
+        ctx._qc_agent = QCAgent(ctx.settings)  # type: ignore[attr-defined]
+    return ctx._qc_agent  # type: ignore[attr-defined]
+
+
 def build_series_graph() -> StateGraph:
     graph = StateGraph(SeriesState, context_schema=AgentContext)
     graph.add_node("director", director, retry_policy=TRANSIENT)
     graph.add_node("writer", writer, retry_policy=TRANSIENT)
     graph.add_node("cinematographer", cinematographer, retry_policy=TRANSIENT)
     graph.add_node("shot", build_shot_graph())
+    graph.add_node("review_takes", review_takes)
+    graph.add_node("review_shots", review_shots)
     graph.add_node("voices", voices)
     graph.add_node("assemble", assemble)
     graph.add_node("summary", summary)
@@ -230,7 +344,9 @@ def build_series_graph() -> StateGraph:
     graph.add_edge("director", "writer")
     graph.add_edge("writer", "cinematographer")
     graph.add_conditional_edges("cinematographer", fan_out_shots, ["shot"])
-    graph.add_edge("shot", "voices")
+    graph.add_edge("shot", "review_takes")
+    graph.add_conditional_edges("review_takes", retry_or_review, ["shot", "review_shots"])
+    graph.add_edge("review_shots", "voices")
     graph.add_edge("voices", "assemble")
     graph.add_conditional_edges("assemble", next_episode, ["writer", "summary"])
     graph.add_edge("summary", END)

@@ -7,6 +7,15 @@ import operator
 from typing import Annotated, TypedDict
 
 
+def merge_takes(old: list[dict], new: list[dict]) -> list[dict]:
+    """Takes are keyed by (shot, attempt): a later report on the same take (a check across shots, a person's
+    approval) replaces the earlier one; a new take is added. No take is ever dropped."""
+    merged = {(t["shot_id"], t["attempt"]): t for t in old}
+    for take in new:
+        merged[(take["shot_id"], take["attempt"])] = take
+    return list(merged.values())
+
+
 class SeriesState(TypedDict, total=False):
     concept: dict
     seed: int
@@ -17,14 +26,16 @@ class SeriesState(TypedDict, total=False):
     moods: dict  # scene number (as str) -> mood, for the music bed
     voices: dict  # dialogue line id -> {"path": str, "seconds": float}
     earlier_lines: list[str]  # every line written so far in the series, so no line repeats across episodes
-    takes: Annotated[list[dict], operator.add]
+    takes: Annotated[list[dict], merge_takes]
     stage_times: Annotated[list[dict], operator.add]
     episodes_done: Annotated[list[dict], operator.add]
 
 
 class ShotState(TypedDict, total=False):
     shot: dict
-    cast: dict  # name -> Character dict, the canonical looks of the people in the shot
+    series: str  # the bible's title: the key of the canonical looks in the continuity memory
+    cast: dict  # name -> Character dict, the whole series cast (QC names a wrong person)
+    feedback: str | None  # the QC reason of the previous take, for the revision
     location: dict
     seed: int
     attempt: int

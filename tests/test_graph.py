@@ -102,3 +102,41 @@ def test_a_backend_failure_mid_run_keeps_finished_work_and_resumes(fake_context,
     assert outcome.status == "finished"
     assert again.rendered == [], "finished shots must not be rendered (or billed) again"
     assert (run_dir / "episodes/01/episode.mp4").is_file()
+
+
+def test_qc_figures_and_review_queue_in_the_summary(fake_context, concept):
+    ctx = fake_context(image=FakeImage(fail_first={"e01s02": 1, "e01s03": 99}))
+    produce(ctx, concept=concept, seed=7)
+    summary = json.loads((ctx.run_dir / "summary.json").read_text())
+    shots = summary["shots"]
+    assert summary["retry_renders"] == 1 + (ctx.settings.max_attempts - 1)
+    assert summary["attempts_per_shot"] == pytest.approx((shots + summary["retry_renders"]) / shots)
+    assert summary["shots_to_humans"] == 1
+    assert summary["final_usable_rate"] == pytest.approx((shots - 1) / shots)
+    queue = json.loads((ctx.run_dir / "review_queue.json").read_text())
+    assert [q["shot"] for q in queue] == ["e01s03"] and "black" in queue[0]["reason"]
+
+
+def test_render_budget_caps_retries(fake_context, concept, fast_settings):
+    fast_settings.render_budget = 1.0  # no render beyond one per shot
+    ctx = fake_context(image=FakeImage(fail_first={"e01s02": 1}))
+    produce(ctx, concept=concept, seed=7)
+    summary = json.loads((ctx.run_dir / "summary.json").read_text())
+    assert summary["retry_renders"] == 0 and summary["shots_to_humans"] == 1
+
+
+def test_unfixable_shot_pauses_for_a_person_then_resumes(fake_context, concept, fast_settings, tmp_path):
+    fast_settings.review_shots = "interrupt"
+    run_dir = tmp_path / "review"
+    ctx = fake_context(run_dir, image=FakeImage(fail_first={"e01s03": 99}))
+    outcome = produce(ctx, concept=concept, seed=7)
+    assert outcome.status == "paused" and outcome.next_nodes == ("review_shots",)
+    assert not (run_dir / "episodes/01/episode.mp4").exists()
+    image = FakeImage()
+    outcome = produce(fake_context(run_dir, image=image), concept=None, resume=True, decisions={"e01s03": "approve"})
+    assert outcome.status == "finished" and image.rendered == []  # nothing rendered again
+    record = next(s for s in json.loads((run_dir / "episodes/01/shots.json").read_text())["shots"]
+                  if s["shot"]["id"] == "e01s03")
+    assert not record["needs_review"]
+    assert record["takes"][record["chosen_take"] - 1]["approved_by"] == "human"
+    assert outcome.summary.shots_to_humans == 1

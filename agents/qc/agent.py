@@ -1,62 +1,91 @@
-"""The QC agent (technical pass): scores one take and says, in words the cinematographer can act on, what is wrong.
+"""The QC agent: scores every take and says, in words the cinematographer can act on, what is wrong.
 
-Scorers here look at the pixels: readable file, 9:16 size, not black/white/flat, not blurred, exposure not
-clipped, and the number of people drawn matches the shot. The QC issue adds identity and prompt adherence.
+Scorers, each with one job (agents/qc/scorers/): technical (readable, 9:16 size, not flat, exposed, not clipped,
+sharp), prompt adherence (who is on screen and in which order; CLIP similarity too when a local model is
+configured), character identity (against the canonical looks in the continuity memory), continuity (wardrobe drift
+from the canonical look) and, across a scene, duplicate and continuity against the previous accepted shot.
+Thresholds come from configuration (Settings.qc). A scorer that cannot judge reports `judged=False`: the take
+fails and goes to a person, it never passes silently.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from dramafactory.schemas import QCReport, ScoreResult, Shot
+from dramafactory.config import Settings
+from dramafactory.schemas import Character, Location, QCReport, ScoreResult, Shot
+from dramafactory.tools.image.storyboard import picture_box
 
-# Thresholds: calibrated on storyboard frames from the embedded renderer (sharp line art, mid-key backdrops):
-# its frames score std > 40, Laplacian variance > 300, clipped fraction < 0.15.
-MIN_STD = 12.0
-MIN_SHARPNESS = 60.0
-MAX_CLIPPED = 0.45
-MEAN_RANGE = (18.0, 240.0)
+from .scorers.adherence import score_adherence
+from .scorers.clip_adherence import ClipAdherence
+from .scorers.continuity import measured_garments, score_continuity
+from .scorers.figures import find_people
+from .scorers.identity import score_identity
+from .scorers.technical import Frame, UnreadableFrame, load_frame, score_duplicate, score_technical, unreadable
 
-
-def _laplacian_variance(gray: np.ndarray) -> float:
-    lap = (-4 * gray[1:-1, 1:-1] + gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:])
-    return float(lap.var())
+PICTURE_CHECKS = ("aspect", "not_flat", "exposure", "clipping", "sharpness")
 
 
-def score_frame(path: Path, shot: Shot, width: int, height: int, figures_drawn: int | None = None) -> QCReport:
-    scores: list[ScoreResult] = []
-    try:
-        with Image.open(path) as image:
-            image.load()
-            rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        return QCReport(passed=False, scores=[ScoreResult(scorer="readable", score=0.0, threshold=1.0, passed=False,
-                                                          reason=f"the frame file cannot be read ({exc})")])
-    w, h = rgb.size
-    size_ok = (w, h) == (width, height)
-    scores.append(ScoreResult(scorer="aspect", score=round(w / h, 4), threshold=round(width / height, 4),
-                              passed=size_ok, reason=f"frame is {w}x{h}; it must be {width}x{height} (9:16)"))
-    gray = np.asarray(rgb.convert("L"), dtype=np.float32)
-    std, mean = float(gray.std()), float(gray.mean())
-    scores.append(ScoreResult(scorer="not_flat", score=round(std, 2), threshold=MIN_STD, passed=std >= MIN_STD,
-                              reason="the frame is flat (one colour); draw the scene"))
-    exposure_ok = MEAN_RANGE[0] <= mean <= MEAN_RANGE[1]
-    scores.append(ScoreResult(scorer="exposure", score=round(mean, 2), threshold=MEAN_RANGE[0], passed=exposure_ok,
-                              reason="the frame is almost black or almost white; fix the exposure"))
-    clipped = float(((gray <= 2) | (gray >= 253)).mean())
-    scores.append(ScoreResult(scorer="clipping", score=round(clipped, 4), threshold=MAX_CLIPPED,
-                              passed=clipped <= MAX_CLIPPED, reason="too much of the frame is clipped to black/white"))
-    sharp = _laplacian_variance(gray[::2, ::2])
-    scores.append(ScoreResult(scorer="sharpness", score=round(sharp, 1), threshold=MIN_SHARPNESS,
-                              passed=sharp >= MIN_SHARPNESS, reason="the frame is blurred; render it sharp"))
-    if figures_drawn is not None:
-        expected = len(shot.characters)
-        scores.append(ScoreResult(
-            scorer="people_count", score=float(figures_drawn), threshold=float(expected),
-            passed=figures_drawn == expected,
-            reason=f"the frame shows {figures_drawn} people; the shot needs exactly {expected}: "
-                   f"{', '.join(shot.characters) or 'nobody'}"))
-    return QCReport(passed=all(s.passed for s in scores), scores=scores)
+@dataclass
+class TakeUnderReview:
+    """What QC needs to judge one take: the frame, the shot's spec, and the canonical looks to hold it to."""
+
+    path: Path
+    shot: Shot
+    location: Location
+    cast: dict[str, Character]  # the whole series cast, so a wrong person can be named
+    references: dict[str, Character | None] = field(default_factory=dict)  # canonical looks from memory, by name
+    backend: str = "storyboard"  # the image backend that drew it: the people detector must know its drawings
+
+
+class QCAgent:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.limits = settings.qc
+        path = settings.qc_clip_model_path
+        self.clip = ClipAdherence(path, self.limits.clip_similarity) if path else None
+
+    def score(self, take: TakeUnderReview) -> QCReport:
+        try:
+            frame = load_frame(take.path)
+        except UnreadableFrame as exc:
+            return QCReport(passed=False, scores=[unreadable(str(exc))])
+        scores = score_technical(frame, self.settings.width, self.settings.height, self.limits)
+        if self.settings.qc_people == "off":
+            pass
+        elif take.backend != "storyboard" and self.clip is None:
+            scores.append(ScoreResult(
+                scorer="adherence_people", score=0.0, threshold=1.0, passed=False, judged=False,
+                reason=f"no scorer can check who is in a {take.backend} frame: set DRAMAFACTORY_QC_CLIP_MODEL_PATH "
+                       f"to a local CLIP/SigLIP folder (or DRAMAFACTORY_QC_PEOPLE=off)"))
+        elif take.backend == "storyboard" and all(s.passed for s in scores):  # only a usable picture is worth it
+            picture = self._picture(frame)
+            seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind)
+            scores += score_adherence(take.shot, seen)
+            scores += score_identity(take.shot, take.references, seen, self.limits.min_identity)
+            garments = measured_garments(picture, take.shot, take.references, take.location.kind, seen)
+            scores += score_continuity(take.shot, take.references, garments, take.location.kind,
+                                       self.limits.max_palette_drift)
+        if self.clip is not None:
+            from PIL import Image
+
+            scores.append(self.clip.score(Image.fromarray(frame.rgb), take.shot.prompt))
+        return QCReport(passed=all(s.passed for s in scores), scores=scores)
+
+    def score_sequence(self, take: TakeUnderReview, previous: TakeUnderReview) -> list[ScoreResult]:
+        """Checks against the previous accepted shot of the same scene: the take must not repeat it.
+        (Wardrobe drift is held against the canonical look on every frame, which also keeps shots consistent with
+        each other; a frame-to-frame colour comparison was tried and was noisier than that.)"""
+        try:
+            frame, before = load_frame(take.path), load_frame(previous.path)
+        except UnreadableFrame as exc:
+            return [unreadable(str(exc))]
+        return [score_duplicate(frame, before, previous.shot.id, self.limits)]
+
+    @staticmethod
+    def _picture(frame: Frame) -> np.ndarray:
+        left, top, right, bottom = picture_box(*frame.size)
+        return frame.rgb[top:bottom, left:right]

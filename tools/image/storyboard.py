@@ -1569,14 +1569,10 @@ class StoryboardRenderer:
         rng = random.Random(request.seed)
 
         # ---- panel layout (final pixels)
-        m = max(4, round(W * 0.014))
-        header_h = max(12, round(H * 0.034))
+        m, header_h, caption_h, (L, T, R, B) = _layout(W, H)
         cap_font = self._font(max(8, round(H * 0.0155)))
         cap_line = round(cap_font.size * 1.22)
         cap_lines = 3 if H >= 480 else (1 if H >= 200 else 0)
-        caption_h = cap_line * cap_lines + round(cap_font.size * 0.7) if cap_lines else 0
-        L, T = m, m + header_h + caption_h + m
-        R, B = W - m, H - m
         pw, ph = R - L, B - T
         if ph < 32:
             raise ValueError(f"frame {W}x{H} leaves no room for the picture")
@@ -1597,9 +1593,7 @@ class StoryboardRenderer:
         BACKDROPS[setting](bg, sc, sky)
 
         # ---- lighting: tint, mid-contrast, lamps
-        tint = TINT[sc.tod]
-        if location.kind == "interior" and sc.tod == "night":
-            tint = (0.66, 0.62, 0.66)
+        tint = _tint(sc.tod, location.kind)
         soften = {"close-up": 0.38, "over-shoulder": 0.3, "insert": 0.42, "medium": 0.26, "two-shot": 0.26}.get(
             shot.framing, 0.16)
         mid = _scale((150, 146, 140), (sum(tint) / 3) ** 0.7)
@@ -1611,7 +1605,7 @@ class StoryboardRenderer:
         sc.glows.clear()
 
         def light(c: RGB) -> RGB:
-            return _mix(c, (round(c[0] * tint[0]), round(c[1] * tint[1]), round(c[2] * tint[2])), 0.4)
+            return _lit(c, tint)
 
         # ---- characters
         fig_pen = _Pen(canvas)
@@ -1677,6 +1671,55 @@ class StoryboardRenderer:
             _name_tag(d, tag_font, _ascii_text(label), (fx0 + L, fy0 + T, fx1 + L, fy1 + T), (L, T, R, B), placed,
                       back)
         return img, figures
+
+
+def _layout(W: int, H: int) -> tuple[int, int, int, tuple[int, int, int, int]]:
+    """Margin, header height, caption height and the picture box (left, top, right, bottom) of a W x H panel."""
+    m = max(4, round(W * 0.014))
+    header_h = max(12, round(H * 0.034))
+    cap_size = max(8, round(H * 0.0155))
+    cap_lines = 3 if H >= 480 else (1 if H >= 200 else 0)
+    caption_h = round(cap_size * 1.22) * cap_lines + round(cap_size * 0.7) if cap_lines else 0
+    return m, header_h, caption_h, (m, m + header_h + caption_h + m, W - m, H - m)
+
+
+def _tint(time_of_day: str, kind: str) -> tuple[float, float, float]:
+    return (0.66, 0.62, 0.66) if kind == "interior" and time_of_day == "night" else TINT[time_of_day]
+
+
+def _lit(c: RGB, tint: tuple[float, float, float]) -> RGB:
+    return _mix(c, (round(c[0] * tint[0]), round(c[1] * tint[1]), round(c[2] * tint[2])), 0.4)
+
+
+# --- what QC needs to know about a panel: where the picture is, who is meant to be seen, in which colours --------
+
+def picture_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """The picture area of a panel (left, top, right, bottom): the header and caption strips are outside it."""
+    return _layout(width, height)[3]
+
+
+def visible_characters(shot: Shot) -> list[str]:
+    """Who the renderer draws for this shot, screen-left first: a close-up shows only its subject, an insert
+    shows a hand (nobody's face)."""
+    if shot.framing == "insert" or not shot.characters:
+        return []
+    if shot.framing == "close-up":
+        return [shot.speaker if shot.speaker in shot.characters else shot.characters[0]]
+    return list(shot.characters)
+
+
+def figure_colours(character: Character, time_of_day: str, kind: str) -> dict[str, RGB]:
+    """The colours a character is painted in under this light: wardrobe main and second colour, hair, skin.
+    Each appears flat and cel-shaded, so QC looks for both."""
+    lk, tint = _look_of(character), _tint(time_of_day, kind)
+    hair, skin = _lit(lk.hair, tint), _lit(lk.skin, tint)
+    if lk.style == "buzz":  # stubble over skin, as _Painter draws it
+        hair = _mix(hair, skin, 0.35)
+    return {"main": _lit(lk.main, tint), "second": _lit(lk.second, tint), "hair": hair, "skin": skin}
+
+
+def shade(colour: RGB) -> RGB:
+    return _shade(colour)
 
 
 def _clip_box(box: tuple[float, float, float, float], L: int, T: int, pw: int, ph: int
@@ -1753,4 +1796,4 @@ def _blotches(W: int, H: int, seed: int) -> Image.Image:
     return small.resize((W, H), Image.Resampling.BICUBIC).convert("RGB")
 
 
-__all__ = ["StoryboardRenderer"]
+__all__ = ["StoryboardRenderer", "figure_colours", "picture_box", "shade", "visible_characters"]

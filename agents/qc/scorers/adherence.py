@@ -1,0 +1,44 @@
+"""Prompt adherence on storyboard frames: does the frame show the shot's spec (who is on screen, and in which
+order from screen left)? The spec is structured (Shot.characters, framing), so the check is exact; the people are
+found from pixels by `figures.find_people`."""
+
+from __future__ import annotations
+
+from dramafactory.schemas import ScoreResult, Shot
+from dramafactory.tools.image.storyboard import visible_characters
+
+from .figures import Sighting
+
+
+def score_adherence(shot: Shot, seen: list[Sighting]) -> list[ScoreResult]:
+    expected = visible_characters(shot)
+    names = [s.name for s in seen]
+    if shot.framing == "insert":
+        # an insert shows a prop and at most its owner's hand (a sleeve in their colours): nobody's face
+        owner = shot.speaker if shot.speaker in shot.characters else (shot.characters[0] if shot.characters else None)
+        extra = [n for n in names if n != owner]
+        return [ScoreResult(scorer="adherence_people", score=0.0 if extra else 1.0, threshold=1.0, passed=not extra,
+                            reason=f"an insert shows the prop, but {', '.join(extra)} is in the frame; frame only "
+                                   f"the object" if extra else "")]
+    missing = [n for n in expected if n not in names]
+    extra = [n for n in names if n not in expected]
+    union = len(set(expected) | set(names))
+    jaccard = len(set(expected) & set(names)) / union if union else 1.0
+    problems = []
+    if missing:
+        problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the frame")
+    if extra:
+        problems.append(f"{', '.join(extra)} should not be in this shot")
+    if not expected and names:
+        problems.append("the shot lists nobody: show the empty location")
+    out = [ScoreResult(scorer="adherence_people", score=round(jaccard, 4), threshold=1.0, passed=not problems,
+                       reason="; ".join(problems) + f" (the shot shows: {', '.join(expected) or 'nobody'})"
+                       if problems else "")]
+    if not problems and len(expected) > 1:
+        in_order = names == expected
+        out.append(ScoreResult(scorer="adherence_order", score=1.0 if in_order else 0.0, threshold=1.0,
+                               passed=in_order,
+                               reason="" if in_order else
+                               f"screen order is {', '.join(names)}; it must be {', '.join(expected)} from the "
+                               f"left (keep screen direction)"))
+    return out

@@ -1,0 +1,152 @@
+"""Find the characters a storyboard frame shows, from its pixels.
+
+The storyboard renderer paints every character in the colours of their canonical look (wardrobe main and second
+colour, hair, skin), lit by the shot's time of day and cel-shaded. So a character is on screen where a blob of their
+wardrobe colour has their hair and skin colours just above it. This is the embedded default's "detector": it knows
+the renderer's palette model (tools.image.storyboard.figure_colours), not where the renderer says it drew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from dramafactory.schemas import Character
+from dramafactory.tools.image.storyboard import figure_colours, shade
+
+COLOUR_TOLERANCE = 7.0  # RGB distance left after the paper's grey factor is taken out
+MIN_BLOB = 0.0015  # smallest wardrobe blob, as a share of the picture (a wide shot's figure is about 0.4%)
+MIN_HEAD = 0.08  # hair or skin above the garment, relative to its size, for the blob to be a person...
+MIN_HAIR = 0.01  # ...and some of it their hair: a hand in a sleeve, or a wall in their colours, has none
+MIN_FILL = 0.2  # a garment fills a good part of its box
+PARTS = ("main", "second", "hair", "skin")
+
+
+@dataclass(frozen=True)
+class Sighting:
+    name: str
+    box: tuple[int, int, int, int]  # the figure (head to wardrobe), picture pixels: left, top, right, bottom
+    cover: dict[str, float]  # part -> share of the figure box painted in that part's colour
+    garment: tuple[int, int, int] = (0, 0, 0)  # median colour of the wardrobe blob as painted
+
+    @property
+    def centre_x(self) -> float:
+        return (self.box[0] + self.box[2]) / 2
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+
+def colour_mask(rgb: np.ndarray, colour: tuple[int, int, int], tolerance: float = COLOUR_TOLERANCE) -> np.ndarray:
+    """Pixels painted in `colour` (flat or cel-shaded). The panel's paper blotches multiply the picture by a grey
+    factor of 0.95-1.0, so a pixel matches when it is the colour times such a factor, give or take `tolerance`."""
+    pixels = rgb.astype(np.float32)
+    mask = np.zeros(rgb.shape[:2], dtype=bool)
+    for target in (colour, shade(colour)):
+        t = np.asarray(target, dtype=np.float32)
+        factor = np.clip((pixels @ t) / max(float(t @ t), 1.0), 0.94, 1.01)
+        residual = pixels - factor[..., None] * t
+        mask |= (residual**2).sum(axis=2) < tolerance**2
+    return mask
+
+
+def dominant_colour(pixels: np.ndarray) -> tuple[int, int, int]:
+    """The flat fill of a garment: the most common colour (in 8-level bins), averaged within its bin. Shading and
+    anti-aliased edges are the minority, so they do not pull it as a median would."""
+    if not len(pixels):
+        return (0, 0, 0)
+    bins = (pixels // 8).astype(np.int32)
+    keys = bins[:, 0] * 1024 + bins[:, 1] * 32 + bins[:, 2]
+    values, counts = np.unique(keys, return_counts=True)
+    top = pixels[keys == values[np.argmax(counts)]]
+    return tuple(int(v) for v in top.mean(axis=0).round())  # type: ignore[return-value]
+
+
+def _boxes(mask: np.ndarray, min_pixels: float) -> list[tuple[int, int, int, int, int]]:
+    """Connected blobs of a mask, largest first: (left, top, right, bottom, pixels)."""
+    labels, count = ndimage.label(mask)
+    if not count:
+        return []
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    out = []
+    for index, sl in enumerate(ndimage.find_objects(labels)):
+        if sl is not None and sizes[index] >= min_pixels:
+            out.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop, int(sizes[index])))
+    return sorted(out, key=lambda b: -b[4])
+
+
+def _has_head(box: tuple[int, int, int, int, int], hair: np.ndarray, head: np.ndarray,
+              min_head: float = MIN_HEAD) -> tuple[int, bool]:
+    """Is there a head (hair, and hair or skin) just above this wardrobe blob? Returns the head region's top and the
+    verdict. Amounts are relative to the garment's size, so the test holds for a wide shot's small figure and a
+    close-up's shoulders alike."""
+    x0, y0, x1, y1, pixels = box
+    w = x1 - x0
+    hx0, hx1 = max(0, x0 - w // 3), min(hair.shape[1], x1 + w // 3)
+    hy0, hy1 = max(0, y0 - int(1.2 * (hx1 - hx0))), y0 + max(2, (y1 - y0) // 10)
+    if hx1 <= hx0 or hy1 <= hy0:
+        return hy0, False
+    hair_px, head_px = int(hair[hy0:hy1, hx0:hx1].sum()), int(head[hy0:hy1, hx0:hx1].sum())
+    return hy0, hair_px >= MIN_HAIR * pixels and head_px >= min_head * pixels
+
+
+def _garments(blobs: list[tuple[int, int, int, int, int]]) -> list[tuple[int, int, int, int, int]]:
+    """Join the pieces of one garment: a shirt, a scarf or a tie splits a jacket into lapels and sleeves, side by
+    side and about as tall as each other. A wall in a similar colour is much taller than a jacket, so it stays out."""
+    groups: list[list[int]] = []
+    used: set[int] = set()
+    for i, (x0, y0, x1, y1, _) in enumerate(blobs):
+        if i in used:
+            continue
+        group = [x0, y0, x1, y1, 0]
+        members = [i]
+        for j, other in enumerate(blobs):
+            if j in used or j == i:
+                continue
+            h_a, h_b = group[3] - group[1], other[3] - other[1]
+            gap = max(other[0] - group[2], group[0] - other[2])
+            overlap = min(group[3], other[3]) - max(group[1], other[1])
+            if gap <= max(group[2] - group[0], other[2] - other[0]) and overlap >= 0.5 * min(h_a, h_b) \
+                    and max(h_a, h_b) <= 1.6 * min(h_a, h_b):
+                group = [min(group[0], other[0]), min(group[1], other[1]), max(group[2], other[2]),
+                         max(group[3], other[3]), 0]
+                members.append(j)
+        used.update(members)
+        group[4] = sum(blobs[m][4] for m in members)
+        groups.append(group)
+    return sorted((tuple(g) for g in groups), key=lambda g: -g[4])  # type: ignore[misc]
+
+
+def find_people(picture: np.ndarray, cast: dict[str, Character], time_of_day: str, kind: str,
+                main_tolerance: float = COLOUR_TOLERANCE) -> list[Sighting]:
+    """Every cast member found in the picture (RGB array of the picture area), at most once each, left to right.
+    A larger `main_tolerance` also finds a character whose wardrobe colour has drifted (the continuity check)."""
+    area = picture.shape[0] * picture.shape[1]
+    found: list[Sighting] = []
+    for name, character in cast.items():
+        colours = figure_colours(character, time_of_day, kind)
+        masks = {part: colour_mask(picture, colour, main_tolerance if part == "main" else COLOUR_TOLERANCE)
+                 for part, colour in colours.items()}
+        # a grey or black garment (or grey hair) also matches outlines and shadows: then the skin must show too
+        plain = max(colours["main"]) - min(colours["main"]) < 24
+        head = masks["skin"] if plain else masks["hair"] | masks["skin"]
+        pieces = _boxes(ndimage.binary_opening(masks["main"], iterations=1), MIN_BLOB * area / 8)
+        for blob in _garments(pieces[:12])[:6]:
+            if blob[4] < MIN_BLOB * area:
+                break
+            if blob[4] < MIN_FILL * (blob[2] - blob[0]) * (blob[3] - blob[1]):
+                continue  # scattered specks of the colour across the backdrop, not a garment
+            if blob[3] - blob[1] < 0.25 * (blob[2] - blob[0]):
+                continue  # a thin strip (a table edge, a skirting board) is not a torso
+            top, ok = _has_head(blob, masks["hair"], head, MIN_HEAD / 3 if plain else MIN_HEAD)
+            if ok:
+                box = (blob[0], min(top, blob[1]), blob[2], blob[3])
+                cover = {part: round(float(masks[part][box[1]:box[3], box[0]:box[2]].mean()), 4) for part in PARTS}
+                garment = masks["main"][blob[1]:blob[3], blob[0]:blob[2]]
+                found.append(Sighting(name=name, box=box, cover=cover,
+                                      garment=dominant_colour(picture[blob[1]:blob[3], blob[0]:blob[2]][garment])))
+                break
+    return sorted(found, key=lambda s: s.centre_x)

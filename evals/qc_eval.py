@@ -1,0 +1,92 @@
+"""QC suite: run the QC agent over the labelled set and measure how well it tells bad shots from good ones.
+
+Per defect kind: recall (bad frames of that kind flagged) and precision on that kind's frames paired with the good
+frames they were made from (each bad frame is a good frame broken one way, so the pair is the fair comparison).
+Overall precision and recall over the whole set are reported too, with the good frames flagged by mistake listed
+so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+from dramafactory.config import Settings
+from dramafactory.schemas import Character, Location, QCReport, Shot
+
+from .qc_set import DEFECTS, Case, build, load
+
+TARGET = 0.9
+
+
+def _take(folder: Path, case: Case, image: str) -> TakeUnderReview:
+    cast = {n: Character.model_validate(c) for n, c in case.cast.items()}
+    return TakeUnderReview(path=folder / image, shot=Shot.model_validate(case.shot),
+                           location=Location.model_validate(case.location), cast=cast, references=dict(cast))
+
+
+def judge(agent: QCAgent, folder: Path, case: Case) -> QCReport:
+    take = _take(folder, case, case.image)
+    report = agent.score(take)
+    if case.previous and report.passed:
+        # the previous shot of the scene, as the graph would hand it: its own spec is not needed for these checks
+        before = _take(folder, case, case.previous)
+        before.shot = before.shot.model_copy(update={"id": case.previous_shot or "previous"})
+        extra = agent.score_sequence(take, before)
+        report = QCReport(passed=all(s.passed for s in report.scores + extra), scores=report.scores + extra)
+    return report
+
+
+def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 360, height: int = 640,
+        set_dir: Path | None = None) -> dict:
+    folder = set_dir or out / "qc_set"
+    started = time.perf_counter()
+    cases = load(folder) if (folder / "cases.jsonl").is_file() else build(
+        folder, series=series, shots_per_series=shots_per_series, width=width, height=height)
+    built = time.perf_counter() - started
+    agent = QCAgent(Settings(_env_file=None, width=width, height=height))
+    rows = []
+    started = time.perf_counter()
+    for case in cases:
+        report = judge(agent, folder, case)
+        failed = sorted({s.scorer.split(":")[0] for s in report.scores if not s.passed})
+        rows.append({"id": case.id, "kind": case.kind, "bad": case.bad, "flagged": not report.passed,
+                     "failed_scorers": failed, "reason": report.reason})
+    scoring = time.perf_counter() - started
+    good = [r for r in rows if not r["bad"]]
+    false_alarms = [r for r in good if r["flagged"]]
+    per_kind = {}
+    for kind in DEFECTS:
+        bad = [r for r in rows if r["kind"] == kind]
+        if not bad:
+            continue
+        caught = sum(r["flagged"] for r in bad)
+        partners = {r["id"].rsplit("_", 1)[0] + "_good" for r in bad}
+        fp = sum(1 for r in good if r["flagged"] and r["id"] in partners)
+        per_kind[kind] = {
+            "cases": len(bad), "caught": caught, "recall": round(caught / len(bad), 4),
+            "precision": round(caught / (caught + fp), 4) if caught + fp else 0.0,
+            "caught_by": dict(Counter(s for r in bad if r["flagged"] for s in r["failed_scorers"]).most_common(4)),
+        }
+    bad_rows = [r for r in rows if r["bad"]]
+    tp = sum(r["flagged"] for r in bad_rows)
+    results = {
+        "suite": "qc", "cases": len(rows), "good": len(good), "bad": len(bad_rows),
+        "precision": round(tp / (tp + len(false_alarms)), 4) if tp + len(false_alarms) else 0.0,
+        "recall": round(tp / len(bad_rows), 4) if bad_rows else 0.0,
+        "false_alarm_rate": round(len(false_alarms) / len(good), 4) if good else 0.0,
+        "per_kind": per_kind,
+        "false_alarms": [{k: r[k] for k in ("id", "reason")} for r in false_alarms],
+        "missed": [r["id"] for r in bad_rows if not r["flagged"]],
+        "target": TARGET,
+        "passed": all(k["precision"] >= TARGET and k["recall"] >= TARGET for k in per_kind.values()),
+        "seconds": {"build": round(built, 2), "score": round(scoring, 2),
+                    "per_frame": round(scoring / max(1, len(rows)), 4)},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (out / "cases.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return results
