@@ -33,7 +33,12 @@ def build_image(settings: Settings) -> ImageBackend:
     if settings.image_backend == "storyboard":
         from dramafactory.tools.image.storyboard import StoryboardRenderer
 
-        return StoryboardRenderer()
+        renderer: ImageBackend = StoryboardRenderer()
+        if settings.fault_rate > 0:  # a QC drill: break a share of the takes on purpose
+            from dramafactory.tools.image.faults import FaultyRenderer
+
+            renderer = FaultyRenderer(renderer, settings.fault_rate)
+        return renderer
     raise DramaError(f"unknown image backend {settings.image_backend!r}", "set DRAMAFACTORY_IMAGE_BACKEND=storyboard")
 
 

@@ -167,3 +167,18 @@ def test_qc_eval_meets_its_targets_on_a_small_labelled_set(tmp_path):
     assert (tmp_path / "results.json").is_file()
     assert results["recall"] >= 0.9 and results["precision"] >= 0.9
     assert set(results["per_kind"]) >= {"black", "noise", "blurred", "wrong_aspect", "wrong_character"}
+
+
+def test_injected_faults_are_marked_and_caught(tmp_path, agent):
+    from dramafactory.tools.image.faults import FaultyRenderer
+
+    renderer = FaultyRenderer(StoryboardRenderer(), rate=1.0)
+    seen = set()
+    for i in range(12):
+        shot = _shot("medium", ["Mira Chen"], "Mira Chen").model_copy(update={"id": f"e01s{i:02d}"})
+        out = tmp_path / f"t{i}.png"
+        renderer.render(ImageRequest(shot=shot, cast=CAST, location=OFFICE, seed=i, out_path=out, width=W, height=H))
+        fault = json.loads(out.with_suffix(".fault.json").read_text())["fault"]
+        seen.add(fault)
+        assert not agent.score(_take(out, shot)).passed, fault
+    assert len(seen) >= 4
