@@ -182,11 +182,23 @@ def qc(
                        "`dramafactory produce` wrote") from exc
     if character and series is None:
         raise fail("--character needs --bible", "pass the series' bible.json so QC knows how the character looks")
+    settings = Settings()
+    text = ledger = None
+    if series is not None and not character:  # the words may not settle who is meant: the text model can read it
+        import tempfile
+
+        from dramafactory.graphs.backends import build_text
+        from dramafactory.tools.ledger import Ledger
+
+        try:
+            text = build_text(settings)
+        except DramaError as exc:
+            raise fail(exc.cause, exc.fix) from exc
+        ledger = Ledger(Path(tempfile.mkdtemp(prefix="dramafactory-qc-")) / "ledger.jsonl")
     try:
-        shot = spec_from_prompt(prompt, series, list(character or []))
+        shot = spec_from_prompt(prompt, series, list(character or []), text, ledger)
     except ValueError as exc:
         raise fail(str(exc), "use a name from the bible") from exc
-    settings = Settings()
     try:
         from PIL import Image
 
@@ -236,5 +248,12 @@ def eval_qc(
                       ", ".join(row["caught_by"]))
     table.add_row("all", str(results["bad"]), f"{results['precision']:.3f}", f"{results['recall']:.3f}", "")
     Console().print(table)
+    calibration = Table(title="Thresholds: scores of good frames against the bad frames each scorer should catch")
+    for column in ("scorer", "setting", "in use", "good range", "bad range", "suggested"):
+        calibration.add_column(column)
+    for scorer, row in results["calibration"].items():
+        calibration.add_row(scorer, row["setting"], str(row["in_use"]), "{} .. {}".format(*row["good"]),
+                            "{} .. {}".format(*row["bad"]), str(row["suggested"] or "not separable"))
+    Console().print(calibration)
     console.print(f"false alarms on good frames: {results['false_alarm_rate']:.1%}; results in {out}/results.json")
     raise typer.Exit(0 if results["passed"] else 1)

@@ -10,22 +10,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class QCThresholds(BaseModel):
-    """Per-scorer pass thresholds. Defaults were calibrated on the labelled set (`dramafactory eval qc
-    --calibrate`, docs/decisions/0006-qc-scorers.md): each sits between the worst good frame and the best bad one.
-    Override one with e.g. DRAMAFACTORY_QC__MIN_SHARPNESS=80."""
+    """Per-scorer pass thresholds, calibrated on the labelled set (`dramafactory eval qc` prints the good and bad
+    score ranges and a suggested threshold; docs/decisions/0006-qc-scorers.md): each sits between the worst good
+    frame and the least-bad bad one. Override one with e.g. DRAMAFACTORY_QC__MIN_SHARPNESS=80."""
 
-    min_contrast: float = Field(default=12.0, description="Grey-level standard deviation below which a frame is flat.")
+    min_contrast: float = Field(default=25.0, description="Grey-level standard deviation below which a frame is flat.")
     min_exposure: float = 18.0
     max_exposure: float = 240.0
     max_clipped: float = Field(default=0.45, description="Largest fraction of pixels clipped to black or white.")
-    min_sharpness: float = Field(default=60.0, description="Laplacian variance (half resolution) below which a "
+    min_sharpness: float = Field(default=100.0, description="Laplacian variance (half resolution) below which a "
                                                            "frame is blurred.")
-    max_grain: float = Field(default=12.0, description="Median grey step between neighbouring pixels above which "
+    max_grain: float = Field(default=24.0, description="Median grey step between neighbouring pixels above which "
                                                        "a frame is noise (a drawing or photo is mostly smooth).")
-    max_duplicate: float = Field(default=0.985, description="Similarity to the previous shot above which a frame "
+    max_duplicate: float = Field(default=0.94, description="Similarity to the previous shot above which a frame "
                                                             "is a duplicate.")
-    min_identity: float = Field(default=0.75, description="Share of a character's look features (wardrobe, hair, "
-                                                          "skin, second colour) that must be found on them.")
+    min_identity: float = Field(default=0.6, description="Share of a character's look features (wardrobe colour, "
+                                                         "hair, skin) that must be found on them (2 of 3: a back "
+                                                         "view shows no face).")
     max_palette_drift: float = Field(default=18.0, description="RGB distance between a character's wardrobe colour "
                                                                "in the frame and its canonical colour.")
     clip_similarity: float = 0.22

@@ -9,6 +9,7 @@ so a person can look at them.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,10 +17,40 @@ from pathlib import Path
 from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
 from dramafactory.config import Settings
 from dramafactory.schemas import Character, Location, QCReport, Shot
+from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 
 from .qc_set import DEFECTS, Case, build, load
 
 TARGET = 0.9
+# scorer -> (the QCThresholds field it sets, whether good frames score high, the defect kinds it is meant to catch)
+CALIBRATED = {
+    "not_flat": ("min_contrast", True, ("black",)),
+    "noise": ("max_grain", False, ("noise",)),
+    "sharpness": ("min_sharpness", True, ("blurred",)),  # spans decades: the suggestion is a geometric midpoint
+    "duplicate": ("max_duplicate", False, ("duplicate",)),
+    "palette": ("max_palette_drift", False, ("palette_drift",)),
+}
+
+
+def _midpoint(scorer: str, a: float, b: float) -> float:
+    return math.sqrt(max(a, 1e-6) * max(b, 1e-6)) if scorer == "sharpness" else (a + b) / 2
+
+
+def calibrate(rows: list[dict], limits: dict) -> dict:
+    """For each thresholded scorer: the range of scores on good frames and on the bad frames it should catch, the
+    threshold in use, and the midpoint between the worst good and the least-bad bad score (the suggested one)."""
+    out = {}
+    for scorer, (field, high_is_good, kinds) in CALIBRATED.items():
+        good = [r["scores"][scorer] for r in rows if not r["bad"] and scorer in r["scores"]]
+        bad = [r["scores"][scorer] for r in rows if r["kind"] in kinds and scorer in r["scores"]]
+        if not good or not bad:
+            continue
+        worst_good, best_bad = (min(good), max(bad)) if high_is_good else (max(good), min(bad))
+        separable = best_bad < worst_good if high_is_good else best_bad > worst_good
+        out[scorer] = {"setting": field, "in_use": limits[field], "good": [min(good), max(good)],
+                       "bad": [min(bad), max(bad)], "separable": separable,
+                       "suggested": round(_midpoint(scorer, worst_good, best_bad), 4) if separable else None}
+    return out
 
 
 def _take(folder: Path, case: Case, image: str) -> TakeUnderReview:
@@ -31,7 +62,7 @@ def _take(folder: Path, case: Case, image: str) -> TakeUnderReview:
 def judge(agent: QCAgent, folder: Path, case: Case) -> QCReport:
     take = _take(folder, case, case.image)
     report = agent.score(take)
-    if case.previous and report.passed:
+    if case.previous:  # always, so the duplicate scorer is measured even where another scorer failed first
         # the previous shot of the scene, as the graph would hand it: its own spec is not needed for these checks
         before = _take(folder, case, case.previous)
         before.shot = before.shot.model_copy(update={"id": case.previous_shot or "previous"})
@@ -53,8 +84,14 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
     for case in cases:
         report = judge(agent, folder, case)
         failed = sorted({s.scorer.split(":")[0] for s in report.scores if not s.passed})
+        scores: dict[str, float] = {}
+        for score in report.scores:  # one number per scorer: the worst over its characters
+            name = score.scorer.split(":")[0]
+            worse = min if CALIBRATED.get(name, ("", True))[1] else max
+            scores[name] = worse(scores[name], score.score) if name in scores else score.score
         rows.append({"id": case.id, "kind": case.kind, "bad": case.bad, "flagged": not report.passed,
-                     "failed_scorers": failed, "reason": report.reason})
+                     "failed_scorers": failed, "reason": report.reason, "scores": scores,
+                     "image": str(folder / case.image)})
     scoring = time.perf_counter() - started
     good = [r for r in rows if not r["bad"]]
     false_alarms = [r for r in good if r["flagged"]]
@@ -81,6 +118,7 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
         "per_kind": per_kind,
         "false_alarms": [{k: r[k] for k in ("id", "reason")} for r in false_alarms],
         "missed": [r["id"] for r in bad_rows if not r["flagged"]],
+        "calibration": calibrate(rows, agent.limits.model_dump()),
         "target": TARGET,
         "passed": all(k["precision"] >= TARGET and k["recall"] >= TARGET for k in per_kind.values()),
         "seconds": {"build": round(built, 2), "score": round(scoring, 2),
@@ -89,4 +127,9 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "cases.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    mistakes = [(Path(r["image"]), f"{r['id']}\n{'MISSED' if r['bad'] else 'FALSE ALARM'}: "
+                 f"{', '.join(r['failed_scorers']) or 'passed'}")
+                for r in rows if r["bad"] != r["flagged"]]
+    if mistakes:  # the frames QC got wrong, for a person to look at
+        make_contact_sheet(mistakes, out / "mistakes.png", columns=4, title="QC mistakes on the labelled set")
     return results

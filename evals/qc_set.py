@@ -172,7 +172,10 @@ def _make_bad(kind, out, base, good, shot, cast, location, previous, names, rng,
         swapped = {**cast, who: cast[stranger].model_copy(update={"name": who})}
         return render(shot, swapped, location, f"{base}_{kind}", shot.seed)
     elif kind == "prompt_mismatch":
-        if visible:
+        if visible and rng.random() < 0.4:  # the right people, the wrong framing
+            framing = "medium" if shot.framing == "wide" else "wide"
+            drawn = shot.model_copy(update={"framing": framing, "characters": visible})
+        elif visible:
             others = [n for n in names if n not in shot.characters]
             drawn = shot.model_copy(update={"characters": others[:1], "speaker": None, "framing": "medium"}) \
                 if others else shot.model_copy(update={"characters": [], "speaker": None})

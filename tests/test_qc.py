@@ -141,11 +141,7 @@ def test_duplicate_of_the_previous_shot_fails(tmp_path, agent):
 def test_qc_command_prints_the_report(tmp_path):
     shot = _shot("medium", ["Mira Chen"], "Mira Chen")
     frame = _render(tmp_path, shot)
-    bible = SeriesBible.model_validate({
-        "title": "Glass Tower", "logline": "x", "genre": "revenge", "tone": "tense", "synopsis": "y",
-        "characters": [c.model_dump() for c in CAST.values()], "locations": [OFFICE.model_dump()],
-        "episodes": [{"number": 1, "title": "One", "hook": "h", "conflict": "c", "cliffhanger": "c",
-                      "characters": ["Mira Chen"]}]})
+    bible = _bible()
     (tmp_path / "bible.json").write_text(bible.model_dump_json())
     runner = CliRunner()
     ok = runner.invoke(app, ["qc", str(frame), "--prompt", "medium shot of Mira in the office at day",
@@ -182,3 +178,59 @@ def test_injected_faults_are_marked_and_caught(tmp_path, agent):
         seen.add(fault)
         assert not agent.score(_take(out, shot)).passed, fault
     assert len(seen) >= 4
+
+
+class ScriptedText:
+    """A fake text backend (tests only) that answers with the replies given, in order."""
+
+    name = "scripted-text"
+    model = "scripted"
+
+    def __init__(self, *replies: dict):
+        self.replies = list(replies)
+        self.requests = []
+
+    def complete_json(self, request):
+        from dramafactory.tools.text.base import TextResult
+
+        self.requests.append(request)
+        return TextResult(json.dumps(self.replies.pop(0)), 40, 10, 0.001, self.model, self.name)
+
+
+def _bible() -> SeriesBible:
+    return SeriesBible.model_validate({
+        "title": "Glass Tower", "logline": "x", "genre": "revenge", "tone": "tense", "synopsis": "y",
+        "characters": [c.model_dump() for c in CAST.values()], "locations": [OFFICE.model_dump()],
+        "episodes": [{"number": 1, "title": "One", "hook": "h", "conflict": "c", "cliffhanger": "c",
+                      "characters": ["Mira Chen"]}]})
+
+
+def test_prompt_words_settle_the_spec_without_the_model(tmp_path):
+    from dramafactory.agents.qc.spec import spec_from_prompt
+    from dramafactory.tools.ledger import Ledger
+
+    text = ScriptedText()
+    shot = spec_from_prompt("Two-shot of Mira and Victor at night", _bible(), [], text, Ledger(tmp_path / "l.jsonl"))
+    assert (shot.framing, shot.time_of_day, shot.characters) == ("two-shot", "night", ["Mira Chen", "Victor Hale"])
+    assert text.requests == []
+
+
+def test_the_text_model_reads_what_the_words_leave_open(tmp_path):
+    from dramafactory.agents.qc.spec import spec_from_prompt
+    from dramafactory.tools.ledger import Ledger
+
+    text = ScriptedText({"framing": "close-up", "time_of_day": "dusk", "people": ["Nobody Else"]},
+                        {"framing": "close-up", "time_of_day": "dusk", "people": ["Jade Okoro"]})
+    shot = spec_from_prompt("the woman in the red dress glares", _bible(), [], text, Ledger(tmp_path / "l.jsonl"))
+    assert (shot.framing, shot.time_of_day, shot.characters) == ("close-up", "dusk", ["Jade Okoro"])
+    assert len(text.requests) == 2  # a name outside the bible was rejected and asked again
+    assert "Jade Okoro" in json.dumps(text.requests[0].schema)
+
+
+def test_a_wide_frame_for_a_close_shot_fails_framing(tmp_path, agent):
+    listed = _shot("medium", ["Mira Chen"], "Mira Chen")
+    drawn = _shot("wide", ["Mira Chen"], "Mira Chen")
+    report = agent.score(_take(_render(tmp_path, drawn), listed))
+    assert _failed(report) == {"adherence_framing"} and "the shot is a medium" in report.reason
+    report = agent.score(_take(_render(tmp_path, listed, name="m.png"), drawn))
+    assert _failed(report) == {"adherence_framing"}

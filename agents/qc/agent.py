@@ -64,7 +64,7 @@ class QCAgent:
         elif take.backend == "storyboard" and all(s.passed for s in scores):  # only a usable picture is worth it
             picture = self._picture(frame)
             seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind)
-            scores += score_adherence(take.shot, seen)
+            scores += score_adherence(take.shot, seen, picture.shape[1])
             scores += score_identity(take.shot, take.references, seen, self.limits.min_identity)
             garments = measured_garments(picture, take.shot, take.references, take.location.kind, seen)
             scores += score_continuity(take.shot, take.references, garments, take.location.kind,

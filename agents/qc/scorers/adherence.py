@@ -9,8 +9,13 @@ from dramafactory.tools.image.storyboard import visible_characters
 
 from .figures import Sighting
 
+# A wide shot's figures are small (garment at most ~22% of the picture's width on the labelled set), every closer
+# framing's are large (at least ~36%): between them, the scale tells a wide from a closer shot. Medium, two-shot
+# and close-up overlap in scale, so they are not told apart here.
+WIDE_MAX_WIDTH = 0.29
 
-def score_adherence(shot: Shot, seen: list[Sighting]) -> list[ScoreResult]:
+
+def score_adherence(shot: Shot, seen: list[Sighting], picture_width: int) -> list[ScoreResult]:
     expected = visible_characters(shot)
     names = [s.name for s in seen]
     if shot.framing == "insert":
@@ -34,6 +39,14 @@ def score_adherence(shot: Shot, seen: list[Sighting]) -> list[ScoreResult]:
     out = [ScoreResult(scorer="adherence_people", score=round(jaccard, 4), threshold=1.0, passed=not problems,
                        reason="; ".join(problems) + f" (the shot shows: {', '.join(expected) or 'nobody'})"
                        if problems else "")]
+    if not problems and expected:
+        widest = max(s.width for s in seen) / picture_width
+        wide = widest <= WIDE_MAX_WIDTH
+        ok = wide == (shot.framing == "wide")
+        out.append(ScoreResult(scorer="adherence_framing", score=round(widest, 4), threshold=WIDE_MAX_WIDTH,
+                               passed=ok, reason="" if ok else
+                               f"the people are framed {'wide (small, full figure)' if wide else 'close'}; "
+                               f"the shot is a {shot.framing}"))
     if not problems and len(expected) > 1:
         in_order = names == expected
         out.append(ScoreResult(scorer="adherence_order", score=1.0 if in_order else 0.0, threshold=1.0,
