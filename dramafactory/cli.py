@@ -83,15 +83,21 @@ class ProgressView:
         if mode != "custom" or not isinstance(data, dict):
             return
         stage, status, episode = data.get("stage"), data.get("status"), data.get("episode")
+        if stage == "qc" and status == "review":  # the episode's QC loop is over
+            task = self._task(f"shots{episode}", f"episode {episode:02d} shots")
+            self.progress.update(task, completed=self.progress.tasks[task].total or 0)
+            if data.get("flagged"):
+                self.progress.console.print(f"  {data['flagged']} shot(s) QC could not fix: see review_queue.json",
+                                            style="yellow")
+            return
         if stage == "qc":
             number = int(str(data["shot"])[1:3])
             task = self._task(f"shots{number}", f"episode {number:02d} shots")
-            if data.get("passed") or data.get("attempt", 0) >= self.max_attempts:
+            if data.get("passed"):
                 self.progress.advance(task)
-            if not data.get("passed"):
-                verdict = "retrying" if data.get("attempt", 0) < self.max_attempts else "sent to review"
-                self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC; {verdict}",
-                                            style="yellow")
+            else:
+                self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC: "
+                                            f"{data.get('reason', '')}", style="yellow", highlight=False)
             return
         if stage == "render" or status == "line":
             return

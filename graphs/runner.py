@@ -87,7 +87,7 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
             (run_dir / "concept.json").write_text(concept.model_dump_json(indent=2), encoding="utf-8")
             payload = {"concept": concept.model_dump(mode="json"), "seed": seed, "takes": [], "stage_times": [],
                        "episodes_done": []}
-        if state.values and not state.next and resume:
+        if resume and state.values and not state.next and not state.tasks:  # tasks: written, not yet applied
             return RunOutcome("finished", (), _summary(run_dir))
         for ns, mode, data in graph.stream(payload, THREAD, context=ctx, stream_mode=["custom", "updates"],
                                            subgraphs=True, durability="sync"):

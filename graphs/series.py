@@ -169,7 +169,8 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
                       cpu_seconds=round(time.perf_counter() - started, 4))
     take = pending.model_copy(update={"qc": report, "accepted": report.passed,
                                       "shot": shot.model_dump(mode="json")})
-    _emit(stage="qc", status="done", shot=shot.id, attempt=take.attempt, passed=report.passed)
+    _emit(stage="qc", status="done", shot=shot.id, attempt=take.attempt, passed=report.passed,
+          reason=report.reason[:160])
     return {"takes": [take.model_dump(mode="json")]}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from typer.testing import CliRunner
 
@@ -59,3 +61,22 @@ def test_missing_espeak_names_the_fix(tmp_path):
 def test_resume_without_a_run(tmp_path):
     result = run("--resume", "--out", str(tmp_path / "empty"))
     assert result.exit_code == 2 and "no run to resume" in result.output
+
+
+def test_progress_view_follows_a_run_with_fakes(fake_context, concept):
+    """The CLI's progress view consumes every event a real run emits (retries and the review step included)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from dramafactory.cli import ProgressView
+    from dramafactory.graphs.runner import produce
+
+    from .fakes import FakeImage
+
+    console = Console(file=io.StringIO(), width=120)
+    with Progress(console=console) as progress:
+        view = ProgressView(progress, max_attempts=3)
+        produce(fake_context(image=FakeImage(fail_first={"e01s02": 1, "e01s03": 99})), concept=concept, seed=7,
+                on_event=view)
+    printed = console.file.getvalue()
+    assert "shot e01s02 take 1 failed QC" in printed and "1 shot(s) QC could not fix" in printed
