@@ -59,14 +59,11 @@ def _take(folder: Path, case: Case, image: str) -> TakeUnderReview:
                            location=Location.model_validate(case.location), cast=cast, references=dict(cast))
 
 
-def judge(agent: QCAgent, folder: Path, case: Case) -> QCReport:
+def judge(agent: QCAgent, folder: Path, case: Case, previous: Case | None = None) -> QCReport:
     take = _take(folder, case, case.image)
     report = agent.score(take)
-    if case.previous:  # always, so the duplicate scorer is measured even where another scorer failed first
-        # the previous shot of the scene, as the graph would hand it: its own spec is not needed for these checks
-        before = _take(folder, case, case.previous)
-        before.shot = before.shot.model_copy(update={"id": case.previous_shot or "previous"})
-        extra = agent.score_sequence(take, before)
+    if previous is not None:  # always, so the sequence scorers are measured even where another scorer failed first
+        extra = agent.score_sequence(take, _take(folder, previous, previous.image))
         report = QCReport(passed=all(s.passed for s in report.scores + extra), scores=report.scores + extra)
     return report
 
@@ -81,8 +78,9 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
     agent = QCAgent(Settings(_env_file=None, width=width, height=height))
     rows = []
     started = time.perf_counter()
+    good_by_image = {c.image: c for c in cases if not c.bad}
     for case in cases:
-        report = judge(agent, folder, case)
+        report = judge(agent, folder, case, good_by_image.get(case.previous) if case.previous else None)
         failed = sorted({s.scorer.split(":")[0] for s in report.scores if not s.passed})
         scores: dict[str, float] = {}
         for score in report.scores:  # one number per scorer: the worst over its characters

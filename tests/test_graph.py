@@ -140,3 +140,29 @@ def test_unfixable_shot_pauses_for_a_person_then_resumes(fake_context, concept, 
     assert not record["needs_review"]
     assert record["takes"][record["chosen_take"] - 1]["approved_by"] == "human"
     assert outcome.summary.shots_to_humans == 1
+
+
+def test_a_crash_in_the_progress_consumer_resumes_from_the_saved_writes(fake_context, concept, tmp_path):
+    run_dir = tmp_path / "consumer"
+
+    def crash_at_review(ns, mode, data):
+        if mode == "custom" and data.get("status") == "review":
+            raise RuntimeError("the terminal went away")
+
+    with pytest.raises(RuntimeError):
+        produce(fake_context(run_dir), concept=concept, seed=7, on_event=crash_at_review)
+    image = FakeImage()
+    outcome = produce(fake_context(run_dir, image=image), concept=None, resume=True)
+    assert outcome.status == "finished" and outcome.summary is not None and image.rendered == []
+
+
+def test_a_scorer_model_that_fails_to_load_sends_shots_to_people_without_retries(fake_context, concept,
+                                                                                   fast_settings, tmp_path):
+    fast_settings.qc_clip_model_path = tmp_path / "no-such-clip-model"
+    ctx = fake_context()
+    outcome = produce(ctx, concept=concept, seed=7)
+    assert outcome.status == "finished"
+    summary = outcome.summary
+    assert summary.retry_renders == 0 and summary.shots_to_humans == summary.shots
+    queue = json.loads((ctx.run_dir / "review_queue.json").read_text())
+    assert len(queue) == summary.shots and all(q["needs_human"] and "CLIP model" in q["reason"] for q in queue)

@@ -63,7 +63,8 @@ class QCAgent:
                        f"to a local CLIP/SigLIP folder (or DRAMAFACTORY_QC_PEOPLE=off)"))
         elif take.backend == "storyboard" and all(s.passed for s in scores):  # only a usable picture is worth it
             picture = self._picture(frame)
-            seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind)
+            seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind,
+                               back_view=take.shot.framing == "over-shoulder")
             scores += score_adherence(take.shot, seen, picture.shape[1])
             scores += score_identity(take.shot, take.references, seen, self.limits.min_identity)
             garments = measured_garments(picture, take.shot, take.references, take.location.kind, seen)
@@ -76,14 +77,28 @@ class QCAgent:
         return QCReport(passed=all(s.passed for s in scores), scores=scores)
 
     def score_sequence(self, take: TakeUnderReview, previous: TakeUnderReview) -> list[ScoreResult]:
-        """Checks against the previous accepted shot of the same scene: the take must not repeat it.
-        (Wardrobe drift is held against the canonical look on every frame, which also keeps shots consistent with
-        each other; a frame-to-frame colour comparison was tried and was noisier than that.)"""
+        """Checks against the previous accepted shot of the same scene: the take must not repeat it, and each
+        character both show must wear the same colours in both."""
         try:
             frame, before = load_frame(take.path), load_frame(previous.path)
         except UnreadableFrame as exc:
             return [unreadable(str(exc))]
-        return [score_duplicate(frame, before, previous.shot.id, self.limits)]
+        out = [score_duplicate(frame, before, previous.shot.id, self.limits)]
+        same_light = (take.shot.time_of_day, take.location.kind) == (previous.shot.time_of_day, previous.location.kind)
+        usable = frame.size == before.size == (self.settings.width, self.settings.height)
+        if self.settings.qc_people == "auto" and take.backend == previous.backend == "storyboard" and same_light \
+                and usable:
+            now, then = (self._garments(f, t) for f, t in ((frame, take), (before, previous)))
+            drift = score_continuity(take.shot, take.references, now, take.location.kind,
+                                     self.limits.max_palette_drift, previous=then)
+            out += [s for s in drift if s.scorer.startswith("continuity:")]
+        return out
+
+    def _garments(self, frame: Frame, take: TakeUnderReview) -> dict[str, tuple[int, int, int]]:
+        picture = self._picture(frame)
+        seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind,
+                               back_view=take.shot.framing == "over-shoulder")
+        return measured_garments(picture, take.shot, take.references, take.location.kind, seen)
 
     @staticmethod
     def _picture(frame: Frame) -> np.ndarray:

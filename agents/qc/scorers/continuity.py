@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from dramafactory.schemas import Character, ScoreResult, Shot
-from dramafactory.tools.image.storyboard import figure_colours, visible_characters
+from dramafactory.tools.image.storyboard import figure_colours, shade, visible_characters
 
 from .figures import Sighting, find_people
 
@@ -27,7 +27,8 @@ def measured_garments(picture: np.ndarray, shot: Shot, references: dict[str, Cha
     out = {s.name: s.garment for s in seen or [] if s.name in visible and references.get(s.name) is not None}
     rest = {n: c for n, c in references.items() if c is not None and n in visible and n not in out}
     if rest:
-        out |= {s.name: s.garment for s in find_people(picture, rest, shot.time_of_day, kind, main_tolerance=LOOSE)}
+        out |= {s.name: s.garment for s in find_people(picture, rest, shot.time_of_day, kind, main_tolerance=LOOSE,
+                                                     back_view=shot.framing == "over-shoulder")}
     return out
 
 
@@ -39,14 +40,16 @@ def score_continuity(shot: Shot, references: dict[str, Character | None], garmen
         reference = references[name]
         assert reference is not None
         canonical = figure_colours(reference, shot.time_of_day, kind)["main"]
-        drift = _distance(painted, canonical)
+        drift = min(_distance(painted, canonical), _distance(painted, shade(canonical)))
         out.append(ScoreResult(
             scorer=f"palette:{name}", score=round(drift, 2), threshold=max_drift, passed=drift <= max_drift,
             reason="" if drift <= max_drift else
             f"{name}'s wardrobe has drifted from the canonical {reference.look.palette[0]}: keep "
             f"'{reference.wardrobe}'"))
         if previous and name in previous:
-            step = _distance(painted, previous[name])
+            # either frame may show mostly the cel-shaded side of the garment (a back view, a turned shoulder)
+            before = previous[name]
+            step = min(_distance(painted, before), _distance(painted, shade(before)), _distance(shade(painted), before))
             out.append(ScoreResult(
                 scorer=f"continuity:{name}", score=round(step, 2), threshold=max_drift, passed=step <= max_drift,
                 reason="" if step <= max_drift else

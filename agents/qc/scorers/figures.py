@@ -20,6 +20,7 @@ COLOUR_TOLERANCE = 7.0  # RGB distance left after the paper's grey factor is tak
 MIN_BLOB = 0.0015  # smallest wardrobe blob, as a share of the picture (a wide shot's figure is about 0.4%)
 MIN_HEAD = 0.08  # hair or skin above the garment, relative to its size, for the blob to be a person...
 MIN_HAIR = 0.01  # ...and some of it their hair: a hand in a sleeve, or a wall in their colours, has none
+BACK_HAIR = 0.03  # a head seen from behind, close to the camera: its hair covers at least 3% of the picture
 MIN_FILL = 0.2  # a garment fills a good part of its box
 PARTS = ("main", "second", "hair", "skin")
 
@@ -29,7 +30,8 @@ class Sighting:
     name: str
     box: tuple[int, int, int, int]  # the figure (head to wardrobe), picture pixels: left, top, right, bottom
     cover: dict[str, float]  # part -> share of the figure box painted in that part's colour
-    garment: tuple[int, int, int] = (0, 0, 0)  # median colour of the wardrobe blob as painted
+    garment: tuple[int, int, int] = (0, 0, 0)  # the wardrobe's fill colour as painted
+    back: bool = False  # seen from behind (no face to see)
 
     @property
     def centre_x(self) -> float:
@@ -121,32 +123,62 @@ def _garments(blobs: list[tuple[int, int, int, int, int]]) -> list[tuple[int, in
 
 
 def find_people(picture: np.ndarray, cast: dict[str, Character], time_of_day: str, kind: str,
-                main_tolerance: float = COLOUR_TOLERANCE) -> list[Sighting]:
+                main_tolerance: float = COLOUR_TOLERANCE, back_view: bool = False) -> list[Sighting]:
     """Every cast member found in the picture (RGB array of the picture area), at most once each, left to right.
-    A larger `main_tolerance` also finds a character whose wardrobe colour has drifted (the continuity check)."""
-    area = picture.shape[0] * picture.shape[1]
+    A larger `main_tolerance` also finds a character whose wardrobe colour has drifted (the continuity check).
+    `back_view` (over-shoulder shots) also looks for the foreground figure the renderer draws from behind."""
     found: list[Sighting] = []
     for name, character in cast.items():
         colours = figure_colours(character, time_of_day, kind)
         masks = {part: colour_mask(picture, colour, main_tolerance if part == "main" else COLOUR_TOLERANCE)
                  for part, colour in colours.items()}
-        # a grey or black garment (or grey hair) also matches outlines and shadows: then the skin must show too
-        plain = max(colours["main"]) - min(colours["main"]) < 24
-        head = masks["skin"] if plain else masks["hair"] | masks["skin"]
-        pieces = _boxes(ndimage.binary_opening(masks["main"], iterations=1), MIN_BLOB * area / 8)
-        for blob in _garments(pieces[:12])[:6]:
-            if blob[4] < MIN_BLOB * area:
-                break
-            if blob[4] < MIN_FILL * (blob[2] - blob[0]) * (blob[3] - blob[1]):
-                continue  # scattered specks of the colour across the backdrop, not a garment
-            if blob[3] - blob[1] < 0.25 * (blob[2] - blob[0]):
-                continue  # a thin strip (a table edge, a skirting board) is not a torso
-            top, ok = _has_head(blob, masks["hair"], head, MIN_HEAD / 3 if plain else MIN_HEAD)
-            if ok:
-                box = (blob[0], min(top, blob[1]), blob[2], blob[3])
-                cover = {part: round(float(masks[part][box[1]:box[3], box[0]:box[2]].mean()), 4) for part in PARTS}
-                garment = masks["main"][blob[1]:blob[3], blob[0]:blob[2]]
-                found.append(Sighting(name=name, box=box, cover=cover,
-                                      garment=dominant_colour(picture[blob[1]:blob[3], blob[0]:blob[2]][garment])))
-                break
+        sighting = _from_behind(picture, name, masks) if back_view else None
+        if sighting is None:
+            sighting = _facing(picture, name, colours, masks)
+        if sighting is not None:
+            found.append(sighting)
     return sorted(found, key=lambda s: s.centre_x)
+
+
+def _facing(picture: np.ndarray, name: str, colours: dict, masks: dict[str, np.ndarray]) -> Sighting | None:
+    """A figure facing the camera: a garment blob with the head (hair, skin) above it."""
+    area = picture.shape[0] * picture.shape[1]
+    # a grey or black garment (or grey hair) also matches outlines and shadows: then the skin must show too
+    plain = max(colours["main"]) - min(colours["main"]) < 24
+    head = masks["skin"] if plain else masks["hair"] | masks["skin"]
+    pieces = _boxes(ndimage.binary_opening(masks["main"], iterations=1), MIN_BLOB * area / 8)
+    for blob in _garments(pieces[:12])[:6]:
+        if blob[4] < MIN_BLOB * area:
+            break
+        if blob[4] < MIN_FILL * (blob[2] - blob[0]) * (blob[3] - blob[1]):
+            continue  # scattered specks of the colour across the backdrop, not a garment
+        if blob[3] - blob[1] < 0.25 * (blob[2] - blob[0]):
+            continue  # a thin strip (a table edge, a skirting board) is not a torso
+        top, ok = _has_head(blob, masks["hair"], head, MIN_HEAD / 3 if plain else MIN_HEAD)
+        if ok:
+            box = (blob[0], min(top, blob[1]), blob[2], blob[3])
+            garment = masks["main"][blob[1]:blob[3], blob[0]:blob[2]]
+            return Sighting(name=name, box=box, cover=_cover(masks, box),
+                            garment=dominant_colour(picture[blob[1]:blob[3], blob[0]:blob[2]][garment]))
+    return None
+
+
+def _from_behind(picture: np.ndarray, name: str, masks: dict[str, np.ndarray]) -> Sighting | None:
+    """The over-shoulder foreground figure, seen from behind at the bottom left: long hair may hide most of the
+    garment, so look for a large hair mass reaching the bottom edge with some of the garment colour beside it."""
+    ph, pw = masks["hair"].shape
+    area = ph * pw
+    for x0, y0, x1, y1, _ in _boxes(masks["hair"], BACK_HAIR * area)[:3]:
+        if y1 < 0.85 * ph or (x0 + x1) / 2 > 0.45 * pw:
+            continue
+        box = (x0, y0, min(pw, x1 + (x1 - x0) * 6 // 10), ph)  # the shoulders reach past the hair
+        garment = masks["main"][box[1]:box[3], box[0]:box[2]]
+        if garment.sum() < MIN_BLOB * area:
+            continue
+        return Sighting(name=name, box=box, cover=_cover(masks, box), back=True,
+                        garment=dominant_colour(picture[box[1]:box[3], box[0]:box[2]][garment]))
+    return None
+
+
+def _cover(masks: dict[str, np.ndarray], box: tuple[int, int, int, int]) -> dict[str, float]:
+    return {part: round(float(masks[part][box[1]:box[3], box[0]:box[2]].mean()), 4) for part in PARTS}

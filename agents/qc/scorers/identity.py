@@ -15,6 +15,8 @@ from .figures import Sighting
 
 FEATURES = ("main", "hair", "skin")
 MIN_COVER = {"main": 0.05, "hair": 0.003, "skin": 0.003}  # share of the figure box: each feature must really be there
+BACK_FEATURES = ("main", "hair")
+MIN_COVER_BACK = {"main": 0.01, "hair": 0.1}  # a head seen from behind fills its box with hair
 
 
 def score_identity(shot: Shot, references: dict[str, Character | None], seen: list[Sighting],
@@ -29,8 +31,10 @@ def score_identity(shot: Shot, references: dict[str, Character | None], seen: li
                                                         f"register the bible's characters before rendering"))
             continue
         sighting = by_name.get(name)
-        found = [f for f in FEATURES if sighting is not None and sighting.cover[f] >= MIN_COVER[f]]
-        score = len(found) / len(FEATURES)
+        # from behind there is no face: the hair and the garment are what can be checked
+        features, minimum = (BACK_FEATURES, MIN_COVER_BACK) if sighting and sighting.back else (FEATURES, MIN_COVER)
+        found = [f for f in features if sighting is not None and sighting.cover[f] >= minimum[f]]
+        score = len(found) / len(features)
         look = reference.look
         out.append(ScoreResult(
             scorer=f"identity:{name}", score=round(score, 4), threshold=min_identity, passed=score >= min_identity,
