@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from dramafactory.config import Settings
 from dramafactory.schemas import Character, Location, QCReport, ScoreResult, Shot
@@ -26,7 +27,7 @@ from .scorers.figures import find_people
 from .scorers.identity import score_identity
 from .scorers.technical import Frame, UnreadableFrame, load_frame, score_duplicate, score_technical, unreadable
 
-PICTURE_CHECKS = ("aspect", "not_flat", "exposure", "clipping", "sharpness")
+DETECT_WIDTH = 340  # people are found on the picture reduced to about this width
 
 
 @dataclass
@@ -71,8 +72,6 @@ class QCAgent:
             scores += score_continuity(take.shot, take.references, garments, take.location.kind,
                                        self.limits.max_palette_drift)
         if self.clip is not None:
-            from PIL import Image
-
             scores.append(self.clip.score(Image.fromarray(frame.rgb), take.shot.prompt))
         return QCReport(passed=all(s.passed for s in scores), scores=scores)
 
@@ -102,5 +101,11 @@ class QCAgent:
 
     @staticmethod
     def _picture(frame: Frame) -> np.ndarray:
+        """The picture area, box-averaged down to about 360 px wide: painted fills stay exact, and finding people
+        costs a quarter (or less) of working at full size."""
         left, top, right, bottom = picture_box(*frame.size)
-        return frame.rgb[top:bottom, left:right]
+        picture = frame.rgb[top:bottom, left:right]
+        factor = max(1, picture.shape[1] // DETECT_WIDTH)
+        if factor == 1:
+            return picture
+        return np.asarray(Image.fromarray(picture).reduce(factor))
