@@ -100,15 +100,16 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
     for t in state.get("stage_times", []):
         entry = stages.setdefault(t["stage"], StageTiming(stage=t["stage"], seconds=0.0, calls=0))
         entry.seconds = round(entry.seconds + t["seconds"], 3)
-    render_rows = [r for r in rows if r["stage"] == "render"]
-    stages["render"] = StageTiming(stage="render", seconds=round(sum(r["seconds"] for r in render_rows), 3),
-                                   calls=len(render_rows))
+    for per_take in ("render", "qc"):  # these run inside the shot branches: their time is in the ledger
+        take_rows = [r for r in rows if r["stage"] == per_take]
+        stages[per_take] = StageTiming(stage=per_take, seconds=round(sum(r["seconds"] for r in take_rows), 3),
+                                       calls=len(take_rows))
     for entry in stages.values():
-        if entry.stage != "render":
+        if entry.stage not in ("render", "qc"):
             entry.calls = sum(1 for r in rows if r["stage"].split(".")[0] == entry.stage)
     text_rows = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
     shots = sum(d["shots"] for d in done) or 1
-    wall = sum(t["seconds"] for t in state.get("stage_times", [])) + stages["render"].seconds
+    wall = sum(t["seconds"] for t in state.get("stage_times", [])) + stages["render"].seconds + stages["qc"].seconds
     cpu_seconds = sum(r.get("cpu_seconds", r["seconds"]) for r in rows)
     gpu_seconds = sum(r.get("gpu_seconds", 0.0) for r in rows)
     cost = (cpu_seconds * ctx.settings.cpu_hour_usd + gpu_seconds * ctx.settings.gpu_hour_usd) / 3600
