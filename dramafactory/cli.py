@@ -118,6 +118,9 @@ def produce(
     genre: Annotated[str | None, typer.Option(help="Genre, e.g. revenge, romance, thriller.")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same concept and seed give the same series.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run whose state is in --out.")] = False,
+    approve: Annotated[list[str] | None, typer.Option(
+        help="With --resume, on a run paused for shot review: accept this shot's best take (repeatable; see "
+             "review_queue.json).")] = None,
 ) -> None:
     """Produce a series (bible, scripts, shot lists, shots, voices, episodes) into --out."""
     from dramafactory.graphs.backends import build_context, check_language
@@ -140,7 +143,9 @@ def produce(
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
-            outcome = run_production(ctx, concept=concept, seed=seed, resume=resume, on_event=ProgressView(progress, settings.max_attempts))
+            outcome = run_production(ctx, concept=concept, seed=seed, resume=resume,
+                                     on_event=ProgressView(progress, settings.max_attempts),
+                                     decisions={shot: "approve" for shot in approve or []})
     except DramaError as exc:
         raise fail(exc.cause, exc.fix) from None
     except KeyboardInterrupt:
@@ -150,7 +155,10 @@ def produce(
         raise fail(f"{type(exc).__name__}: {exc}. Finished stages are saved in {out}",
                    f"fix the cause, then: dramafactory produce --resume --out {out}", 1) from None
     if outcome.summary is None:
-        raise fail(f"the run paused before {outcome.next_nodes}", f"dramafactory produce --resume --out {out}", 3)
+        fix = f"dramafactory produce --resume --out {out}"
+        if "review_shots" in outcome.next_nodes:
+            fix = f"look at {out}/review_queue.json, then {fix} [--approve SHOT ...]"
+        raise fail(f"the run paused before {outcome.next_nodes}", fix, 3)
     summary = outcome.summary
     console.print(f"[bold green]done:[/] {summary.title!r}: {summary.episodes} episode(s) "
                   f"{', '.join(f'{s:.1f}s' for s in summary.episode_seconds)}, {summary.shots} shots, "
@@ -158,9 +166,6 @@ def produce(
     json.dump(summary.model_dump(mode="json"), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
-
-if __name__ == "__main__":
-    app()
 
 
 @app.command()
@@ -263,3 +268,7 @@ def eval_qc(
     Console().print(calibration)
     console.print(f"false alarms on good frames: {results['false_alarm_rate']:.1%}; results in {out}/results.json")
     raise typer.Exit(0 if results["passed"] else 1)
+
+
+if __name__ == "__main__":
+    app()

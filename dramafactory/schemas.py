@@ -241,6 +241,8 @@ class Take(_Model):
                                                                                    "a take QC had failed.")
     shot: dict | None = Field(default=None, description="The shot spec this take was rendered from (revisions "
                                                         "change the prompt and seed).")
+    compared_with: str | None = Field(default=None, description="The previous shot's take this one was checked "
+                                                                "against (duplicate, wardrobe continuity).")
 
 
 class StageTiming(_Model):

@@ -72,6 +72,7 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
         set_dir: Path | None = None) -> dict:
     folder = set_dir or out / "qc_set"
     started = time.perf_counter()
+    # an existing set is reused as it is (its own size and casts), so runs can be compared on the same frames
     cases = load(folder) if (folder / "cases.jsonl").is_file() else build(
         folder, series=series, shots_per_series=shots_per_series, width=width, height=height)
     built = time.perf_counter() - started
@@ -99,7 +100,7 @@ def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 
         if not bad:
             continue
         caught = sum(r["flagged"] for r in bad)
-        partners = {r["id"].rsplit("_", 1)[0] + "_good" for r in bad}
+        partners = {r["id"][: -len(kind) - 1] + "_good" for r in bad}  # kinds contain "_": strip the whole kind
         fp = sum(1 for r in good if r["flagged"] and r["id"] in partners)
         per_kind[kind] = {
             "cases": len(bad), "caught": caught, "recall": round(caught / len(bad), 4),

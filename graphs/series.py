@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -197,26 +198,29 @@ def _episode_takes(state: SeriesState) -> dict[str, list[Take]]:
 
 
 def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
-    """A take that passed its own checks must also not repeat the previous shot of its scene."""
+    """A take that passed its own checks must also not repeat the shot before it in its scene, and must keep that
+    shot's wardrobe colours. The check is made against the take that shot will use; when that take changes (it was
+    re-rendered), the check is made again. A shot whose predecessor has no accepted take yet waits for it."""
     ctx = runtime.context
     bible = SeriesBible.model_validate(state["bible"])
     shots = ShotList.model_validate(state["shotlist"]).shots
     takes = _episode_takes(state)
     updated = []
-    previous: tuple[Shot, Take] | None = None
-    for shot in shots:
-        latest = takes[shot.id][-1]
-        if latest.accepted and previous and previous[0].scene == shot.scene and "duplicate" not in {
-                s.scorer for s in latest.qc.scores}:
-            extra = qc_agent(ctx).score_sequence(_review_of(ctx, latest, shot, bible),
-                                                 _review_of(ctx, previous[1], previous[0], bible))
-            report = latest.qc.model_copy(update={"scores": latest.qc.scores + extra,
-                                                  "passed": all(s.passed for s in extra)})
-            latest = latest.model_copy(update={"qc": report, "accepted": report.passed})
-            updated.append(latest.model_dump(mode="json"))
-        accepted = [t for t in takes[shot.id][:-1] + [latest] if t.accepted]
-        if accepted:
-            previous = (shot, accepted[-1])
+    for before, shot in zip([None, *shots[:-1]], shots, strict=True):
+        history = takes.get(shot.id)
+        if not history or before is None or before.scene != shot.scene or not history[-1].accepted:
+            continue
+        latest = history[-1]
+        previous = next((t for t in reversed(takes.get(before.id, [])) if t.accepted), None)
+        if previous is None or latest.compared_with == previous.asset:
+            continue
+        extra = qc_agent(ctx).score_sequence(_review_of(ctx, latest, shot, bible),
+                                             _review_of(ctx, previous, before, bible))
+        own = [s for s in latest.qc.scores if s.scorer != "duplicate" and not s.scorer.startswith("continuity:")]
+        report = latest.qc.model_copy(update={"scores": own + extra,
+                                              "passed": all(s.passed for s in own + extra)})
+        updated.append(latest.model_copy(update={"qc": report, "accepted": report.passed,
+                                                 "compared_with": previous.asset}).model_dump(mode="json"))
     return {"takes": updated}
 
 
@@ -237,7 +241,9 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
     left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values())
     sends = []
     for shot in shots:
-        history = takes[shot.id]
+        history = takes.get(shot.id)
+        if not history:  # cannot happen after the fan-out; a shot without takes is assembled as an error
+            continue
         latest = history[-1]
         if latest.accepted or latest.qc is None or latest.qc.needs_human:
             continue
@@ -270,12 +276,13 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     _emit(stage="qc", status="review", episode=number, flagged=len(flagged))
     updated = []
     if flagged and ctx.settings.review_shots == "interrupt":
-        decisions = interrupt({"kind": "shots", "episode": number, "shots": flagged})
+        decisions = interrupt({"kind": "shots", "episode": number, "shots": flagged}) or {}
         for item in flagged:  # an approved shot keeps its best take as accepted by a person
-            if (decisions or {}).get(item["shot"]) == "approve":
+            if decisions.get(item["shot"]) == "approve":
                 take = next(t for t in takes[item["shot"]] if t.attempt == item["best_take"])
                 updated.append(take.model_copy(update={"accepted": True, "approved_by": "human"})
                                .model_dump(mode="json"))
+        write_json(queue_path, queue + [q for q in flagged if decisions.get(q["shot"]) != "approve"])
     return {"takes": updated}
 
 
@@ -323,10 +330,14 @@ def summary(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     return {}
 
 
+_QC_LOCK = threading.Lock()
+
+
 def qc_agent(ctx: AgentContext) -> QCAgent:
-    """One QC agent per run context (it holds loaded scorer models)."""
-    if not hasattr(ctx, "_qc_agent"):
-        ctx._qc_agent = QCAgent(ctx.settings)  # type: ignore[attr-defined]
+    """One QC agent per run context (it holds loaded scorer models); shot branches ask for it in parallel."""
+    with _QC_LOCK:
+        if not hasattr(ctx, "_qc_agent"):
+            ctx._qc_agent = QCAgent(ctx.settings)  # type: ignore[attr-defined]
     return ctx._qc_agent  # type: ignore[attr-defined]
 
 

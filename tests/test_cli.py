@@ -80,3 +80,22 @@ def test_progress_view_follows_a_run_with_fakes(fake_context, concept):
                 on_event=view)
     printed = console.file.getvalue()
     assert "shot e01s02 take 1 failed QC" in printed and "1 shot(s) QC could not fix" in printed
+
+
+def test_a_paused_shot_review_is_answered_with_approve(fake_context, concept, fast_settings, tmp_path, monkeypatch):
+    """`produce --resume --approve SHOT` answers the review interrupt and rewrites the queue."""
+    import json
+
+    from dramafactory.graphs import backends
+    from dramafactory.graphs.runner import produce
+
+    from .fakes import FakeImage
+
+    fast_settings.review_shots = "interrupt"
+    run_dir = tmp_path / "paused"
+    assert produce(fake_context(run_dir, image=FakeImage(fail_first={"e01s03": 99})), concept=concept,
+                   seed=7).status == "paused"
+    monkeypatch.setattr(backends, "build_context", lambda out, settings: fake_context(out))
+    result = run("--resume", "--out", str(run_dir), "--approve", "e01s03")
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "review_queue.json").read_text()) == []

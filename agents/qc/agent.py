@@ -62,7 +62,13 @@ class QCAgent:
                 scorer="adherence_people", score=0.0, threshold=1.0, passed=False, judged=False,
                 reason=f"no scorer can check who is in a {take.backend} frame: set DRAMAFACTORY_QC_CLIP_MODEL_PATH "
                        f"to a local CLIP/SigLIP folder (or DRAMAFACTORY_QC_PEOPLE=off)"))
-        elif take.backend == "storyboard" and all(s.passed for s in scores):  # only a usable picture is worth it
+        elif take.backend != "storyboard":  # CLIP judges the prompt, but nothing here can tell people apart yet
+            scores += [ScoreResult(scorer=f"identity:{name}", score=0.0, threshold=self.limits.min_identity,
+                                   passed=False, judged=False,
+                                   reason=f"no identity scorer for {take.backend} frames: a person must check "
+                                          f"that {name} is {name}")
+                       for name in take.shot.characters]
+        elif all(s.passed for s in scores):  # only a usable picture is worth it
             picture = self._picture(frame)
             seen = find_people(picture, take.cast, take.shot.time_of_day, take.location.kind,
                                back_view=take.shot.framing == "over-shoulder")
@@ -79,9 +85,13 @@ class QCAgent:
         """Checks against the previous accepted shot of the same scene: the take must not repeat it, and each
         character both show must wear the same colours in both."""
         try:
-            frame, before = load_frame(take.path), load_frame(previous.path)
+            frame = load_frame(take.path)
         except UnreadableFrame as exc:
             return [unreadable(str(exc))]
+        try:
+            before = load_frame(previous.path)
+        except UnreadableFrame as exc:  # re-rendering this shot cannot fix the other shot's file: a person must
+            return [unreadable(f"the previous shot's take cannot be read: {exc}").model_copy(update={"judged": False})]
         out = [score_duplicate(frame, before, previous.shot.id, self.limits)]
         same_light = (take.shot.time_of_day, take.location.kind) == (previous.shot.time_of_day, previous.location.kind)
         usable = frame.size == before.size == (self.settings.width, self.settings.height)

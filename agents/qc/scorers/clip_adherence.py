@@ -4,6 +4,7 @@ downloaded: a model that cannot be loaded makes the scorer say so (judged=False)
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ class ClipAdherence:
         self._device = "cpu"
         self._max_text = 77
         self._load_error: str | None = None  # cached: a broken folder is reported on every frame, not reloaded
+        self._lock = threading.Lock()  # shot branches score in parallel threads: load the model once
 
     def _load(self) -> None:
         # Imported here so the package imports (and the other scorers run) without the `clip` extra.
@@ -36,10 +38,10 @@ class ClipAdherence:
         model = AutoModel.from_pretrained(str(self.model_path), local_files_only=True)
         self._processor = AutoProcessor.from_pretrained(str(self.model_path), local_files_only=True)
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._model = model.to(self._device).eval()
         # Pad and truncate to the model's own text length: SigLIP was trained on max_length padding, and a tiny
         # or custom tokenizer may not know the limit (model_max_length unset) and overflow the position table.
         self._max_text = int(model.config.text_config.max_position_embeddings)
+        self._model = model.to(self._device).eval()  # last: other threads take a set _model as "ready"
 
     def _fail(self, error: str) -> ScoreResult:
         return ScoreResult(scorer=SCORER, score=0.0, threshold=self.threshold, passed=False, judged=False,
@@ -47,11 +49,12 @@ class ClipAdherence:
                                   "fix DRAMAFACTORY_QC_CLIP_MODEL_PATH or unset it")
 
     def score(self, image: Image.Image, prompt: str) -> ScoreResult:
-        if self._model is None and self._load_error is None:
-            try:
-                self._load()
-            except Exception as exc:  # missing folder, corrupt files, transformers absent: all mean "cannot judge"
-                self._load_error = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            if self._model is None and self._load_error is None:
+                try:
+                    self._load()
+                except Exception as exc:  # missing folder, corrupt files, transformers absent: "cannot judge"
+                    self._load_error = f"{type(exc).__name__}: {exc}"
         if self._load_error is not None:
             return self._fail(self._load_error)
         try:
