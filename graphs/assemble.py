@@ -28,6 +28,17 @@ def best_take(takes: list[Take]) -> Take:
     return max(reversed(takes), key=lambda t: sum(s.passed for s in (t.qc.scores if t.qc else [])))
 
 
+def episode_takes(state: SeriesState) -> dict[str, list[Take]]:
+    """The current episode's takes by shot id, in attempt order."""
+    number = state["episode"]
+    out: dict[str, list[Take]] = {}
+    for raw in state.get("takes", []):
+        take = Take.model_validate(raw)
+        if take.shot_id.startswith(f"e{number:02d}s"):
+            out.setdefault(take.shot_id, []).append(take)
+    return {k: sorted(v, key=lambda t: t.attempt) for k, v in out.items()}
+
+
 def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     number = state["episode"]
     folder = episode_dir(ctx.run_dir, number)
@@ -35,18 +46,14 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     script = EpisodeScript.model_validate(state["script"])
     shotlist = ShotList.model_validate(state["shotlist"])
     voices = state["voices"]
-    takes_by_shot: dict[str, list[Take]] = {}
-    for raw in state.get("takes", []):
-        take = Take.model_validate(raw)
-        if take.shot_id.startswith(f"e{number:02d}s"):
-            takes_by_shot.setdefault(take.shot_id, []).append(take)
+    takes_by_shot = episode_takes(state)
 
     shots = retime(shotlist.shots, {k: v["seconds"] for k, v in voices.items()}, concept.seconds_per_episode)
     lines = {line.id: line for line in script.lines()}
     clips, cues, tracks, sheet, records = [], [], [], [], []
     clock = 0.0
     for shot in shots:
-        takes = sorted(takes_by_shot.get(shot.id, []), key=lambda t: t.attempt)
+        takes = takes_by_shot.get(shot.id, [])
         if not takes:
             raise RuntimeError(f"shot {shot.id} has no take; resume the run to render it")
         chosen = best_take(takes)

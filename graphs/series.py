@@ -38,7 +38,7 @@ from dramafactory.tools.speech.base import SpeechRequest
 from dramafactory.tools.text.base import TextBackendError
 
 from .artifacts import episode_dir, write_json
-from .assemble import assemble_episode_files, best_take, write_summary
+from .assemble import assemble_episode_files, best_take, episode_takes, write_summary
 from .state import SeriesState, ShotOutput, ShotState
 
 # Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
@@ -152,11 +152,10 @@ def _references(ctx: AgentContext, series: str, names: list[str]) -> dict[str, C
     return out
 
 
-def _under_review(ctx: AgentContext, take: Take, shot: Shot, state: dict) -> TakeUnderReview:
-    cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
-    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=Location.model_validate(
-        state["location"]), cast=cast, references=_references(ctx, state["series"], shot.characters),
-        backend=take.backend)
+def _under_review(ctx: AgentContext, take: Take, shot: Shot, *, cast: dict[str, Character], location: Location,
+                  series: str) -> TakeUnderReview:
+    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=location, cast=cast,
+                           references=_references(ctx, series, shot.characters), backend=take.backend)
 
 
 def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
@@ -164,7 +163,9 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     shot = Shot.model_validate(state["shot"])
     pending = Take.model_validate(state["pending"])
     started = time.perf_counter()
-    report = qc_agent(ctx).score(_under_review(ctx, pending, shot, state))
+    cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
+    report = qc_agent(ctx).score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
+                                               location=Location.model_validate(state["location"])))
     ctx.ledger.record(stage="qc", backend="qc", model="scorers", seconds=time.perf_counter() - started,
                       shot=shot.id, attempt=pending.attempt, passed=report.passed,
                       cpu_seconds=round(time.perf_counter() - started, 4))
@@ -187,16 +188,6 @@ def build_shot_graph():
 
 # --- the episode's QC loop: checks across shots, then a retry for each failed shot while attempts and budget last -
 
-def _episode_takes(state: SeriesState) -> dict[str, list[Take]]:
-    number = state["episode"]
-    out: dict[str, list[Take]] = {}
-    for raw in state.get("takes", []):
-        take = Take.model_validate(raw)
-        if take.shot_id.startswith(f"e{number:02d}s"):
-            out.setdefault(take.shot_id, []).append(take)
-    return {k: sorted(v, key=lambda t: t.attempt) for k, v in out.items()}
-
-
 def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     """A take that passed its own checks must also not repeat the shot before it in its scene, and must keep that
     shot's wardrobe colours. The check is made against the take that shot will use; when that take changes (it was
@@ -204,7 +195,8 @@ def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     bible = SeriesBible.model_validate(state["bible"])
     shots = ShotList.model_validate(state["shotlist"]).shots
-    takes = _episode_takes(state)
+    takes = episode_takes(state)
+    cast = {c.name: c for c in bible.characters}
     updated = []
     for before, shot in zip([None, *shots[:-1]], shots, strict=True):
         history = takes.get(shot.id)
@@ -214,20 +206,16 @@ def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
         previous = next((t for t in reversed(takes.get(before.id, [])) if t.accepted), None)
         if previous is None or latest.compared_with == previous.asset:
             continue
-        extra = qc_agent(ctx).score_sequence(_review_of(ctx, latest, shot, bible),
-                                             _review_of(ctx, previous, before, bible))
+        extra = qc_agent(ctx).score_sequence(
+            _under_review(ctx, latest, shot, cast=cast, location=bible.location(shot.location), series=bible.title),
+            _under_review(ctx, previous, before, cast=cast, location=bible.location(before.location),
+                          series=bible.title))
         own = [s for s in latest.qc.scores if s.scorer != "duplicate" and not s.scorer.startswith("continuity:")]
         report = latest.qc.model_copy(update={"scores": own + extra,
                                               "passed": all(s.passed for s in own + extra)})
         updated.append(latest.model_copy(update={"qc": report, "accepted": report.passed,
                                                  "compared_with": previous.asset}).model_dump(mode="json"))
     return {"takes": updated}
-
-
-def _review_of(ctx: AgentContext, take: Take, shot: Shot, bible: SeriesBible) -> TakeUnderReview:
-    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=bible.location(shot.location),
-                           cast={c.name: c for c in bible.characters},
-                           references=_references(ctx, bible.title, shot.characters), backend=take.backend)
 
 
 def render_budget(ctx: AgentContext, shots: int) -> int:
@@ -237,7 +225,7 @@ def render_budget(ctx: AgentContext, shots: int) -> int:
 def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Send] | str:
     ctx = runtime.context
     shots = ShotList.model_validate(state["shotlist"]).shots
-    takes = _episode_takes(state)
+    takes = episode_takes(state)
     left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values())
     sends = []
     for shot in shots:
@@ -260,7 +248,7 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     pauses here until someone decides. The episode is assembled with each one's best take, marked as such."""
     ctx = runtime.context
     number = state["episode"]
-    takes = _episode_takes(state)
+    takes = episode_takes(state)
     flagged = []
     for shot_id, history in takes.items():
         if not any(t.accepted for t in history):
