@@ -16,6 +16,8 @@ command -v g++ >/dev/null || need+=(build-essential)
 command -v cmake >/dev/null || need+=(cmake)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 [ -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || need+=(python3-dev)
+# The tests drive Debian's chromium through Playwright (eval report screenshots); browser downloads fail here.
+[ -n "$extras" ] && ! command -v chromium >/dev/null && need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "installing system packages: ${need[*]}"

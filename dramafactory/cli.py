@@ -270,5 +270,157 @@ def eval_qc(
     raise typer.Exit(0 if results["passed"] else 1)
 
 
+
+def _seeds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise fail(f"--seeds {text!r} is not a comma-separated list of integers", "e.g. --seeds 0,1,2") from exc
+
+
+def _eval_settings(backend: str | None, config: Path | None) -> tuple[str, Settings]:
+    from dramafactory.evals.ab import load_config
+
+    label, settings = ("embedded default", Settings()) if config is None else load_config(config)
+    if backend:
+        settings = Settings(**{**settings.model_dump(exclude_unset=True), "text_backend": backend})
+        label = f"{label} ({backend})" if config else backend
+    return label, settings
+
+
+def _print_results(results: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"eval {results['suite']}: {results['label']} ({len(results['cases'])} case(s), "
+                        f"{results['seconds']:.0f} s)")
+    compare = (results.get("compare") or {}).get("deltas", {})
+    for column in ("metric", "mean", "min", "max", "threshold", "passed") + (("baseline", "status") if compare
+                                                                             else ()):
+        table.add_column(column)
+    for name, m in results["metrics"].items():
+        row = [name, f"{m['mean']:.3f}", f"{m['min']:.3f}", f"{m['max']:.3f}", str(m["threshold"]),
+               "[green]yes[/]" if m["passed"] else "[red]no[/]"]
+        if compare:
+            d = compare.get(name, {})
+            status = d.get("status", "")
+            colour = {"regressed": "red", "missing": "red", "improved": "green"}.get(status, "white")
+            row += [str(d.get("baseline")), f"[{colour}]{status}[/]"]
+        table.add_row(*row)
+    Console().print(table)
+
+
+def run_eval_command(suite: str, out: Path, concepts: str | None, seeds: str | None, episodes: int | None,
+                     seconds: int | None, backend: str | None, config: Path | None, compare: Path | None,
+                     save_baseline: Path | None, judge: bool) -> None:
+    from dramafactory.evals.compare import baseline_of, read_baseline
+    from dramafactory.evals.compare import compare as compare_results
+    from dramafactory.evals.report import write_report
+    from dramafactory.evals.suites import plan_for, run_eval
+
+    try:
+        baseline = read_baseline(compare) if compare else None
+        label, settings = _eval_settings(backend, config)
+        plan = plan_for(suite, [c for c in (concepts or "").split(",") if c] or None, _seeds(seeds), episodes,
+                        seconds)
+        results = run_eval(plan, out, settings, label=label, progress=lambda m: console.print(m, highlight=False),
+                           judge_seeds=[1, 2, 3] if judge else None)
+    except (ValueError, DramaError) as exc:
+        cause, fix = (exc.cause, exc.fix) if isinstance(exc, DramaError) else (str(exc), None)
+        raise fail(cause, fix) from None
+    if baseline is not None:
+        results["compare"] = {"baseline": str(compare), **compare_results(results, baseline)}
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    report = write_report(results, out)
+    if save_baseline:
+        save_baseline.parent.mkdir(parents=True, exist_ok=True)
+        save_baseline.write_text(json.dumps(baseline_of(results), indent=2) + "\n", encoding="utf-8")
+    _print_results(results)
+    console.print(f"results: {out / 'results.json'}; report: {report}")
+    if baseline is not None and not results["compare"]["passed"]:
+        raise fail(f"regressed against {compare}: {', '.join(results['compare']['regressions'])}",
+                   "see the report; fix the change, or update the baseline with --save-baseline if it is intended",
+                   1)
+
+
+def _suite_command(suite: str, summary: str):
+    def command(
+        out: Annotated[Path, typer.Option(help="Folder for productions, results.json and report.html.")],
+        concepts: Annotated[str | None, typer.Option(help="Golden concept ids, comma-separated (default: all "
+                                                          "the suite's).")] = None,
+        seeds: Annotated[str | None, typer.Option(help="Seeds, comma-separated, e.g. 0,1,2.")] = None,
+        episodes: Annotated[int | None, typer.Option(help="Episodes per concept.")] = None,
+        seconds: Annotated[int | None, typer.Option(help="Target seconds per episode.")] = None,
+        backend: Annotated[str | None, typer.Option(help="Text backend: embedded, llama-cpp or openai.")] = None,
+        config: Annotated[Path | None, typer.Option(help="Settings YAML to evaluate (as for `eval ab`).")] = None,
+        compare: Annotated[Path | None, typer.Option(help="Baseline results: show deltas, exit 1 past the "
+                                                          "tolerances in evals/tolerances.yaml.")] = None,
+        save_baseline: Annotated[Path | None, typer.Option(help="Write these results as a baseline file.")] = None,
+        judge: Annotated[bool, typer.Option(help="Also score craft with the LLM judge (3 seeds).")] = False,
+    ) -> None:
+        run_eval_command(suite, out, concepts, seeds, episodes, seconds, backend, config, compare, save_baseline,
+                         judge)
+
+    command.__doc__ = summary
+    return command
+
+
+for _name, _summary in {
+    "bible": "Bible suite: complete characters, distinct looks and voices, real names, outlines use the cast.",
+    "script": "Script suite: hook, cliffhanger, dialogue length, known speakers, speech, repeats, bible facts.",
+    "shotlist": "Shot-list suite: lines covered, durations, canonical looks in prompts, film grammar.",
+    "continuity": "Continuity suite: each character's identity and wardrobe drift across all their shots.",
+    "e2e": "End-to-end suite: usable rates, attempts per shot, seconds and cost per finished minute.",
+    "smoke": "The CI preset: one short episode through every suite and a small QC set (a few minutes).",
+    "golden": "The golden set: six genres, two episodes each, every production suite (the baseline).",
+}.items():
+    eval_app.command(_name)(_suite_command(_name, _summary))
+
+
+@eval_app.command("ab")
+def eval_ab(
+    a: Annotated[Path, typer.Option("--a", help="Configuration A: a settings YAML (and an optional label).")],
+    b: Annotated[Path, typer.Option("--b", help="Configuration B.")],
+    out: Annotated[Path, typer.Option(help="Folder for both sides' productions, ab.json and ab_report.html.")],
+    concepts: Annotated[str, typer.Option(help="Golden concept ids, comma-separated.")] = "revenge,romance",
+    seeds: Annotated[str, typer.Option(help="Seeds per concept: the spread across them decides ties.")] = "0,1,2",
+    suites: Annotated[str, typer.Option(help="Suites to score, comma-separated.")] = "bible,script,shotlist",
+    episodes: Annotated[int, typer.Option(help="Episodes per concept.")] = 1,
+    seconds: Annotated[int, typer.Option(help="Target seconds per episode.")] = 30,
+    judge: Annotated[bool, typer.Option(help="Also ask the LLM judge which script is better (blind).")] = False,
+) -> None:
+    """Produce the same concepts and seeds under two configurations and say which is better, per metric."""
+    from rich.table import Table
+
+    from dramafactory.evals.ab import run_ab
+    from dramafactory.evals.golden import SUITE_NAMES, load_golden
+    from dramafactory.evals.report import write_ab_report
+    from dramafactory.evals.suites import EvalPlan
+
+    chosen = [s for s in suites.split(",") if s]
+    stray = [s for s in chosen if s not in SUITE_NAMES]
+    if stray:
+        raise fail(f"unknown suites {stray}", f"choose from {', '.join(SUITE_NAMES)}")
+    try:
+        plan = EvalPlan("ab", chosen, load_golden().pick([c for c in concepts.split(",") if c]), episodes,
+                        seconds, _seeds(seeds) or [0])
+        ab = run_ab(a, b, plan, out, judge=judge, progress=lambda m: console.print(m, highlight=False))
+    except (ValueError, DramaError) as exc:
+        cause, fix = (exc.cause, exc.fix) if isinstance(exc, DramaError) else (str(exc), None)
+        raise fail(cause, fix) from None
+    (out / "ab.json").write_text(json.dumps(ab, indent=2), encoding="utf-8")
+    report = write_ab_report(ab, out)
+    table = Table(title=f"A = {ab['a']}  vs  B = {ab['b']}  ({len(plan.concepts)} concept(s) x {len(plan.seeds)} "
+                        f"seed(s))")
+    for column in ("metric", "A mean ± std", "B mean ± std", "delta", "better"):
+        table.add_column(column)
+    for name, m in ab["metrics"].items():
+        table.add_row(name, f"{m['a']['mean']:.3f} ± {m['a']['std']:.3f}", f"{m['b']['mean']:.3f} ± "
+                      f"{m['b']['std']:.3f}", f"{m['delta']:+.3f}", {"a": "A", "b": "B"}.get(m["winner"], "tie"))
+    Console().print(table)
+    console.print(f"results: {out / 'ab.json'}; report: {report}")
+
+
 if __name__ == "__main__":
     app()

@@ -55,6 +55,9 @@ class FakeText:
             reply = {"action": f"{actor} slams the {w[0]} on the table near the {w[1]} ({n})."}
         elif "line" in keys:
             reply = {"line": f"I know about the {w[0]} and the {w[1]}, number {n}."}
+        elif {"hook_strength", "dialogue_naturalness"} <= keys:  # the eval judge: scores 1-5, or a pick 0-2
+            top = request.schema["properties"]["hook_strength"]["maximum"]
+            reply = {"hook_strength": top if top == 5 else 1, "dialogue_naturalness": 3 if top == 5 else 2}
         elif {"mood", "lighting"} <= keys:
             reply = {"mood": "tense", "lighting": "hard key light"}
         else:

@@ -35,6 +35,7 @@ def test_wheel_holds_and_imports_every_module(tmp_path):
     in_wheel = {n.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for n in names if n.endswith(".py")}
     missing = source_modules() - in_wheel
     assert not missing, f"modules missing from the wheel: {sorted(missing)}"
+    assert "dramafactory/evals/golden/concepts.yaml" in names, "the eval golden set must ship in the wheel"
     # Import every module from the extracted wheel (not from the source tree) in a clean interpreter.
     script = ("import importlib, sys; sys.path.insert(0, sys.argv[1]); "
               "[importlib.import_module(m) for m in sys.argv[2:]]; "

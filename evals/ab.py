@@ -1,0 +1,113 @@
+"""A/B evaluation: the same concepts and seeds produced under two configurations, scored alike, compared per
+metric with the spread across seeds, so a change is judged on evidence rather than one lucky sample.
+
+A configuration is a YAML file of settings (any `Settings` field, e.g. `text_model_path`, `qc: {min_sharpness:
+80}`, `max_attempts`) and an optional `label`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from dramafactory.config import Settings
+from dramafactory.graphs.backends import build_text
+from dramafactory.tools.ledger import Ledger
+
+from .judge import CRITERIA, judge_pair
+from .production import Production
+from .suites import EvalPlan, MakeContext, Progress, run_dir_for, run_eval
+
+
+def load_config(path: Path) -> tuple[str, Settings]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read the configuration {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a YAML mapping of settings")
+    label = str(data.pop("label", path.stem))
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {unknown}; see dramafactory/config.py")
+    try:
+        return label, Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"{path}: setting '{'.'.join(map(str, first['loc']))}': {first['msg']}") from exc
+
+
+def spread(values: list[float]) -> float:
+    return round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
+
+
+def winner(a: list[float], b: list[float], better: str, threshold) -> str:
+    """'a' or 'b' when the means differ by more than the seeds' typical spread (the mean of the two standard
+    deviations), in the metric's better direction; otherwise 'tie'."""
+    delta = statistics.fmean(b) - statistics.fmean(a)
+    noise = (spread(a) + spread(b)) / 2
+    if abs(delta) <= max(noise, 1e-9):
+        return "tie"
+    if better == "band" and isinstance(threshold, list):  # nearer the band's middle is better
+        middle = sum(threshold) / 2
+        return "b" if abs(statistics.fmean(b) - middle) < abs(statistics.fmean(a) - middle) else "a"
+    return "b" if (delta > 0) == (better == "higher") else "a"
+
+
+def compare_sides(results_a: dict, results_b: dict) -> dict:
+    values: dict[str, dict[str, list[float]]] = {}
+    meta: dict[str, dict] = {}
+    for side, results in (("a", results_a), ("b", results_b)):
+        for case in results["cases"]:
+            for m in case["metrics"]:
+                values.setdefault(m["name"], {"a": [], "b": []})[side].append(m["value"])
+                meta[m["name"]] = m
+    out = {}
+    for name, sides in sorted(values.items()):
+        if not sides["a"] or not sides["b"]:
+            continue
+        out[name] = {"better": meta[name]["better"],
+                     **{s: {"mean": round(statistics.fmean(v), 4), "std": spread(v), "values": v}
+                        for s, v in sides.items()},
+                     "delta": round(statistics.fmean(sides["b"]) - statistics.fmean(sides["a"]), 4),
+                     "winner": winner(sides["a"], sides["b"], meta[name]["better"], meta[name]["threshold"])}
+    return out
+
+
+def judge_sides(plan: EvalPlan, out: Path, progress: Progress) -> dict:
+    """The judge (the evaluator's configured text backend) compares each pair of same-concept, same-seed
+    episodes, shown unlabelled in a random order."""
+    settings = Settings()
+    text = build_text(settings)
+    ledger = Ledger(out / "judge_ledger.jsonl")
+    tally = {c: {"a_wins": 0, "b_wins": 0, "ties": 0} for c in CRITERIA}
+    for concept in plan.concepts:
+        for seed in plan.seeds:
+            progress(f"judging {concept.id} seed {seed}")
+            a = Production.load(run_dir_for(out / "a", concept, seed)).scripts
+            b = Production.load(run_dir_for(out / "b", concept, seed)).scripts
+            for index, (script_a, script_b) in enumerate(zip(a, b, strict=False)):
+                verdict = judge_pair(text, ledger, script_a, script_b, seed=seed * 100 + index)
+                for c, who in verdict.items():
+                    tally[c]["ties" if who == "tie" else f"{who}_wins"] += 1
+    return tally
+
+
+def run_ab(config_a: Path, config_b: Path, plan: EvalPlan, out: Path, *, judge: bool = False,
+           progress: Progress = lambda _: None, make_context: MakeContext | None = None) -> dict:
+    (label_a, settings_a), (label_b, settings_b) = load_config(config_a), load_config(config_b)
+    results = {}
+    for side, label, settings in (("a", label_a, settings_a), ("b", label_b, settings_b)):
+        progress(f"configuration {side.upper()}: {label}")
+        results[side] = run_eval(plan, out / side, settings, label=label, progress=progress,
+                                 make_context=make_context)
+    ab = {"a": label_a, "b": label_b, "concepts": [c.id for c in plan.concepts], "seeds": plan.seeds,
+          "suites": plan.suites, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+          "metrics": compare_sides(results["a"], results["b"])}
+    if judge and plan.needs_production:  # the judge reads scripts
+        ab["judge"] = judge_sides(plan, out, progress)
+    return ab

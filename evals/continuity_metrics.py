@@ -1,0 +1,90 @@
+"""Continuity suite: does each character look like themselves in every shot of the series?
+
+Each accepted take (the one the episode uses) is measured again against the characters' canonical looks from the
+continuity memory, with the QC agent's people scorers: identity (the share of a character's look features found
+on them) and wardrobe drift (RGB distance of the painted garment from its canonical colour under the shot's
+light). The suite reports the mean and the worst over every (character, shot), and the character-by-shot grid
+the report draws as a heatmap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+from dramafactory.config import Settings
+from dramafactory.schemas import Character, SeriesBible, Shot
+
+from .metrics import MetricResult, at_most, share
+
+IDENTITY_MEAN = 0.9
+
+
+def _agent(size: tuple[int, int], cache: dict) -> QCAgent:
+    if size not in cache:
+        cache[size] = QCAgent(Settings(_env_file=None, width=size[0], height=size[1], qc_people="auto",
+                                       qc_clip_model_path=None))
+    return cache[size]
+
+
+def measure(run_dir: Path, cuts: list[dict], bible: SeriesBible, canonical) -> dict:
+    """identity[name][shot_id] and drift[name][shot_id] for every character visible in an accepted take."""
+    cast = {c.name: c for c in bible.characters}
+    references: dict[str, Character | None] = {}
+    for name in cast:
+        try:
+            references[name] = canonical(name)
+        except KeyError:
+            references[name] = None
+    identity: dict[str, dict[str, float]] = {n: {} for n in cast}
+    drift: dict[str, dict[str, float]] = {n: {} for n in cast}
+    agents: dict = {}
+    shots: list[str] = []
+    for cut in cuts:
+        for record in cut["shots"]:
+            take = next(t for t in record["takes"] if t["attempt"] == record["chosen_take"])
+            shot = Shot.model_validate(take.get("shot") or record["shot"])
+            shots.append(shot.id)
+            path = run_dir / take["asset"]
+            with Image.open(path) as image:
+                size = image.size
+            review = TakeUnderReview(path=path, shot=shot, location=bible.location(shot.location), cast=cast,
+                                     references=references, backend=take["backend"])
+            for score in _agent(size, agents).score(review).scores:
+                kind, _, name = score.scorer.partition(":")
+                if kind == "identity" and name in identity:
+                    identity[name][shot.id] = score.score if score.judged else 0.0
+                elif kind == "palette" and name in drift:
+                    drift[name][shot.id] = score.score
+    return {"shots": shots, "identity": identity, "drift": drift}
+
+
+def score_continuity(measured: dict, max_drift: float = 18.0, min_identity: float = 0.6) -> list[MetricResult]:
+    cells = [(n, s, v) for n, row in measured["identity"].items() for s, v in row.items()]
+    drifts = [(n, s, v) for n, row in measured["drift"].items() for s, v in row.items()]
+    if not cells:
+        return [share("continuity.identity_mean", [], 0)]
+    mean = sum(v for *_, v in cells) / len(cells)
+    worst = min(cells, key=lambda c: c[2])
+    low = [f"{n} in {s}: identity {v:.2f}" for n, s, v in sorted(cells, key=lambda c: c[2]) if v < min_identity]
+    out = [
+        MetricResult(name="continuity.identity_mean", value=round(mean, 4), passed=mean >= IDENTITY_MEAN,
+                     threshold=IDENTITY_MEAN, detail=low[:5]),
+        MetricResult(name="continuity.identity_worst", value=worst[2], passed=worst[2] >= min_identity,
+                     threshold=min_identity, detail=low[:5]),
+    ]
+    if drifts:
+        far = [f"{n} in {s}: wardrobe {v:.0f} from canonical" for n, s, v in sorted(drifts, key=lambda c: -c[2])
+               if v > max_drift]
+        out.append(at_most("continuity.drift_mean", sum(v for *_, v in drifts) / len(drifts), max_drift / 2, far))
+        out.append(at_most("continuity.drift_worst", max(v for *_, v in drifts), max_drift, far))
+    return out
+
+
+def heatmap(measured: dict) -> dict:
+    """Characters x shots identity grid (None where the character is not in the shot), for the report."""
+    names = [n for n, row in measured["identity"].items() if row]
+    return {"characters": names, "shots": measured["shots"],
+            "identity": [[measured["identity"][n].get(s) for s in measured["shots"]] for n in names]}

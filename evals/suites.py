@@ -1,0 +1,200 @@
+"""Run eval suites: produce the golden concepts (or resume their productions), score them, aggregate.
+
+Every suite except qc measures productions, so one production per (concept, seed) serves all of them. Productions
+live in OUT/runs/<concept>-s<seed>/ and are ordinary run folders: a second eval (or one after a crash) resumes
+them instead of producing again, and a person can open them like any other run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dramafactory.agents.context import AgentContext
+from dramafactory.config import Settings
+from dramafactory.graphs.backends import build_context, build_text
+from dramafactory.graphs.runner import has_run, produce
+from dramafactory.tools.ledger import Ledger
+
+from .bible_metrics import score_bible
+from .continuity_metrics import heatmap, measure, score_continuity
+from .e2e_metrics import score_e2e
+from .golden import GoldenConcept, QCSetSize, load_golden
+from .judge import CRITERIA, judge_scripts
+from .metrics import MetricResult
+from .production import Production
+from .script_metrics import score_scripts
+from .shotlist_metrics import score_shotlists
+
+Progress = Callable[[str], None]
+MakeContext = Callable[[Path, Settings], AgentContext]
+JUDGE_PASS = 3.0  # "a clear conflict", "speakable" on the rubric (evals/judge_prompts.py)
+JUDGE_AGREEMENT = 0.8  # share of seed pairs within one point: below it the judge's scores are noise
+
+
+@dataclass
+class EvalPlan:
+    name: str
+    suites: list[str]
+    concepts: list[GoldenConcept]
+    episodes: int = 1
+    seconds: int = 60
+    seeds: list[int] = field(default_factory=lambda: [0])
+    qc: QCSetSize = field(default_factory=QCSetSize)
+
+    @property
+    def needs_production(self) -> bool:
+        return any(s != "qc" for s in self.suites)
+
+    @property
+    def bible_only(self) -> bool:
+        return set(self.suites) <= {"bible", "qc"}
+
+
+def plan_for(name: str, concept_ids: list[str] | None = None, seeds: list[int] | None = None,
+             episodes: int | None = None, seconds: int | None = None) -> EvalPlan:
+    """A preset (smoke, golden) or one suite over the golden concepts; options override the preset."""
+    golden = load_golden()
+    if name in golden.presets:
+        preset = golden.presets[name]
+        plan = EvalPlan(name, list(preset.suites), golden.pick(preset.concepts), preset.episodes, preset.seconds,
+                        list(preset.seeds), preset.qc)
+    else:
+        default = golden.presets["golden"]
+        plan = EvalPlan(name, [name], golden.pick(None), default.episodes, default.seconds, [0])
+    if concept_ids:
+        plan.concepts = golden.pick(concept_ids)
+    plan.seeds = seeds or plan.seeds
+    plan.episodes = episodes or plan.episodes
+    plan.seconds = seconds or plan.seconds
+    return plan
+
+
+def run_dir_for(out: Path, concept: GoldenConcept, seed: int) -> Path:
+    return out / "runs" / f"{concept.id}-s{seed}"
+
+
+def ensure_production(run_dir: Path, concept: GoldenConcept, seed: int, plan: EvalPlan, ctx: AgentContext
+                      ) -> Production:
+    """Produce the concept into run_dir, or resume what an earlier eval left there (only the bible when the
+    plan needs no more)."""
+    stop_after = "director" if plan.bible_only else None
+    if not has_run(run_dir):
+        produce(ctx, concept=concept.concept(plan.episodes, plan.seconds), seed=seed, stop_after=stop_after)
+    elif not (run_dir / "summary.json").is_file() and not (plan.bible_only and (run_dir / "bible.json").is_file()):
+        produce(ctx, concept=None, seed=seed, resume=True, stop_after=stop_after)
+    return Production.load(run_dir)
+
+
+def score_case(production: Production, suites: list[str], settings: Settings) -> tuple[list[MetricResult], dict | None]:
+    bible, metrics, grid = production.bible, [], None
+    if bible is None:
+        raise RuntimeError(f"{production.run_dir} has no bible.json: the production failed before the director")
+    target = production.concept.seconds_per_episode
+    if "bible" in suites:
+        metrics += score_bible(bible, production.concept)
+    if "script" in suites:
+        metrics += score_scripts(production.scripts, bible, target)
+    if "shotlist" in suites:
+        metrics += score_shotlists(production.shotlists, production.scripts, target, production.canonical)
+    if "continuity" in suites:
+        measured = measure(production.run_dir, production.cuts, bible, production.canonical)
+        metrics += score_continuity(measured, settings.qc.max_palette_drift, settings.qc.min_identity)
+        grid = heatmap(measured)
+    if "e2e" in suites:
+        metrics += score_e2e(production.summary)
+    return metrics, grid
+
+
+def aggregate(cases: list[dict]) -> dict[str, dict]:
+    """Per metric over the cases: mean, min, max; passed only if it passed in every case."""
+    by_name: dict[str, list[dict]] = {}
+    for case in cases:
+        for m in case["metrics"]:
+            by_name.setdefault(m["name"], []).append(m)
+    out = {}
+    for name, rows in by_name.items():
+        values = [r["value"] for r in rows]
+        out[name] = {"mean": round(sum(values) / len(values), 4), "min": min(values), "max": max(values),
+                     "threshold": rows[0]["threshold"], "better": rows[0]["better"],
+                     "passed": all(r["passed"] for r in rows), "cases": len(rows)}
+    return out
+
+
+def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "embedded default",
+             progress: Progress = lambda _: None, judge_seeds: list[int] | None = None,
+             make_context: MakeContext | None = None) -> dict:
+    """Produce (or resume) every case, score it; with judge_seeds, the LLM judge scores each case's scripts.
+    make_context builds each production's context (tests give fake backends); by default one loaded text model
+    serves every production."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    cases: list[dict] = []
+    if plan.needs_production:
+        if make_context is None:
+            text = build_text(settings)
+
+            def make_context(run_dir: Path, settings: Settings) -> AgentContext:
+                return build_context(run_dir, settings, text=text)
+        for concept in plan.concepts:
+            for seed in plan.seeds:
+                run_dir = run_dir_for(out, concept, seed)
+                progress(f"producing {concept.id} (seed {seed}) in {run_dir}")
+                ctx = make_context(run_dir, settings)
+                production = ensure_production(run_dir, concept, seed, plan, ctx)
+                metrics, grid = score_case(production, plan.suites, settings)
+                if judge_seeds and production.scripts:
+                    progress(f"judging {concept.id} (seed {seed}) with {len(judge_seeds)} judge seeds")
+                    metrics += judge_metrics(judge_scripts(ctx.text, Ledger(out / "judge_ledger.jsonl"),
+                                                           production.scripts, judge_seeds))
+                cases.append({"id": f"{concept.id}-s{seed}", "concept": concept.logline, "genre": concept.genre,
+                              "seed": seed, "run_dir": str(run_dir.relative_to(out)),
+                              "metrics": [m.model_dump(mode="json") for m in metrics],
+                              "contact_sheets": [str(p.relative_to(out)) for p in production.contact_sheets()],
+                              "heatmap": grid})
+    qc = None
+    if "qc" in plan.suites:
+        from .qc_eval import run as run_qc
+
+        progress("scoring QC on the labelled set")
+        qc = run_qc(out / "qc", series=plan.qc.series, shots_per_series=plan.qc.shots)
+        cases.append({"id": "qc-labelled-set", "concept": "", "genre": "", "seed": 0, "run_dir": "qc",
+                      "metrics": [m.model_dump(mode="json") for m in qc_metrics(qc)], "contact_sheets": [],
+                      "heatmap": None})
+    metrics = aggregate(cases)
+    return {"suite": plan.name, "label": label, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 1), "passed": all(m["passed"] for m in metrics.values()),
+            "settings": {"text_backend": settings.text_backend, "image_backend": settings.image_backend,
+                         "speech_backend": settings.speech_backend, "episodes": plan.episodes,
+                         "seconds_per_episode": plan.seconds, "seeds": plan.seeds,
+                         "concepts": [c.id for c in plan.concepts], "suites": plan.suites},
+            "cases": cases, "metrics": metrics, **({"qc": qc} if qc else {})}
+
+
+def judge_metrics(judged: dict) -> list[MetricResult]:
+    out = []
+    for criterion in CRITERIA:
+        mean = judged[criterion]["mean"]
+        out.append(MetricResult(name=f"judge.{criterion}", value=mean or 0.0,
+                                passed=mean is not None and mean >= JUDGE_PASS, threshold=JUDGE_PASS))
+    agreements = [judged[c]["agreement"] for c in CRITERIA if judged[c]["agreement"] is not None]
+    worst = min(agreements) if agreements else 0.0
+    out.append(MetricResult(name="judge.self_agreement", value=worst, passed=worst >= JUDGE_AGREEMENT,
+                            threshold=JUDGE_AGREEMENT,
+                            detail=[f"{judged['unanswered']} judge calls gave no valid answer"]
+                            if judged["unanswered"] else []))
+    return out
+
+
+def qc_metrics(qc: dict) -> list[MetricResult]:
+    from .qc_eval import TARGET
+
+    return [MetricResult(name="qc.precision", value=qc["precision"], passed=qc["precision"] >= TARGET,
+                         threshold=TARGET),
+            MetricResult(name="qc.recall", value=qc["recall"], passed=qc["recall"] >= TARGET, threshold=TARGET),
+            MetricResult(name="qc.false_alarm_rate", value=qc["false_alarm_rate"],
+                         passed=qc["false_alarm_rate"] <= 1 - TARGET, threshold=round(1 - TARGET, 4),
+                         better="lower")]
