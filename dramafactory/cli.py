@@ -338,6 +338,9 @@ def run_eval_command(suite: str, out: Path, concepts: str | None, seeds: str | N
         save_baseline.write_text(json.dumps(baseline_of(results), indent=2) + "\n", encoding="utf-8")
     _print_results(results)
     console.print(f"results: {out / 'results.json'}; report: {report}")
+    if baseline is not None and results["compare"]["plan_mismatch"]:
+        raise fail(f"{compare} was made from another plan ({'; '.join(results['compare']['plan_mismatch'])})",
+                   "compare runs of the same preset, or write a new baseline with --save-baseline", 1)
     if baseline is not None and not results["compare"]["passed"]:
         raise fail(f"regressed against {compare}: {', '.join(results['compare']['regressions'])}",
                    "see the report; fix the change, or update the baseline with --save-baseline if it is intended",

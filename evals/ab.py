@@ -18,6 +18,7 @@ from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_text
 from dramafactory.tools.ledger import Ledger
 
+from .compare import outside
 from .judge import CRITERIA, judge_pair
 from .production import Production
 from .suites import EvalPlan, MakeContext, Progress, run_dir_for, run_eval
@@ -45,36 +46,46 @@ def spread(values: list[float]) -> float:
     return round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
 
 
-def winner(a: list[float], b: list[float], better: str, threshold) -> str:
-    """'a' or 'b' when the means differ by more than the seeds' typical spread (the mean of the two standard
-    deviations), in the metric's better direction; otherwise 'tie'."""
-    delta = statistics.fmean(b) - statistics.fmean(a)
-    noise = (spread(a) + spread(b)) / 2
-    if abs(delta) <= max(noise, 1e-9):
+def winner(deltas: list[float], better: str) -> str:
+    """Decide on paired differences (B - A on the same concept and seed, so the concepts' own differences cancel):
+    a side wins when the mean difference is larger than the differences' spread across seeds; otherwise 'tie'."""
+    if not deltas:
         return "tie"
-    if better == "band" and isinstance(threshold, list):  # nearer the band's middle is better
-        middle = sum(threshold) / 2
-        return "b" if abs(statistics.fmean(b) - middle) < abs(statistics.fmean(a) - middle) else "a"
-    return "b" if (delta > 0) == (better == "higher") else "a"
+    mean = statistics.fmean(deltas)
+    if abs(mean) <= max(spread(deltas), 1e-9):
+        return "tie"
+    return "b" if (mean > 0) == (better == "higher") else "a"
+
+
+def _goodness(value: float, better: str, threshold) -> float:
+    """A band metric is as good as it is close to its band (inside is perfect): compare distances, not values."""
+    if better == "band" and isinstance(threshold, list):
+        return -outside(value, threshold)
+    return value
 
 
 def compare_sides(results_a: dict, results_b: dict) -> dict:
-    values: dict[str, dict[str, list[float]]] = {}
+    values: dict[str, dict[str, dict[str, float]]] = {}
     meta: dict[str, dict] = {}
     for side, results in (("a", results_a), ("b", results_b)):
         for case in results["cases"]:
             for m in case["metrics"]:
-                values.setdefault(m["name"], {"a": [], "b": []})[side].append(m["value"])
+                values.setdefault(m["name"], {"a": {}, "b": {}})[side][case["id"]] = m["value"]
                 meta[m["name"]] = m
     out = {}
     for name, sides in sorted(values.items()):
-        if not sides["a"] or not sides["b"]:
+        paired = sorted(set(sides["a"]) & set(sides["b"]))
+        if not paired:
             continue
-        out[name] = {"better": meta[name]["better"],
-                     **{s: {"mean": round(statistics.fmean(v), 4), "std": spread(v), "values": v}
-                        for s, v in sides.items()},
-                     "delta": round(statistics.fmean(sides["b"]) - statistics.fmean(sides["a"]), 4),
-                     "winner": winner(sides["a"], sides["b"], meta[name]["better"], meta[name]["threshold"])}
+        better, threshold = meta[name]["better"], meta[name]["threshold"]
+        deltas = [_goodness(sides["b"][c], better, threshold) - _goodness(sides["a"][c], better, threshold)
+                  for c in paired]
+        a, b = [sides["a"][c] for c in paired], [sides["b"][c] for c in paired]
+        out[name] = {"better": better, "cases": paired,
+                     "a": {"mean": round(statistics.fmean(a), 4), "std": spread(a), "values": a},
+                     "b": {"mean": round(statistics.fmean(b), 4), "std": spread(b), "values": b},
+                     "delta": round(statistics.fmean(b) - statistics.fmean(a), 4),
+                     "winner": winner(deltas, "lower" if better == "lower" else "higher")}
     return out
 
 

@@ -24,6 +24,9 @@ ROLE_WORDS = {
     "billionaire", "heir", "heiress", "detective", "officer", "captain", "chef", "cook", "king", "queen", "prince",
     "princess", "stranger", "narrator", "character", "unknown", "the", "mr", "mrs", "ms", "miss", "dr",
 }
+# Concept words that are also common surnames: "Mira Young" is a name even when the concept has a "young emperor".
+SURNAMES = {"young", "black", "white", "green", "brown", "stone", "price", "hunter", "baker", "walker", "knight",
+            "frost", "marsh", "fisher", "porter", "mason", "grant", "rich", "little", "long", "wolfe"}
 STOPWORDS = {
     "about", "after", "again", "against", "their", "there", "where", "which", "while", "whose", "would", "could",
     "should", "these", "those", "other", "under", "until", "every", "being", "before", "from", "into", "with",
@@ -46,12 +49,16 @@ def complete(bible: SeriesBible) -> MetricResult:
     return share("bible.complete", failures, len(bible.characters))
 
 
+def _hair_words(c: Character) -> set[str]:
+    return set(words(c.look.hair_color)) - {"hair", "light", "dark", "deep", "pale"} or set(words(c.look.hair_color))
+
+
 def distinct_looks(bible: SeriesBible) -> MetricResult:
     failures = []
     pairs = list(combinations(bible.characters, 2))
     for a, b in pairs:
         same_colour = rgb_distance(a.look.palette[0], b.look.palette[0]) < SAME_COLOUR
-        same_hair = a.look.hair_color.strip().lower() == b.look.hair_color.strip().lower()
+        same_hair = bool(_hair_words(a) & _hair_words(b))  # "black" and "jet black" read as the same hair
         if same_colour and same_hair:
             failures.append(f"{a.name} and {b.name} look alike: {a.look.hair_color} hair, wardrobe "
                             f"{a.look.palette[0]} vs {b.look.palette[0]}")
@@ -79,7 +86,7 @@ def concept_words(logline: str) -> set[str]:
 
 
 def names_are_names(bible: SeriesBible, concept: SeriesConcept) -> MetricResult:
-    forbidden = concept_words(concept.logline) | ROLE_WORDS
+    forbidden = (concept_words(concept.logline) | ROLE_WORDS) - SURNAMES
     places = {w for loc in bible.locations for w in words(loc.name) if len(w) >= 4}
     failures = []
     for c in bible.characters:

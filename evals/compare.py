@@ -22,12 +22,18 @@ def tolerance_for(name: str, better: str, tolerances: dict) -> float | None:
     return tolerances["defaults"].get(better, 0.05)
 
 
+def outside(value: float, band: list[float]) -> float:
+    """How far a value lies outside its band (0 inside it)."""
+    low, high = band
+    return max(low - value, 0.0, value - high)
+
+
 def status_of(delta: float, better: str, tolerance: float | None) -> str:
+    """`delta` is the move the better way round for 'higher', the worse way for 'lower'; for a band metric pass
+    the change of its distance outside the band (moving inside the band is no change)."""
     if tolerance is None:
         return "report only"
-    if better == "band":
-        return "regressed" if abs(delta) > tolerance else "ok"
-    signed = delta if better == "higher" else -delta  # positive: moved the better way
+    signed = -delta if better in ("lower", "band") else delta  # positive: moved the better way
     if signed < -tolerance:
         return "regressed"
     if signed > tolerance:
@@ -35,27 +41,44 @@ def status_of(delta: float, better: str, tolerance: float | None) -> str:
     return "ok"
 
 
+PLAN_KEYS = ("concepts", "episodes", "seconds_per_episode", "seeds", "text_backend", "image_backend")
+
+
+def plan_mismatch(results: dict, baseline: dict) -> list[str]:
+    """What makes two eval runs incomparable: other concepts, lengths, seeds or backends."""
+    now, before = results.get("settings", {}), baseline.get("settings", {})
+    return [f"{k}: baseline {before.get(k)!r}, now {now.get(k)!r}" for k in PLAN_KEYS
+            if k in before and before.get(k) != now.get(k)]
+
+
 def compare(results: dict, baseline: dict, tolerances: dict | None = None) -> dict:
     """Deltas of every metric's mean; a metric the baseline has and these results lack is a regression (a suite
-    that stopped measuring must not pass silently)."""
+    that stopped measuring must not pass silently), and so is a baseline made from another plan."""
     tolerances = tolerances or load_tolerances()
     now, before = results["metrics"], baseline["metrics"]
     deltas = {}
     for name in sorted(set(now) | set(before)):
-        if name not in now:
-            deltas[name] = {"baseline": before[name]["mean"], "now": None, "delta": None, "tolerance": None,
+        base_mean = (before.get(name) or {}).get("mean")
+        if name not in now or now[name].get("mean") is None:
+            deltas[name] = {"baseline": base_mean, "now": None, "delta": None, "tolerance": None,
                             "status": "missing"}
             continue
-        if name not in before:
+        if base_mean is None:
             deltas[name] = {"baseline": None, "now": now[name]["mean"], "delta": None, "tolerance": None,
                             "status": "new"}
             continue
-        delta = round(now[name]["mean"] - before[name]["mean"], 4)
-        tolerance = tolerance_for(name, now[name]["better"], tolerances)
-        deltas[name] = {"baseline": before[name]["mean"], "now": now[name]["mean"], "delta": delta,
-                        "tolerance": tolerance, "status": status_of(delta, now[name]["better"], tolerance)}
+        better, threshold = now[name]["better"], now[name].get("threshold")
+        delta = round(now[name]["mean"] - base_mean, 4)
+        moved = delta
+        if better == "band" and isinstance(threshold, list):
+            moved = outside(now[name]["mean"], threshold) - outside(base_mean, threshold)
+        tolerance = tolerance_for(name, better, tolerances)
+        deltas[name] = {"baseline": base_mean, "now": now[name]["mean"], "delta": delta, "tolerance": tolerance,
+                        "status": status_of(moved, better, tolerance)}
     bad = [n for n, d in deltas.items() if d["status"] in ("regressed", "missing")]
-    return {"baseline_created": baseline.get("created"), "passed": not bad, "regressions": bad, "deltas": deltas}
+    mismatch = plan_mismatch(results, baseline)
+    return {"baseline_created": baseline.get("created"), "passed": not bad and not mismatch, "regressions": bad,
+            "plan_mismatch": mismatch, "deltas": deltas}
 
 
 def baseline_of(results: dict) -> dict:

@@ -16,10 +16,12 @@ from PIL import Image
 from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
 from dramafactory.config import Settings
 from dramafactory.schemas import Character, SeriesBible, Shot
+from dramafactory.tools.image.storyboard import visible_characters
 
 from .metrics import MetricResult, at_most, share
 
 IDENTITY_MEAN = 0.9
+COVERAGE = 0.9  # share of (character, shot) the suite could measure: a mean over a few frames proves little
 
 
 def _agent(size: tuple[int, int], cache: dict) -> QCAgent:
@@ -42,11 +44,13 @@ def measure(run_dir: Path, cuts: list[dict], bible: SeriesBible, canonical) -> d
     drift: dict[str, dict[str, float]] = {n: {} for n in cast}
     agents: dict = {}
     shots: list[str] = []
+    expected: list[tuple[str, str]] = []  # (character, shot) pairs the shot lists as visible
     for cut in cuts:
         for record in cut["shots"]:
             take = next(t for t in record["takes"] if t["attempt"] == record["chosen_take"])
             shot = Shot.model_validate(take.get("shot") or record["shot"])
             shots.append(shot.id)
+            expected += [(n, shot.id) for n in visible_characters(shot) if n in cast]
             path = run_dir / take["asset"]
             with Image.open(path) as image:
                 size = image.size
@@ -58,11 +62,14 @@ def measure(run_dir: Path, cuts: list[dict], bible: SeriesBible, canonical) -> d
                     identity[name][shot.id] = score.score if score.judged else 0.0
                 elif kind == "palette" and name in drift:
                     drift[name][shot.id] = score.score
-    return {"shots": shots, "identity": identity, "drift": drift}
+    return {"shots": shots, "identity": identity, "drift": drift, "expected": expected}
 
 
 def score_continuity(measured: dict, max_drift: float = 18.0, min_identity: float = 0.6) -> list[MetricResult]:
     cells = [(n, s, v) for n, row in measured["identity"].items() for s, v in row.items()]
+    expected = measured.get("expected", [(n, s) for n, s, _ in cells])
+    unmeasured = [f"{n} in {s}: not measured (the frame failed the technical checks)" for n, s in expected
+                  if s not in measured["identity"].get(n, {})]
     drifts = [(n, s, v) for n, row in measured["drift"].items() for s, v in row.items()]
     if not cells:
         return [share("continuity.identity_mean", [], 0)]
@@ -75,6 +82,8 @@ def score_continuity(measured: dict, max_drift: float = 18.0, min_identity: floa
         MetricResult(name="continuity.identity_worst", value=worst[2], passed=worst[2] >= min_identity,
                      threshold=min_identity, detail=low[:5]),
     ]
+    out.append(share("continuity.coverage", unmeasured, len(expected), threshold=COVERAGE,
+                     none_means="no character is on screen"))
     if drifts:
         far = [f"{n} in {s}: wardrobe {v:.0f} from canonical" for n, s, v in sorted(drifts, key=lambda c: -c[2])
                if v > max_drift]

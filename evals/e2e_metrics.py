@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dramafactory.schemas import RunSummary
 
-from .metrics import MetricResult, at_most, share, within
+from .metrics import MetricResult, at_most, not_measured, within
 
 FIRST_PASS, FINAL, MAX_ATTEMPTS_PER_SHOT = 0.8, 0.9, 1.5
+METRICS = ["e2e.first_pass_usable", "e2e.final_usable", "e2e.attempts_per_shot", "e2e.length_fit",
+           "e2e.seconds_per_finished_minute", "e2e.cost_per_finished_minute_usd"]
 
 
 def _rate(name: str, value: float, threshold: float) -> MetricResult:
@@ -19,8 +21,8 @@ def _rate(name: str, value: float, threshold: float) -> MetricResult:
 
 
 def score_e2e(summary: RunSummary | None) -> list[MetricResult]:
-    if summary is None:
-        return [share("e2e.finished", ["the production did not finish (no summary.json)"], 1)]
+    if summary is None or not summary.episode_seconds or sum(summary.episode_seconds) <= 0:
+        return not_measured(METRICS, "the production did not finish (no summary.json, or no episode cut)")
     minutes = sum(summary.episode_seconds) / 60
     length = (sum(summary.episode_seconds) / len(summary.episode_seconds)) / summary.target_seconds_per_episode
     return [

@@ -2,12 +2,11 @@
 backend (a big model on a vLLM server judges better than the embedded 0.5B one; the code is the same).
 
 A judge is a noisy instrument, so it is run with several seeds and reports how well it agrees with itself; in A/B
-mode it sees the two versions in a random order, unlabelled, so neither its position bias nor a label decides.
+mode it sees the two versions unlabelled and in both orders, so neither its position bias nor a label decides.
 """
 
 from __future__ import annotations
 
-import random
 from itertools import combinations
 
 from pydantic import BaseModel, Field
@@ -44,9 +43,10 @@ def script_text(script: EpisodeScript) -> str:
 
 
 def agreement(values: list[int]) -> float:
-    """Share of seed pairs whose scores are within one point of each other (1.0 with a single seed)."""
+    """Share of seed pairs whose scores are within one point of each other. Fewer than two answers cannot show
+    agreement, so they score 0 (a judge that mostly fails to answer is not a consistent one)."""
     pairs = list(combinations(values, 2))
-    return round(sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs), 4) if pairs else 1.0
+    return round(sum(abs(a - b) <= 1 for a, b in pairs) / len(pairs), 4) if pairs else 0.0
 
 
 def judge_scripts(text: TextBackend, ledger: Ledger, scripts: list[EpisodeScript], seeds: list[int]) -> dict:
@@ -76,24 +76,25 @@ def judge_scripts(text: TextBackend, ledger: Ledger, scripts: list[EpisodeScript
     return out
 
 
-def judge_pair(text: TextBackend, ledger: Ledger, a: EpisodeScript, b: EpisodeScript, seed: int) -> dict[str, str]:
-    """Which of two versions is better per criterion: 'a', 'b' or 'tie'. The order is shuffled by the seed and the
-    versions are shown as 1 and 2, so the judge never sees which configuration wrote which."""
-    swapped = random.Random(seed).random() < 0.5
-    first, second = (b, a) if swapped else (a, b)
+def _pick(text: TextBackend, ledger: Ledger, first: EpisodeScript, second: EpisodeScript, seed: int
+          ) -> Preference | None:
     try:
-        pick = ask_json(text, ledger, stage="eval.judge_pair", schema=Preference, system=prompts.SYSTEM,
+        return ask_json(text, ledger, stage="eval.judge_pair", schema=Preference, system=prompts.SYSTEM,
                         examples=[prompts.PAIR_EXAMPLE], seed=seed, temperature=0.7, max_tokens=40,
                         ask=prompts.PAIR_ASK.format(rubric=RUBRIC_TEXT, first=script_text(first),
                                                     second=script_text(second)))
     except StructuredOutputError:
-        return {c: "tie" for c in CRITERIA}
-    out = {}
-    for c in CRITERIA:
-        choice = getattr(pick, c)
-        if choice == 0:
-            out[c] = "tie"
-        else:
-            first_won = choice == 1
-            out[c] = ("b" if first_won else "a") if swapped else ("a" if first_won else "b")
-    return out
+        return None
+
+
+def judge_pair(text: TextBackend, ledger: Ledger, a: EpisodeScript, b: EpisodeScript, seed: int) -> dict[str, str]:
+    """Which of two versions is better per criterion: 'a', 'b' or 'tie'. The judge sees them unlabelled ("version
+    1", "version 2") twice, in both orders: a side wins only when it wins both times, so a judge that favours a
+    position (small models do) produces ties, not a winner."""
+    votes = []
+    for first_is_a in (True, False):
+        first, second = (a, b) if first_is_a else (b, a)
+        pick = _pick(text, ledger, first, second, seed)
+        votes.append({c: "tie" if pick is None or getattr(pick, c) == 0 else
+                      ("a" if (getattr(pick, c) == 1) == first_is_a else "b") for c in CRITERIA})
+    return {c: votes[0][c] if votes[0][c] == votes[1][c] else "tie" for c in CRITERIA}

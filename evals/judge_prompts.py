@@ -49,8 +49,10 @@ Version 2:
 
 Answer as JSON: {{"hook_strength": 0-2, "dialogue_naturalness": 0-2}}"""
 
+# The example prefers version 1 on one criterion and version 2 on the other, so it teaches no position.
 PAIR_EXAMPLE = (
-    PAIR_ASK.format(rubric="(as above)", first="ANNA: Hello. How are you today?",
-                    second="ANNA: You told me he never proposed."),
-    '{"hook_strength": 2, "dialogue_naturalness": 2}',
+    PAIR_ASK.format(rubric="(as above)",
+                    first="HOOK: A gunshot in the ward.\nANNA: Hello. How are you today? I am fine.",
+                    second="HOOK: Anna folds towels.\nANNA: You told me he never proposed. Then whose ring is this?"),
+    '{"hook_strength": 1, "dialogue_naturalness": 2}',
 )

@@ -29,9 +29,15 @@ class MetricResult(BaseModel):
 MAX_DETAIL = 5
 
 
-def share(name: str, failures: list[str], total: int, threshold: float = 1.0) -> MetricResult:
-    """The share of `total` items that did not fail. No items counts as a failure (nothing was measured)."""
+def share(name: str, failures: list[str], total: int, threshold: float = 1.0, *,
+          none_means: str | None = None) -> MetricResult:
+    """The share of `total` items that did not fail. No items is a failure (nothing was measured: a script with no
+    lines), unless `none_means` says why there was rightly nothing to check (a monologue has no exchange to cover
+    with a reverse shot): then the metric passes and says so."""
     if total == 0:
+        if none_means:
+            return MetricResult(name=name, value=1.0, passed=True, threshold=threshold,
+                                detail=[f"not applicable: {none_means}"])
         return MetricResult(name=name, value=0.0, passed=False, threshold=threshold, detail=["nothing to measure"])
     value = round(1 - len(failures) / total, 4)
     return MetricResult(name=name, value=value, passed=value >= threshold, threshold=threshold,
@@ -71,3 +77,9 @@ def mean_of(results: Sequence[MetricResult]) -> MetricResult:
     value = round(sum(r.value for r in results) / len(results), 4)
     detail = [d for r in results for d in r.detail][:5]
     return first.model_copy(update={"value": value, "passed": all(r.passed for r in results), "detail": detail})
+
+
+def not_measured(names: list[str], why: str) -> list[MetricResult]:
+    """Failed placeholders for metrics whose input is missing, so a suite that measured nothing never reads as a
+    pass (and `--compare` still finds the metric)."""
+    return [MetricResult(name=n, value=0.0, passed=False, detail=[why]) for n in names]

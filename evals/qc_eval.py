@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
-from dramafactory.config import Settings
+from dramafactory.config import QCThresholds, Settings
 from dramafactory.schemas import Character, Location, QCReport, Shot
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 
@@ -69,14 +69,15 @@ def judge(agent: QCAgent, folder: Path, case: Case, previous: Case | None = None
 
 
 def run(out: Path, *, series: int = 6, shots_per_series: int = 16, width: int = 360, height: int = 640,
-        set_dir: Path | None = None) -> dict:
+        set_dir: Path | None = None, limits: QCThresholds | None = None) -> dict:
+    """Score the labelled set with the QC agent at `limits` (the configured thresholds; default: the defaults)."""
     folder = set_dir or out / "qc_set"
     started = time.perf_counter()
     # an existing set is reused as it is (its own size and casts), so runs can be compared on the same frames
     cases = load(folder) if (folder / "cases.jsonl").is_file() else build(
         folder, series=series, shots_per_series=shots_per_series, width=width, height=height)
     built = time.perf_counter() - started
-    agent = QCAgent(Settings(_env_file=None, width=width, height=height))
+    agent = QCAgent(Settings(_env_file=None, width=width, height=height, qc=limits or QCThresholds()))
     rows = []
     started = time.perf_counter()
     good_by_image = {c.image: c for c in cases if not c.bad}

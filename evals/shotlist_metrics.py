@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from dramafactory.schemas import Character, EpisodeScript, Shot, ShotList
 
-from .metrics import MetricResult, at_most, mean_of, share, within
+from .metrics import MetricResult, at_most, mean_of, not_measured, share, within
 
 DURATION_BAND = (0.85, 1.15)
 MAX_FRAMING_RUN = 2  # the same framing three times running reads as a locked-off camera
@@ -52,7 +52,7 @@ def canonical_looks(shotlist: ShotList, canonical: Canonical) -> MetricResult:
                                                ("wardrobe", c.wardrobe)) if text.lower() not in prompt]
             if missing:
                 failures.append(f"{shot.id}: {name}'s {', '.join(missing)} not in the prompt")
-    return share("shotlist.canonical_looks", failures, total)
+    return share("shotlist.canonical_looks", failures, total, none_means="no shot lists a character")
 
 
 def framing_run(shotlist: ShotList) -> MetricResult:
@@ -67,8 +67,9 @@ def framing_run(shotlist: ShotList) -> MetricResult:
 
 
 def screen_direction(shotlist: ShotList, script: EpisodeScript) -> MetricResult:
-    """Within a scene, any two characters shown together keep their left-to-right order (a shot lists the visible
-    characters screen-left first; over-shoulder lists the near shoulder first)."""
+    """Within a scene, any two characters shown together keep their left-to-right order. A shot lists the visible
+    characters screen-left first (Shot.characters), over-shoulder shots included: the storyboard draws the near
+    shoulder at the left, so an over-shoulder onto the scene's left-hand character puts them on the wrong side."""
     sides = {scene.number: {name: i for i, name in enumerate(scene.characters)} for scene in script.scenes}
     failures, total = [], 0
     for shot in shotlist.shots:
@@ -80,7 +81,7 @@ def screen_direction(shotlist: ShotList, script: EpisodeScript) -> MetricResult:
         if positions != sorted(positions):
             failures.append(f"{shot.id} ({shot.framing}) shows {shot.characters}: the scene keeps "
                             f"{sorted(order, key=order.get)} left to right")
-    return share("shotlist.screen_direction", failures, total)
+    return share("shotlist.screen_direction", failures, total, none_means="no shot shows two characters")
 
 
 def favoured(shot: Shot) -> str | None:
@@ -107,11 +108,18 @@ def reverse_shots(shotlist: ShotList, script: EpisodeScript) -> MetricResult:
             if (favoured(shot_a), favoured(shot_b)) != (a.speaker, b.speaker):
                 failures.append(f"{shot_a.id}->{shot_b.id}: {a.speaker} then {b.speaker} shot as "
                                 f"{shot_a.framing} then {shot_b.framing}")
-    return share("shotlist.reverse_shots", failures, total, threshold=0.6)
+    return share("shotlist.reverse_shots", failures, total, threshold=0.6,
+                 none_means="no two-person exchange (a monologue)")
+
+
+METRICS = ["shotlist.lines_covered", "shotlist.duration_fit", "shotlist.canonical_looks", "shotlist.max_framing_run",
+           "shotlist.screen_direction", "shotlist.reverse_shots"]
 
 
 def score_shotlists(shotlists: list[ShotList], scripts: list[EpisodeScript], target_seconds: float,
                     canonical: Canonical) -> list[MetricResult]:
+    if not shotlists or len(shotlists) != len(scripts):
+        return not_measured(METRICS, f"{len(shotlists)} shot list(s) for {len(scripts)} script(s)")
     per_episode = [[lines_covered(sl, sc), duration_fit(sl, target_seconds), canonical_looks(sl, canonical),
                     framing_run(sl), screen_direction(sl, sc), reverse_shots(sl, sc)]
                    for sl, sc in zip(shotlists, scripts, strict=True)]

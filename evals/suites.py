@@ -7,6 +7,7 @@ them instead of producing again, and a person can open them like any other run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .continuity_metrics import heatmap, measure, score_continuity
 from .e2e_metrics import score_e2e
 from .golden import GoldenConcept, QCSetSize, load_golden
 from .judge import CRITERIA, judge_scripts
-from .metrics import MetricResult
+from .metrics import MetricResult, not_measured
 from .production import Production
 from .script_metrics import score_scripts
 from .shotlist_metrics import score_shotlists
@@ -50,8 +51,14 @@ class EvalPlan:
         return any(s != "qc" for s in self.suites)
 
     @property
-    def bible_only(self) -> bool:
-        return set(self.suites) <= {"bible", "qc"}
+    def stop_after(self) -> str | None:
+        """The last stage the suites need: the bible alone, or a one-episode plan's shot list, costs far less than
+        rendering, voicing and cutting the episode."""
+        if set(self.suites) <= {"bible", "qc"}:
+            return "director"
+        if set(self.suites) <= {"bible", "script", "shotlist", "qc"} and self.episodes == 1:
+            return "cinematographer"
+        return None
 
 
 def plan_for(name: str, concept_ids: list[str] | None = None, seeds: list[int] | None = None,
@@ -77,16 +84,60 @@ def run_dir_for(out: Path, concept: GoldenConcept, seed: int) -> Path:
     return out / "runs" / f"{concept.id}-s{seed}"
 
 
+class PlanMismatch(ValueError):
+    """An eval folder holds a production made from another concept, length or configuration."""
+
+
+FINGERPRINT = "eval_plan.json"
+
+
+def fingerprint(concept: GoldenConcept, seed: int, plan: EvalPlan, settings: Settings) -> dict:
+    """What a production depends on: reusing one made from anything else would score the wrong thing."""
+    return {"concept": concept.concept(plan.episodes, plan.seconds).model_dump(mode="json"), "seed": seed,
+            "settings": settings.model_dump(mode="json", exclude={"text_threads", "openai_api_key"})}
+
+
+def check_fingerprint(run_dir: Path, wanted: dict) -> None:
+    path = run_dir / FINGERPRINT
+    if not has_run(run_dir):
+        return
+    if not path.is_file():  # made before fingerprints: the concept at least must match
+        found = {"concept": json.loads((run_dir / "concept.json").read_text(encoding="utf-8")),
+                 "seed": wanted["seed"], "settings": wanted["settings"]}
+    else:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    differs = [f"{part}.{key}" for part in ("concept", "settings") for key in sorted(set(wanted[part]) |
+                                                                                       set(found[part]))
+               if wanted[part].get(key) != found[part].get(key)]
+    differs += ["seed"] if wanted["seed"] != found["seed"] else []
+    if differs:
+        raise PlanMismatch(f"{run_dir} holds a production made with other {', '.join(differs[:4])}: scoring it "
+                           f"would measure the wrong thing; use another --out, or delete {run_dir}")
+
+
 def ensure_production(run_dir: Path, concept: GoldenConcept, seed: int, plan: EvalPlan, ctx: AgentContext
                       ) -> Production:
-    """Produce the concept into run_dir, or resume what an earlier eval left there (only the bible when the
-    plan needs no more)."""
-    stop_after = "director" if plan.bible_only else None
+    """Produce the concept into run_dir, or resume what an earlier eval left there (only as far as the plan's
+    suites need). A folder holding a production of another plan or configuration is refused."""
+    wanted = fingerprint(concept, seed, plan, ctx.settings)
+    check_fingerprint(run_dir, wanted)
+    stop_after = plan.stop_after
     if not has_run(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / FINGERPRINT).write_text(json.dumps(wanted, indent=2), encoding="utf-8")
         produce(ctx, concept=concept.concept(plan.episodes, plan.seconds), seed=seed, stop_after=stop_after)
-    elif not (run_dir / "summary.json").is_file() and not (plan.bible_only and (run_dir / "bible.json").is_file()):
+    elif not _has_reached(run_dir, stop_after):
         produce(ctx, concept=None, seed=seed, resume=True, stop_after=stop_after)
+    if not (run_dir / FINGERPRINT).is_file():
+        (run_dir / FINGERPRINT).write_text(json.dumps(wanted, indent=2), encoding="utf-8")
     return Production.load(run_dir)
+
+
+def _has_reached(run_dir: Path, stop_after: str | None) -> bool:
+    if (run_dir / "summary.json").is_file():
+        return True
+    return {"director": (run_dir / "bible.json").is_file(),
+            "cinematographer": (run_dir / "episodes" / "01" / "shotlist.json").is_file()}.get(stop_after or "", False)
 
 
 def score_case(production: Production, suites: list[str], settings: Settings) -> tuple[list[MetricResult], dict | None]:
@@ -144,23 +195,31 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                 run_dir = run_dir_for(out, concept, seed)
                 progress(f"producing {concept.id} (seed {seed}) in {run_dir}")
                 ctx = make_context(run_dir, settings)
-                production = ensure_production(run_dir, concept, seed, plan, ctx)
-                metrics, grid = score_case(production, plan.suites, settings)
-                if judge_seeds and production.scripts:
-                    progress(f"judging {concept.id} (seed {seed}) with {len(judge_seeds)} judge seeds")
-                    metrics += judge_metrics(judge_scripts(ctx.text, Ledger(out / "judge_ledger.jsonl"),
-                                                           production.scripts, judge_seeds))
-                cases.append({"id": f"{concept.id}-s{seed}", "concept": concept.logline, "genre": concept.genre,
-                              "seed": seed, "run_dir": str(run_dir.relative_to(out)),
-                              "metrics": [m.model_dump(mode="json") for m in metrics],
-                              "contact_sheets": [str(p.relative_to(out)) for p in production.contact_sheets()],
-                              "heatmap": grid})
+                case = {"id": f"{concept.id}-s{seed}", "concept": concept.logline, "genre": concept.genre,
+                        "seed": seed, "run_dir": str(run_dir.relative_to(out)), "contact_sheets": [],
+                        "heatmap": None}
+                try:
+                    production = ensure_production(run_dir, concept, seed, plan, ctx)
+                    metrics, case["heatmap"] = score_case(production, plan.suites, settings)
+                    if judge_seeds and production.scripts:
+                        progress(f"judging {concept.id} (seed {seed}) with {len(judge_seeds)} judge seeds")
+                        metrics += judge_metrics(judge_scripts(ctx.text, Ledger(out / "judge_ledger.jsonl"),
+                                                               production.scripts, judge_seeds))
+                    case["contact_sheets"] = [str(p.relative_to(out)) for p in production.contact_sheets()]
+                except PlanMismatch:
+                    raise
+                except Exception as exc:  # one broken case must not lose the others' figures: record it, go on
+                    progress(f"{concept.id} (seed {seed}) failed: {type(exc).__name__}: {exc}")
+                    metrics = not_measured(["case.produced"], f"{type(exc).__name__}: {exc} (resume: run the "
+                                                              f"same eval again)")
+                case["metrics"] = [m.model_dump(mode="json") for m in metrics]
+                cases.append(case)
     qc = None
     if "qc" in plan.suites:
         from .qc_eval import run as run_qc
 
         progress("scoring QC on the labelled set")
-        qc = run_qc(out / "qc", series=plan.qc.series, shots_per_series=plan.qc.shots)
+        qc = run_qc(out / "qc", series=plan.qc.series, shots_per_series=plan.qc.shots, limits=settings.qc)
         cases.append({"id": "qc-labelled-set", "concept": "", "genre": "", "seed": 0, "run_dir": "qc",
                       "metrics": [m.model_dump(mode="json") for m in qc_metrics(qc)], "contact_sheets": [],
                       "heatmap": None})

@@ -161,7 +161,7 @@ def test_a_scene_whose_lines_loop_fails_no_repeats():
 def test_narration_and_a_self_naming_line_fail_speech():
     lines = [GOOD_LINES[0], ("pressure", "Victor Hale", "Victor says he is sorry (quietly)."),
              ("reveal", "Mira Chen", "Mira is angry and leaves the ward now."), *GOOD_LINES[3:]]
-    result = sm.speech_not_narration(script(lines))
+    result = sm.speech(script(lines))
     assert result.value == pytest.approx(0.6) and not result.passed
 
 
@@ -179,15 +179,58 @@ def test_a_monologue_too_long_for_the_episode_fails_dialogue_fit():
 
 def test_writing_that_contradicts_the_bible_is_counted():
     s = script()
-    beat = s.scenes[0].beats[0].model_copy(update={"action": "Victor pulls out her IV line. Mira, blonde and "
-                                                             "tired, steps back."})
+    beat = s.scenes[0].beats[0].model_copy(update={"action": "Victor stares at the door as she shakes. Mira, "
+                                                             "blonde and tired, steps back."})
     lines = [line(9, "Victor Hale", "I'm 35, I was young and scared.")]
     beat = beat.model_copy(update={"lines": lines})
     crafted = s.model_copy(update={"scenes": [s.scenes[0].model_copy(update={"beats": [beat,
                                                                                          *s.scenes[0].beats[1:]]})]})
     found = sm.contradictions([crafted], bible())
     assert len(found) == 3, found
-    assert not sm.bible_consistent([crafted], bible()).passed
+    assert not sm.bible_contradictions([crafted], bible()).passed
+
+
+def test_ordinary_writing_is_no_contradiction():
+    s = script()
+    beat = s.scenes[0].beats[0].model_copy(update={
+        "action": "Victor grabs her wrist. Rosa, red-haired and furious, blocks the door.",
+        "lines": [line(9, "Mira Chen", "I'm 5 minutes from the ward and I am 31 years old.")]})
+    crafted = s.model_copy(update={"scenes": [s.scenes[0].model_copy(update={"beats": [beat,
+                                                                                         *s.scenes[0].beats[1:]]})]})
+    assert sm.contradictions([crafted], bible()) == []
+
+
+def test_an_unknown_speaker_is_reported_by_known_speakers_not_a_crash():
+    lines = [GOOD_LINES[0], ("pressure", "The Stranger", "I am 70 years old and I saw it all."), *GOOD_LINES[2:]]
+    assert sm.contradictions([script(lines)], bible()) == []
+    assert not sm.known_speakers(script(lines), bible()).passed
+
+
+def test_beats_out_of_order_and_an_unknown_location_fail_valid():
+    kinds = ["hook", "reveal", "pressure", "reversal", "cliffhanger"]
+    assert "out of the beat sheet's order" in sm.valid(script(kinds=kinds), bible()).detail[0]
+    s = script()
+    moved = s.model_copy(update={"scenes": [s.scenes[0].model_copy(update={"location": "The Moon"})]})
+    assert not sm.valid(moved, bible()).passed
+
+
+def test_no_script_reads_as_a_failure_not_a_pass():
+    results = sm.score_scripts([], bible(), 30)
+    assert results and not any(r.passed for r in results)
+
+
+def test_a_character_without_a_voice_description_fails_complete():
+    chars = cast()
+    chars[1] = chars[1].model_copy(update={"voice": chars[1].voice.model_copy(update={"description": " "})})
+    result = bm.complete(bible(chars))
+    assert not result.passed and "voice description" in result.detail[0]
+
+
+def test_a_surname_that_is_a_concept_word_is_still_a_name():
+    concept = SeriesConcept(logline="A palace cook must poison the young emperor she raised.", genre="fantasy")
+    chars = cast()
+    chars[0] = chars[0].model_copy(update={"name": "Mira Young"})
+    assert bm.names_are_names(bible(chars), concept).passed
 
 
 # --- shot list -----------------------------------------------------------------------------------------------
@@ -315,3 +358,82 @@ def test_a_name_that_is_a_place_fails_but_a_place_named_after_a_family_does_not(
     b = bible()
     tower = b.locations[0].model_copy(update={"name": "Chen Group Tower"})
     assert bm.names_are_names(b.model_copy(update={"locations": [tower]}), CONCEPT).passed
+
+
+def test_continuity_measures_real_frames_and_catches_a_look_that_changes_mid_series(tmp_path):
+    """Storyboard frames of one character over three shots; in the second the renderer drew her jacket in
+    another colour. The suite finds that shot (and only that one) from the pixels."""
+    from dramafactory.evals.continuity_metrics import heatmap, measure
+    from dramafactory.evals.qc_set import _drifted
+    from dramafactory.tools.image.base import ImageRequest
+    from dramafactory.tools.image.storyboard import StoryboardRenderer
+
+    from .test_storyboard import CAST, OFFICE
+
+    series = bible(list(CAST.values())).model_copy(update={"locations": [OFFICE]})
+    records = []
+    for i in range(3):
+        shot = Shot(id=f"e01s{i + 1:02d}", episode=1, scene=1, index=i, framing="medium", duration_s=2.0,
+                    characters=["Mira Chen"], speaker="Mira Chen", location=OFFICE.name, time_of_day="day",
+                    action="x", prompt="x", seed=i)
+        drawn = {**CAST, "Mira Chen": _drifted(CAST["Mira Chen"], 40)} if i == 1 else CAST
+        StoryboardRenderer().render(ImageRequest(shot=shot, cast=drawn, location=OFFICE, seed=3, width=360,
+                                                 height=640, out_path=tmp_path / f"{shot.id}.png"))
+        records.append({"shot": shot.model_dump(mode="json"), "chosen_take": 1,
+                        "takes": [{"attempt": 1, "asset": f"{shot.id}.png", "backend": "storyboard"}]})
+    measured = measure(tmp_path, [{"shots": records}], series, series.character)
+    assert set(measured["drift"]["Mira Chen"]) == {"e01s01", "e01s02", "e01s03"}
+    assert measured["drift"]["Mira Chen"]["e01s02"] > 18 > measured["drift"]["Mira Chen"]["e01s01"]
+    results = names(score_continuity(measured))
+    assert not results["continuity.drift_worst"].passed and "e01s02" in results["continuity.drift_worst"].detail[0]
+    assert heatmap(measured)["characters"] == ["Mira Chen"]
+
+
+def test_a_band_metric_moving_into_its_band_improves_and_moving_within_it_is_no_change():
+    band = {"better": "band", "threshold": [0.35, 0.9]}
+    into = compare({"metrics": {"m": {"mean": 0.6, **band}}}, {"metrics": {"m": {"mean": 0.2, **band}}})
+    assert into["deltas"]["m"]["status"] == "improved" and into["passed"]
+    within_band = compare({"metrics": {"m": {"mean": 0.8, **band}}}, {"metrics": {"m": {"mean": 0.4, **band}}})
+    assert within_band["deltas"]["m"]["status"] == "ok"
+    out_of = compare({"metrics": {"m": {"mean": 1.2, **band}}}, {"metrics": {"m": {"mean": 0.8, **band}}})
+    assert out_of["deltas"]["m"]["status"] == "regressed"
+
+
+def test_compare_refuses_a_baseline_of_another_plan_and_survives_a_null_mean():
+    metrics = {"m": {"mean": 1.0, "better": "higher"}}
+    result = compare({"metrics": metrics, "settings": {"concepts": ["revenge"], "seconds_per_episode": 30}},
+                     {"metrics": {"m": {"mean": None}}, "settings": {"concepts": ["revenge"],
+                                                                     "seconds_per_episode": 45}})
+    assert result["deltas"]["m"]["status"] == "new"
+    assert not result["passed"] and "seconds_per_episode" in result["plan_mismatch"][0]
+
+
+def test_jet_black_and_black_hair_in_one_colour_are_one_look():
+    chars = cast()
+    chars[1] = chars[1].model_copy(update={"look": chars[0].look.model_copy(update={"hair_color": "jet black",
+                                                                                    "palette": ["#204f8a", "#111"
+                                                                                                "111"]})})
+    assert not bm.distinct_looks(bible(chars)).passed
+
+
+def test_an_episode_far_from_its_target_length_and_many_retries_fail_e2e():
+    summary = RunSummary(title="t", episodes=1, target_seconds_per_episode=60, episode_seconds=[40.0], stages=[],
+                         shots=10, takes=25, first_pass_usable_rate=0.9, final_usable_rate=1.0,
+                         attempts_per_shot=2.5, model_calls=1, prompt_tokens=1, completion_tokens=1,
+                         fallback_lines=0, cpu_seconds=1, wall_seconds=60)
+    results = names(score_e2e(summary))
+    assert not results["e2e.length_fit"].passed and not results["e2e.attempts_per_shot"].passed
+    empty = summary.model_copy(update={"episode_seconds": []})
+    assert not any(r.passed for r in score_e2e(empty))
+
+
+def test_judge_and_qc_figures_fail_below_their_bars():
+    from dramafactory.evals.suites import judge_metrics, qc_metrics
+
+    judged = {"seeds": [1, 2, 3], "unanswered": 2, "hook_strength": {"mean": 2.0, "agreement": 0.33},
+              "dialogue_naturalness": {"mean": 4.0, "agreement": 1.0}}
+    results = names(judge_metrics(judged))
+    assert not results["judge.hook_strength"].passed and results["judge.dialogue_naturalness"].passed
+    assert not results["judge.self_agreement"].passed and "2 judge calls" in results["judge.self_agreement"].detail[0]
+    qc = names(qc_metrics({"precision": 0.95, "recall": 0.7, "false_alarm_rate": 0.2}))
+    assert qc["qc.precision"].passed and not qc["qc.recall"].passed and not qc["qc.false_alarm_rate"].passed

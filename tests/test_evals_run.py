@@ -28,7 +28,7 @@ def fake_make(fast_settings):
     def make(run_dir: Path, settings):
         text = FakeText()
         made.append(text)
-        return build_context(run_dir, fast_settings, text=text, image=FakeImage(), speech=FakeSpeech())
+        return build_context(run_dir, settings, text=text, image=FakeImage(), speech=FakeSpeech())
 
     make.made = made
     return make
@@ -68,27 +68,68 @@ def test_a_bible_only_eval_stops_after_the_director(tmp_path, fast_settings, fak
     assert all(m["name"].startswith("bible.") for m in results["cases"][0]["metrics"])
 
 
+def test_a_later_eval_that_needs_more_resumes_the_production(tmp_path, fast_settings, fake_make):
+    suites.run_eval(plan(["script"]), tmp_path, fast_settings, make_context=fake_make)
+    run = tmp_path / "runs" / "family-s0"
+    assert (run / "episodes/01/shotlist.json").is_file() and not (run / "summary.json").exists()
+    script_before = (run / "episodes/01/script.json").read_text()
+    results = suites.run_eval(plan(["e2e"]), tmp_path, fast_settings, make_context=fake_make)
+    assert (run / "summary.json").is_file() and results["metrics"]["e2e.final_usable"]["cases"] == 1
+    assert (run / "episodes/01/script.json").read_text() == script_before  # resumed, not rewritten
+
+
 def test_the_judge_scores_with_several_seeds_and_hides_which_side_is_which(tmp_path, fast_settings, fake_make):
     suites.run_eval(plan(["script"]), tmp_path, fast_settings, make_context=fake_make)
     scripts = Production.load(tmp_path / "runs" / "family-s0").scripts
     judged = judge_scripts(FakeText(), Ledger(tmp_path / "j.jsonl"), scripts, seeds=[1, 2, 3])
     assert judged["hook_strength"] == {"mean": 5.0, "agreement": 1.0}
     assert agreement([1, 3, 3]) == pytest.approx(1 / 3, abs=1e-3)
-    # the fake judge always prefers "version 1": across seeds both sides win, because the order is shuffled
+    # the fake judge always prefers "version 1": asked in both orders, that is a tie, never a win
     picks = {judge_pair(FakeText(), Ledger(tmp_path / "j.jsonl"), scripts[0], scripts[0], seed)["hook_strength"]
-             for seed in range(12)}
-    assert picks == {"a", "b"}
+             for seed in range(3)}
+    assert picks == {"tie"}
+    marked = scripts[0].model_copy(deep=True)
+    marked.scenes[0].beats[0].action = "MARKED " + marked.scenes[0].beats[0].action
+    assert judge_pair(PrefersMarked(), Ledger(tmp_path / "j.jsonl"), scripts[0], marked, 1) == {
+        "hook_strength": "b", "dialogue_naturalness": "b"}
+    assert judge_pair(PrefersMarked(), Ledger(tmp_path / "j.jsonl"), marked, scripts[0], 1)["hook_strength"] == "a"
 
 
-def test_ab_winner_needs_a_difference_beyond_the_seed_spread():
-    assert winner([1.0, 1.0, 1.0], [0.8, 0.8, 0.8], "higher", 1.0) == "a"
-    assert winner([0.5, 0.9, 0.7], [0.6, 1.0, 0.8], "higher", 1.0) == "tie"  # 0.1 apart, spread 0.2
-    assert winner([3, 3, 3], [2, 2, 2], "lower", 2) == "b"
-    sides = compare_sides({"cases": [{"metrics": [{"name": "m", "value": v, "better": "higher", "threshold": 1}]}
-                                     for v in (1, 1)]},
-                          {"cases": [{"metrics": [{"name": "m", "value": v, "better": "higher", "threshold": 1}]}
-                                     for v in (0, 0)]})
-    assert sides["m"]["winner"] == "a" and sides["m"]["delta"] == -1
+class PrefersMarked:
+    """A judge with a real preference: the version whose text carries MARKED, wherever it is shown."""
+
+    name, model = "marked-judge", "fake"
+
+    def complete_json(self, request):
+        from dramafactory.tools.text.base import TextResult
+
+        ask = request.messages[-1][1]
+        first = ask.split("Version 1:")[1].split("Version 2:")[0]
+        pick = 1 if "MARKED" in first else 2
+        return TextResult(json.dumps({"hook_strength": pick, "dialogue_naturalness": pick}), 10, 5, 0.001, "fake",
+                          self.name)
+
+
+def test_ab_winner_decides_on_paired_differences_beyond_their_spread():
+    assert winner([-0.2, -0.2, -0.2], "higher") == "a"
+    assert winner([0.1, -0.1, 0.2], "higher") == "tie"  # mean 0.067, spread 0.15
+    assert winner([-1, -1, -1], "lower") == "b"
+    case = {"metrics": [{"name": "m", "value": 1, "better": "higher", "threshold": 1}]}
+
+    def side(values):
+        return {"cases": [{"id": f"c{i}", "metrics": [{**case["metrics"][0], "value": v}]}
+                          for i, v in enumerate(values)]}
+
+    # two concepts far apart (0.2 and 0.9): pooled they would look like noise; paired, B is better on both
+    sides = compare_sides(side([0.2, 0.9]), side([0.3, 1.0]))
+    assert sides["m"]["winner"] == "b" and sides["m"]["delta"] == 0.1
+    band = {"name": "fit", "better": "band", "threshold": [0.35, 0.9]}
+    inside = compare_sides({"cases": [{"id": "c", "metrics": [{**band, "value": 0.4}]}]},
+                           {"cases": [{"id": "c", "metrics": [{**band, "value": 0.8}]}]})
+    assert inside["fit"]["winner"] == "tie"  # both inside the band: neither is better
+    out = compare_sides({"cases": [{"id": "c", "metrics": [{**band, "value": 1.3}]}]},
+                        {"cases": [{"id": "c", "metrics": [{**band, "value": 0.8}]}]})
+    assert out["fit"]["winner"] == "b"
 
 
 def test_ab_config_errors_name_the_setting(tmp_path):
@@ -114,7 +155,8 @@ def test_run_ab_produces_both_sides_and_compares_them(tmp_path, fast_settings, f
     ab = run_ab(a, b, suites.EvalPlan("ab", ["script"], load_golden().pick(["family"]), 1, 30, [0, 1]),
                 tmp_path / "ab", make_context=fake_make)
     assert (ab["a"], ab["b"]) == ("three tries", "one try")
-    assert (tmp_path / "ab/a/runs/family-s1/summary.json").is_file()
+    run = tmp_path / "ab/a/runs/family-s1"  # a one-episode script suite needs no render: it stops at the shot list
+    assert (run / "episodes/01/shotlist.json").is_file() and not (run / "summary.json").exists()
     assert ab["metrics"]["script.hook_first"]["a"]["values"] == [1.0, 1.0]
 
 
@@ -134,3 +176,37 @@ def test_eval_cli_rejects_a_broken_baseline_and_unknown_concepts(tmp_path):
     assert result.exit_code == 2 and "unknown golden concept" in result.output
     result = CliRunner().invoke(app, ["eval", "bible", "--out", str(tmp_path / "o"), "--seeds", "a,b"])
     assert result.exit_code == 2 and "--seeds" in result.output
+
+
+def test_an_eval_refuses_to_score_a_production_of_another_plan(tmp_path, fast_settings, fake_make):
+    suites.run_eval(plan(["bible"]), tmp_path, fast_settings, make_context=fake_make)
+    longer = plan(["bible"])
+    longer.seconds = 45
+    with pytest.raises(suites.PlanMismatch, match="seconds_per_episode"):
+        suites.run_eval(longer, tmp_path, fast_settings, make_context=fake_make)
+    stricter = fast_settings.model_copy(update={"max_attempts": 1})
+    with pytest.raises(suites.PlanMismatch, match="max_attempts"):
+        suites.run_eval(plan(["bible"]), tmp_path, stricter, make_context=fake_make)
+
+
+class ExplodingText(FakeText):
+    def complete_json(self, request):
+        raise RuntimeError("the model server crashed")
+
+
+def test_a_case_that_breaks_is_recorded_and_the_others_are_still_scored(tmp_path, fast_settings, fake_make):
+    two = suites.EvalPlan("test", ["bible"], load_golden().pick(["family", "romance"]), 1, 30, [0])
+
+    def broken_for_family(run_dir, settings):
+        if "family" in run_dir.name:
+            return build_context(run_dir, fast_settings, text=ExplodingText(), image=FakeImage(),
+                                 speech=FakeSpeech())
+        return fake_make(run_dir, settings)
+
+    results = suites.run_eval(two, tmp_path, fast_settings, make_context=broken_for_family)
+    by_id = {c["id"]: c for c in results["cases"]}
+    assert by_id["family-s0"]["metrics"][0]["name"] == "case.produced"
+    assert not by_id["family-s0"]["metrics"][0]["passed"]
+    assert any(m["name"] == "bible.distinct_looks" for m in by_id["romance-s0"]["metrics"])
+    assert not results["metrics"]["case.produced"]["passed"]
+    assert "the model server crashed" in by_id["family-s0"]["metrics"][0]["detail"][0]
