@@ -143,3 +143,22 @@ def concept_adherence(bible: SeriesBible, concept: SeriesConcept, threshold: flo
 def score_bible(bible: SeriesBible, concept: SeriesConcept) -> list[MetricResult]:
     return [complete(bible), distinct_looks(bible), distinct_voices(bible), names_are_names(bible, concept),
             outlines_use_cast(bible), concept_adherence(bible, concept)]
+
+
+def across_series(bibles: dict[str, SeriesBible]) -> list[MetricResult]:
+    """A showrunner's slate: the same name, or the same look (main wardrobe colour and hair), in two different
+    series reads as one actor in every show. Each character counts once; it fails if another series has it too."""
+    names: dict[str, set[str]] = {}
+    looks: dict[tuple[str, str], set[str]] = {}
+    for series, bible in bibles.items():
+        for c in bible.characters:
+            names.setdefault(c.name.lower(), set()).add(series)
+            looks.setdefault((c.look.palette[0].lower(), c.look.hair_color.lower()), set()).add(series)
+    characters = [(series, c) for series, bible in bibles.items() for c in bible.characters]
+    same_name = [f"{c.name} ({series}) is also in {sorted(names[c.name.lower()] - {series})}"
+                 for series, c in characters if len(names[c.name.lower()]) > 1]
+    same_look = [f"{c.name} ({series}) looks like a character of {sorted(others - {series})}"
+                 for series, c in characters
+                 if len(others := looks[(c.look.palette[0].lower(), c.look.hair_color.lower())]) > 1]
+    return [share("series.distinct_names", same_name, len(characters)),
+            share("series.distinct_looks", same_look, len(characters))]

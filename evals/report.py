@@ -216,6 +216,7 @@ def write_report(results: dict, out: Path) -> Path:
                 for n, d in deltas.items()]
         body.append(f'<section id="compare"><h2>Compare with {_e(compare.get("baseline", "baseline"))} '
                     f"{_verdict(compare.get('passed'))}</h2>"
+                    + "".join(f'<p class="fail">not comparable: {_e(m)}</p>' for m in compare.get("plan_mismatch") or [])
                     + (_img(_compare_plot(deltas, out), "deltas vs baseline") if deltas else "")
                     + _table(["metric", "baseline", "now", "delta", "tolerance", "status"], crow) + "</section>")
     body.append('<section id="cases"><h2>Cases</h2>' + "".join(_case_html(c, out) for c in results.get("cases", []))

@@ -18,9 +18,10 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context, build_text
 from dramafactory.graphs.runner import has_run, produce
+from dramafactory.schemas import SeriesBible
 from dramafactory.tools.ledger import Ledger
 
-from .bible_metrics import score_bible
+from .bible_metrics import across_series, score_bible
 from .continuity_metrics import heatmap, measure, score_continuity
 from .e2e_metrics import score_e2e
 from .golden import GoldenConcept, QCSetSize, load_golden
@@ -184,6 +185,7 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cases: list[dict] = []
+    bibles: dict[str, SeriesBible] = {}
     if plan.needs_production:
         if make_context is None:
             text = build_text(settings)
@@ -200,6 +202,8 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                         "heatmap": None}
                 try:
                     production = ensure_production(run_dir, concept, seed, plan, ctx)
+                    if production.bible is not None:
+                        bibles[case["id"]] = production.bible
                     metrics, case["heatmap"] = score_case(production, plan.suites, settings)
                     if judge_seeds and production.scripts:
                         progress(f"judging {concept.id} (seed {seed}) with {len(judge_seeds)} judge seeds")
@@ -214,6 +218,10 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                                                               f"same eval again)")
                 case["metrics"] = [m.model_dump(mode="json") for m in metrics]
                 cases.append(case)
+    if "bible" in plan.suites and len(bibles) > 1:  # the slate as a whole: one cast per series, not one for all
+        cases.append({"id": "across-series", "concept": f"{len(bibles)} series", "genre": "", "seed": 0,
+                      "run_dir": "runs", "contact_sheets": [], "heatmap": None,
+                      "metrics": [m.model_dump(mode="json") for m in across_series(bibles)]})
     qc = None
     if "qc" in plan.suites:
         from .qc_eval import run as run_qc

@@ -40,6 +40,15 @@ def test_director_is_reproducible_for_a_seed(fake_context, concept, tmp_path):
     assert [x.name for x in a.characters] != [x.name for x in c.characters]
 
 
+def test_two_series_with_the_same_seed_get_different_casts(fake_context, concept, tmp_path):
+    other = concept.model_copy(update={"logline": "A palace cook learns the poison she serves is meant for her "
+                                                  "sister.", "genre": "fantasy"})
+    a = write_bible(fake_context(tmp_path / "a"), concept, seed=0)
+    b = write_bible(fake_context(tmp_path / "b"), other, seed=0)
+    assert not {c.name for c in a.characters} & {c.name for c in b.characters}
+    assert [c.look.palette[0] for c in a.characters] != [c.look.palette[0] for c in b.characters]
+
+
 def test_writer_follows_the_beat_sheet_and_only_the_cast_speaks(ctx, concept):
     bible = write_bible(ctx, concept, seed=5)
     script = write_script(ctx, bible, concept, 1, seed=5, earlier_lines=[])

@@ -437,3 +437,14 @@ def test_judge_and_qc_figures_fail_below_their_bars():
     assert not results["judge.self_agreement"].passed and "2 judge calls" in results["judge.self_agreement"].detail[0]
     qc = names(qc_metrics({"precision": 0.95, "recall": 0.7, "false_alarm_rate": 0.2}))
     assert qc["qc.precision"].passed and not qc["qc.recall"].passed and not qc["qc.false_alarm_rate"].passed
+
+
+def test_the_same_cast_in_two_series_fails_across_series():
+    other = bible().model_copy(update={"title": "Other Show"})
+    results = names(bm.across_series({"a": bible(), "b": other}))
+    assert results["series.distinct_names"].value == 0 and results["series.distinct_looks"].value == 0
+    renamed = [c.model_copy(update={"name": f"{c.name.split()[0]} Okafor",
+                                    "look": c.look.model_copy(update={"hair_color": "auburn"})})
+               for c in cast()]
+    results = names(bm.across_series({"a": bible(), "b": bible(renamed)}))
+    assert results["series.distinct_names"].passed and results["series.distinct_looks"].passed

@@ -210,3 +210,9 @@ def test_a_case_that_breaks_is_recorded_and_the_others_are_still_scored(tmp_path
     assert any(m["name"] == "bible.distinct_looks" for m in by_id["romance-s0"]["metrics"])
     assert not results["metrics"]["case.produced"]["passed"]
     assert "the model server crashed" in by_id["family-s0"]["metrics"][0]["detail"][0]
+
+
+def test_the_example_ab_configurations_load():
+    folder = Path(__file__).resolve().parents[1] / "evals" / "configs"
+    labels = {load_config(path)[0] for path in folder.glob("*.yaml")}
+    assert {"embedded default", "one re-ask"} <= labels
