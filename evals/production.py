@@ -52,5 +52,11 @@ class Production:
             return self._memory.canonical(self.bible.title, name)
         return self.bible.character(name)
 
+    def ledger(self) -> list[dict]:
+        path = self.run_dir / "ledger.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
     def contact_sheets(self) -> list[Path]:
         return sorted(self.run_dir.glob("episodes/*/contact_sheet.png"))

@@ -33,6 +33,7 @@ from .shotlist_metrics import score_shotlists
 
 Progress = Callable[[str], None]
 MakeContext = Callable[[Path, Settings], AgentContext]
+TEXT_STAGES = {"director", "writer", "cinematographer"}  # the ledger's model calls (render, qc, voices are not text)
 JUDGE_PASS = 3.0  # "a clear conflict", "speakable" on the rubric (evals/judge_prompts.py)
 JUDGE_AGREEMENT = 0.8  # share of seed pairs within one point: below it the judge's scores are noise
 
@@ -158,7 +159,19 @@ def score_case(production: Production, suites: list[str], settings: Settings) ->
         grid = heatmap(measured)
     if "e2e" in suites:
         metrics += score_e2e(production.summary)
+    metrics += text_cost(production.ledger())
     return metrics, grid
+
+
+def text_cost(ledger: list[dict]) -> list[MetricResult]:
+    """What the text model spent on the production so far (calls, tokens, seconds), so an A/B of a prompt or a
+    re-ask policy weighs quality against cost. Reported, never gated."""
+    text = [row for row in ledger if str(row.get("stage", "")).split(".")[0] in TEXT_STAGES]
+    return [MetricResult(name="cost.text_calls", value=len(text), passed=True, better="lower"),
+            MetricResult(name="cost.text_tokens", value=sum(r.get("tokens", 0) for r in text), passed=True,
+                         better="lower"),
+            MetricResult(name="cost.text_seconds", value=round(sum(r.get("seconds", 0.0) for r in text), 1),
+                         passed=True, better="lower")]
 
 
 def aggregate(cases: list[dict]) -> dict[str, dict]:

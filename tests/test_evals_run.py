@@ -52,6 +52,8 @@ def test_run_eval_produces_scores_and_resumes_instead_of_producing_again(tmp_pat
     (case,) = results["cases"]
     names = {m["name"] for m in case["metrics"]}
     assert {"bible.distinct_looks", "script.hook_first", "shotlist.lines_covered", "e2e.final_usable"} <= names
+    calls = next(m for m in case["metrics"] if m["name"] == "cost.text_calls")
+    assert calls["value"] == fake_make.made[0].calls > 0  # every text call of the production, from its ledger
     assert set(results["metrics"]) == names
     assert (tmp_path / case["run_dir"] / "summary.json").is_file() and case["contact_sheets"]
     calls = fake_make.made[0].calls
@@ -65,7 +67,7 @@ def test_a_bible_only_eval_stops_after_the_director(tmp_path, fast_settings, fak
     results = suites.run_eval(plan(["bible"]), tmp_path, fast_settings, make_context=fake_make)
     run = tmp_path / results["cases"][0]["run_dir"]
     assert (run / "bible.json").is_file() and not (run / "episodes").exists()
-    assert all(m["name"].startswith("bible.") for m in results["cases"][0]["metrics"])
+    assert all(m["name"].split(".")[0] in ("bible", "cost") for m in results["cases"][0]["metrics"])
 
 
 def test_a_later_eval_that_needs_more_resumes_the_production(tmp_path, fast_settings, fake_make):
