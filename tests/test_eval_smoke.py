@@ -20,7 +20,7 @@ def test_eval_smoke_passes_against_the_committed_baseline(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["compare"]["passed"] and not results["compare"]["regressions"]
     suites = {name.split(".")[0] for name in results["metrics"]}
-    assert suites == {"bible", "script", "shotlist", "continuity", "e2e", "qc"}
+    assert suites == {"bible", "script", "shotlist", "continuity", "e2e", "qc", "cost"}
     assert (tmp_path / "report.html").is_file()
     (case,) = [c for c in results["cases"] if c["id"] == "revenge-s0"]
     assert case["heatmap"]["characters"] and case["contact_sheets"]
