@@ -19,7 +19,7 @@ from dramafactory.schemas import Location, SeriesBible
 from dramafactory.tools.image.base import ImageRequest
 from dramafactory.tools.image.storyboard import StoryboardRenderer
 
-from .test_storyboard import CAST, OFFICE, _shot
+from .test_storyboard import CAST, OFFICE, _character, _shot
 
 W, H = 360, 640
 
@@ -234,3 +234,54 @@ def test_a_wide_frame_for_a_close_shot_fails_framing(tmp_path, agent):
     assert _failed(report) == {"adherence_framing"} and "the shot is a medium" in report.reason
     report = agent.score(_take(_render(tmp_path, listed, name="m.png"), drawn))
     assert _failed(report) == {"adherence_framing"}
+
+
+# A golden concept's cast: Ryan's camel jacket and olive skin are the colours of the street's facades and lit windows
+# at dusk, and his black hair is the colour of every outline (the panel's frame, the other faces' lines).
+PARK = Location(name="Jonathan Park", kind="exterior", description="a city street", setting="street")
+DUSK_CAST = {
+    "Ryan Chang": _character("Ryan Chang", "male", "black", "short", "olive", "athletic",
+                             ["#C19A6B", "#1A1A1A", "#1F7A80"],
+                             "camel leather jacket over a black shirt, teal watch strap"),
+    "Jennifer Green": _character("Jennifer Green", "female", "copper red", "long wavy", "brown", "slim",
+                                 ["#6B2D5C", "#36454F", "#B22234"],
+                                 "plum wrap dress over a charcoal blouse, crimson necklace"),
+    "Kayla Sullivan": _character("Kayla Sullivan", "female", "silver", "bob", "light", "average",
+                                 ["#6D1A2B", "#8A8A8A", "#F2EBD3"],
+                                 "burgundy blazer over a grey turtleneck, ivory belt"),
+}
+
+
+@pytest.mark.parametrize("framing, people", [("close-up", ["Kayla Sullivan"]), ("insert", ["Kayla Sullivan"]),
+                                             ("two-shot", ["Jennifer Green", "Kayla Sullivan"])])
+def test_a_backdrop_in_a_black_haired_characters_colours_is_not_that_character(tmp_path, framing, people):
+    """Regression: at the product size, QC found Ryan in frames that show only Kayla (or her hand, or Kayla and
+    Jennifer) on the street at dusk: a lit camel window with a skin-coloured one above it and the panel's frame
+    line beside them passed for his jacket, face and black hair."""
+    agent = QCAgent(Settings(_env_file=None, width=720, height=1280))
+    shot = _shot(framing, people, people[-1], tod="dusk")
+    path = tmp_path / "kayla.png"
+    StoryboardRenderer().render(ImageRequest(shot=shot, cast=DUSK_CAST, location=PARK, seed=3, out_path=path,
+                                             width=720, height=1280))
+    report = agent.score(TakeUnderReview(path=path, shot=shot, location=PARK, cast=DUSK_CAST,
+                                         references=dict(DUSK_CAST)))
+    assert report.passed, report.reason
+
+
+def test_a_black_haired_character_is_still_found_on_the_dusk_street(tmp_path):
+    """The other side of the regression above: Ryan himself, drawn there, is found (and is one person too many when
+    the shot lists only Kayla)."""
+    agent = QCAgent(Settings(_env_file=None, width=720, height=1280))
+    for framing, people in [("close-up", ["Ryan Chang"]), ("two-shot", ["Ryan Chang", "Kayla Sullivan"]),
+                            ("wide", ["Kayla Sullivan", "Ryan Chang"])]:
+        shot = _shot(framing, people, people[0], tod="dusk")
+        path = tmp_path / f"{framing}.png"
+        StoryboardRenderer().render(ImageRequest(shot=shot, cast=DUSK_CAST, location=PARK, seed=3, out_path=path,
+                                                 width=720, height=1280))
+        take = TakeUnderReview(path=path, shot=shot, location=PARK, cast=DUSK_CAST, references=dict(DUSK_CAST))
+        report = agent.score(take)
+        assert report.passed, (framing, report.reason)
+        if "Kayla Sullivan" in people:
+            take.shot = _shot(framing, ["Kayla Sullivan"], "Kayla Sullivan", tod="dusk")
+            report = agent.score(take)
+            assert "Ryan Chang should not be in this shot" in report.reason, (framing, report.reason)
