@@ -60,6 +60,13 @@ def parse_reply(text: str, schema: type[M]) -> M:
     return schema.model_validate(data)
 
 
+def with_note(ask: str, note: str | None) -> str:
+    """A person rejected the last draft with a note (a review checkpoint): every ask of the redo carries it."""
+    if not note:
+        return ask
+    return f"{ask}\nA reviewer rejected the last draft with this note; follow it: {' '.join(note.split())}"
+
+
 def ask_json(
     backend: TextBackend,
     ledger: Ledger,

@@ -169,6 +169,37 @@ def produce(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    data_dir: Annotated[Path | None, typer.Option(help="Run folders and the SQLite database "
+                                                       "(DRAMAFACTORY_DATA_DIR).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Runs executed at once.")] = None,
+) -> None:
+    """Serve the HTTP API, the run dashboard and the review page (OpenAPI at /docs)."""
+    import uvicorn
+
+    from dramafactory.api.app import create_app
+    from dramafactory.api.deps import ApiKeyError, parse_api_keys
+
+    settings = Settings()
+    updates = {k: v for k, v in {"data_dir": data_dir, "api_workers": workers}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    try:
+        keys = parse_api_keys(settings.api_keys)
+    except ApiKeyError as exc:
+        raise fail(str(exc), "DRAMAFACTORY_API_KEYS='tenant1:key1,tenant2:key2'") from exc
+    if not keys and host not in ("127.0.0.1", "localhost", "::1"):
+        raise fail(f"no API keys are configured, so serving on {host} would let anyone on the network in",
+                   "set DRAMAFACTORY_API_KEYS='tenant:key,...' or serve on 127.0.0.1")
+    database = "PostgreSQL" if (settings.database_url or "").startswith("postgres") else \
+        f"SQLite in {settings.data_dir}"
+    console.print(f"dramafactory serving on http://{host}:{port}/ (API docs /docs; {database}; "
+                  f"{'API keys for ' + ', '.join(sorted(set(keys.values()))) if keys else 'no API key: local only'})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
 def qc(
     image: Annotated[Path, typer.Argument(help="The frame to score (PNG/JPEG).")],
     prompt: Annotated[str, typer.Option(help="What the frame should show, in words.")],

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     max_reasks: int = Field(default=3, ge=1, le=10, description="Re-asks of the text model per rejected answer.")
     music: bool = True
 
+    # The HTTP service (dramafactory serve).
+    data_dir: Path = Field(default=Path("dramafactory-data"), description="Where the service keeps run folders "
+                                                                          "and, by default, its SQLite database.")
+    database_url: str | None = Field(default=None, description="postgresql://... for PostgreSQL (registry and "
+                                     "checkpoints); default: sqlite in data_dir.")
+    api_keys: str = Field(default="", description="'tenant1:key1,tenant2:key2': bearer keys and the tenant each "
+                          "acts for. Empty: one local tenant, no key (serve refuses a non-loopback host then).")
+    api_workers: int = Field(default=2, ge=1, le=64, description="Runs executed at once by the service.")
+
     # Accounting: what one CPU-hour and one GPU-hour cost on the user's hardware (for cost per finished minute).
     cpu_hour_usd: float = 0.04
     gpu_hour_usd: float = 2.0

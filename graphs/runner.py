@@ -11,11 +11,13 @@ import fcntl
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.runtime import RunControl
 from langgraph.types import Command
 
 from dramafactory.agents.context import AgentContext
@@ -24,7 +26,6 @@ from dramafactory.schemas import RunSummary, SeriesConcept
 
 from .series import build_series_graph
 
-THREAD = {"configurable": {"thread_id": "series"}}
 STATE_FILE = "state.sqlite"
 Event = Callable[[tuple, str, object], None]
 
@@ -34,6 +35,7 @@ class RunOutcome:
     status: str  # "finished" or "paused" (stopped at a requested node; resume to continue)
     next_nodes: tuple[str, ...]
     summary: RunSummary | None
+    waiting: tuple = ()  # what each pending review shows the person (the interrupt values)
 
 
 @contextmanager
@@ -66,14 +68,20 @@ def has_run(run_dir: Path) -> bool:
 
 def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, resume: bool = False,
             stop_after: str | None = None, on_event: Event | None = None,
-            decisions: dict | None = None) -> RunOutcome:
+            decisions: dict | None = None, checkpoints: dict | None = None,
+            saver: BaseCheckpointSaver | None = None, thread_id: str = "series",
+            control: RunControl | None = None) -> RunOutcome:
     """Run (or resume) the series in ctx.run_dir. `decisions` answers a paused review (resume=True): for shots,
-    {shot_id: "approve"}; shots left out stay flagged."""
+    {shot_id: "approve"} (shots left out stay flagged) or a graphs.review.Decision as a dict. `checkpoints` (a
+    graphs.review.Checkpoints dict) says where a new run pauses for a person. `saver` and `thread_id`: the API keeps
+    every run in one database; by default the folder's own SQLite file holds the run. `control`: a LangGraph
+    RunControl whose drain request stops the run after the nodes in flight (GraphDrained; resume continues)."""
     run_dir = ctx.run_dir
-    with run_lock(run_dir), checkpointer(run_dir) as saver:
-        graph = build_series_graph().compile(checkpointer=saver,
+    with run_lock(run_dir), (nullcontext(saver) if saver is not None else checkpointer(run_dir)) as active:
+        graph = build_series_graph().compile(checkpointer=active,
                                              interrupt_after=[stop_after] if stop_after else None)
-        state = graph.get_state(THREAD)
+        config = {"configurable": {"thread_id": thread_id}}
+        state = graph.get_state(config)
         if resume:
             if not state.values:
                 raise DramaError(f"{run_dir} holds no run to resume", "run without --resume to start one")
@@ -86,16 +94,17 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
                 raise DramaError("no concept given", "pass a concept text or --concept FILE.yaml")
             (run_dir / "concept.json").write_text(concept.model_dump_json(indent=2), encoding="utf-8")
             payload = {"concept": concept.model_dump(mode="json"), "seed": seed, "takes": [], "stage_times": [],
-                       "episodes_done": []}
+                       "episodes_done": [], "checkpoints": checkpoints or {}}
         if resume and state.values and not state.next and not state.tasks:  # tasks: written, not yet applied
             return RunOutcome("finished", (), _summary(run_dir))
-        for ns, mode, data in graph.stream(payload, THREAD, context=ctx, stream_mode=["custom", "updates"],
-                                           subgraphs=True, durability="sync"):
+        for ns, mode, data in graph.stream(payload, config, context=ctx, stream_mode=["custom", "updates"],
+                                           subgraphs=True, durability="sync", control=control):
             if on_event:
                 on_event(ns, mode, data)
-        final = graph.get_state(THREAD)
+        final = graph.get_state(config)
         if final.next:
-            return RunOutcome("paused", tuple(final.next), None)
+            return RunOutcome("paused", tuple(final.next), None,
+                              tuple(i.value for i in final.interrupts))
         return RunOutcome("finished", (), _summary(run_dir))
 
 

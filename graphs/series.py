@@ -16,12 +16,13 @@ from pathlib import Path
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import RetryPolicy, Send, interrupt
+from langgraph.types import Command, RetryPolicy, Send, interrupt
 
 from dramafactory.agents.cinematographer.agent import plan_shots, revise
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
 from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+from dramafactory.agents.structured import stable_seed
 from dramafactory.agents.writer.agent import write_script
 from dramafactory.schemas import (
     Character,
@@ -39,6 +40,7 @@ from dramafactory.tools.text.base import TextBackendError
 
 from .artifacts import episode_dir, write_json
 from .assemble import assemble_episode_files, best_take, episode_takes, write_summary
+from .review import Checkpoints, Decision, EditRejected, check_bible_edit, check_script_edit, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
 
 # Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
@@ -57,12 +59,41 @@ def _timed(stage: str, episode: int | None, start: float) -> list[dict]:
     return [{"stage": stage, "episode": episode, "seconds": round(time.perf_counter() - start, 3)}]
 
 
+def _redo(state: SeriesState, step: str) -> tuple[int, str | None]:
+    """The seed and reviewer's note for a step: a step redone after a rejection draws again (another seed) with
+    the note in every ask."""
+    revision = state.get("revisions", {}).get(step, 0)
+    seed = stable_seed(state["seed"], step, revision) if revision else state["seed"]
+    return seed, state.get("notes", {}).get(step)
+
+
+def _checkpoint(state: SeriesState, name: str) -> bool:
+    return getattr(Checkpoints.model_validate(state.get("checkpoints") or {}), name)
+
+
+def _ask_person(payload: dict) -> Decision:
+    """Pause the run for a person (LangGraph interrupt); the answer is validated here too, so a resume from any
+    client (API, CLI, a test) gets the same checks."""
+    return Decision.model_validate(interrupt(payload) or {"action": "approve"})
+
+
+def _rejected(state: SeriesState, step: str, decision: Decision) -> dict:
+    revisions = dict(state.get("revisions", {}))
+    revisions[step] = revisions.get(step, 0) + 1
+    return {"notes": {**state.get("notes", {}), step: decision.note}, "revisions": revisions}
+
+
+def _audit(step: str, decision: Decision, **extra) -> list[dict]:
+    return [{"step": step, "action": decision.action, "note": decision.note, "at": round(time.time(), 3), **extra}]
+
+
 def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     start = time.perf_counter()
     _emit(stage="director", status="start")
     concept = SeriesConcept.model_validate(state["concept"])
-    bible = write_bible(ctx, concept, state["seed"])
+    seed, note = _redo(state, "bible")
+    bible = write_bible(ctx, concept, seed, note)
     registered = time.perf_counter()
     ctx.memory.register(bible.characters, series=bible.title)
     seconds = time.perf_counter() - registered
@@ -81,12 +112,63 @@ def writer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     _emit(stage="writer", status="start", episode=number)
     bible = SeriesBible.model_validate(state["bible"])
     concept = SeriesConcept.model_validate(state["concept"])
-    script = write_script(ctx, bible, concept, number, state["seed"], state.get("earlier_lines", []))
+    seed, note = _redo(state, f"script:{number}")
+    script = write_script(ctx, bible, concept, number, seed, state.get("earlier_lines", []), note)
     write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
     _emit(stage="writer", status="done", episode=number, lines=len(script.lines()))
     return {"script": script.model_dump(mode="json"),
             "earlier_lines": state.get("earlier_lines", []) + [ln.text for ln in script.lines()],
             "stage_times": _timed("writer", number, start)}
+
+
+def review_bible(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
+    """Checkpoint after the bible: approve, edit (validated, saved, and the canonical looks re-registered) or
+    reject with a note (the director draws again with it)."""
+    if not _checkpoint(state, "bible"):
+        return Command(goto="writer")
+    ctx = runtime.context
+    decision = _ask_person({"kind": "bible", "bible": state["bible"],
+                            "revision": state.get("revisions", {}).get("bible", 0)})
+    audit = _audit("bible", decision)
+    if decision.action == "reject":
+        return Command(goto="director", update={**_rejected(state, "bible", decision), "reviews": audit})
+    if decision.action == "edit":
+        try:
+            bible = check_bible_edit(decision.bible, SeriesConcept.model_validate(state["concept"]))
+        except EditRejected as exc:  # the API checks first; a direct resume with a bad edit pauses again
+            raise ValueError(str(exc)) from exc
+        ctx.memory.register(bible.characters, series=bible.title)
+        write_json(ctx.run_dir / "bible.json", bible)
+        return Command(goto="writer", update={"bible": bible.model_dump(mode="json"), "reviews": audit})
+    return Command(goto="writer", update={"reviews": audit})
+
+
+def review_script(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
+    """Checkpoint after each script: approve, edit (validated against the bible) or reject with a note (the
+    writer redoes the episode with it)."""
+    if not _checkpoint(state, "scripts"):
+        return Command(goto="cinematographer")
+    ctx = runtime.context
+    number = state["episode"]
+    step = f"script:{number}"
+    decision = _ask_person({"kind": "script", "episode": number, "script": state["script"],
+                            "revision": state.get("revisions", {}).get(step, 0)})
+    audit = _audit(step, decision)
+    old_lines = len(EpisodeScript.model_validate(state["script"]).lines())
+    earlier = state.get("earlier_lines", [])[:-old_lines or None]  # this draft's lines, taken back
+    if decision.action == "reject":
+        return Command(goto="writer", update={**_rejected(state, step, decision), "earlier_lines": earlier,
+                                              "reviews": audit})
+    if decision.action == "edit":
+        try:
+            script = check_script_edit(decision.script, SeriesBible.model_validate(state["bible"]), number)
+        except EditRejected as exc:
+            raise ValueError(str(exc)) from exc
+        write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
+        return Command(goto="cinematographer", update={
+            "script": script.model_dump(mode="json"), "earlier_lines": earlier + [ln.text for ln in script.lines()],
+            "reviews": audit})
+    return Command(goto="cinematographer", update={"reviews": audit})
 
 
 def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
@@ -243,9 +325,11 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
     return sends or "review_shots"
 
 
-def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
-    """Shots QC could not fix go to people: listed in review_queue.json, and (review_shots="interrupt") the run
-    pauses here until someone decides. The episode is assembled with each one's best take, marked as such."""
+def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
+    """Shots QC could not fix go to people: listed in review_queue.json, and where the run asks for it (the
+    `shots` checkpoint, or review_shots="interrupt") the run pauses here until someone decides: approve (the best
+    take is accepted by a person), reject with a note or edit the prompt (the shot renders again, and comes back
+    here if QC still fails it), or flag (assembled with its best take, left in the queue)."""
     ctx = runtime.context
     number = state["episode"]
     takes = episode_takes(state)
@@ -256,22 +340,44 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
             flagged.append({"episode": number, "shot": shot_id, "attempts": len(history),
                             "best_take": best.attempt, "asset": best.asset,
                             "reason": best.qc.reason if best.qc else "not scored",
-                            "needs_human": bool(best.qc and best.qc.needs_human)})
+                            "needs_human": bool(best.qc and best.qc.needs_human),
+                            "takes": [{"attempt": t.attempt, "asset": t.asset, "prompt": t.prompt,
+                                       "qc": t.qc.model_dump(mode="json") if t.qc else None} for t in history]})
     queue_path = ctx.run_dir / "review_queue.json"
     queue = [q for q in (json.loads(queue_path.read_text()) if queue_path.is_file() else [])
              if q["episode"] != number]
-    write_json(queue_path, queue + flagged)
+    listed = [{k: v for k, v in q.items() if k != "takes"} for q in flagged]
+    write_json(queue_path, queue + listed)
     _emit(stage="qc", status="review", episode=number, flagged=len(flagged))
-    updated = []
-    if flagged and ctx.settings.review_shots == "interrupt":
-        decisions = interrupt({"kind": "shots", "episode": number, "shots": flagged}) or {}
-        for item in flagged:  # an approved shot keeps its best take as accepted by a person
-            if decisions.get(item["shot"]) == "approve":
-                take = next(t for t in takes[item["shot"]] if t.attempt == item["best_take"])
-                updated.append(take.model_copy(update={"accepted": True, "approved_by": "human"})
-                               .model_dump(mode="json"))
-        write_json(queue_path, queue + [q for q in flagged if decisions.get(q["shot"]) != "approve"])
-    return {"takes": updated}
+    if not flagged or not (_checkpoint(state, "shots") or ctx.settings.review_shots == "interrupt"):
+        return Command(goto="voices")
+    answer = interrupt({"kind": "shots", "episode": number, "shots": flagged}) or {}
+    if "action" not in answer:  # the CLI's form, {shot_id: "approve"}: shots left out stay flagged
+        answer = {"action": "approve", "shots": {shot: {"action": answer.get(shot, "flag")}
+                                                for shot in (q["shot"] for q in flagged)}}
+    decision = Decision.model_validate(answer)
+    per_shot = check_shot_decisions(decision, [q["shot"] for q in flagged])
+    updated, sends = [], []
+    shots = {s.id: s for s in ShotList.model_validate(state["shotlist"]).shots}
+    for item in flagged:
+        choice = per_shot[item["shot"]]
+        history = takes[item["shot"]]
+        if choice.action == "approve":
+            take = next(t for t in history if t.attempt == item["best_take"])
+            updated.append(take.model_copy(update={"accepted": True, "approved_by": "human"}).model_dump(mode="json"))
+        elif choice.action in ("reject", "edit"):
+            latest = history[-1]
+            shot = Shot.model_validate(latest.shot) if latest.shot else shots[item["shot"]]
+            if choice.action == "edit":  # the person's prompt as written; a new seed so the take differs
+                shot = shot.model_copy(update={"prompt": choice.prompt,
+                                               "seed": stable_seed(state["seed"], shot.id, "edit", latest.attempt)})
+                sends.append(_shot_send(state, shot, latest.attempt, None))
+            else:
+                sends.append(_shot_send(state, shot, latest.attempt, f"reviewer: {choice.note}"))
+    still = [q for q in listed if per_shot[q["shot"]].action == "flag"]
+    write_json(queue_path, queue + still)
+    audit = _audit(f"shots:{number}", decision, shots={k: v.model_dump(mode="json") for k, v in per_shot.items()})
+    return Command(goto=sends or "voices", update={"takes": updated, "reviews": audit})
 
 
 # --- voices, assembly, next episode ----------------------------------------------------------------------------
@@ -336,17 +442,18 @@ def build_series_graph() -> StateGraph:
     graph.add_node("cinematographer", cinematographer, retry_policy=TRANSIENT)
     graph.add_node("shot", build_shot_graph())
     graph.add_node("review_takes", review_takes)
-    graph.add_node("review_shots", review_shots)
+    graph.add_node("review_shots", review_shots, destinations=("shot", "voices"))
+    graph.add_node("review_bible", review_bible, destinations=("director", "writer"))
+    graph.add_node("review_script", review_script, destinations=("writer", "cinematographer"))
     graph.add_node("voices", voices)
     graph.add_node("assemble", assemble)
     graph.add_node("summary", summary)
     graph.add_edge(START, "director")
-    graph.add_edge("director", "writer")
-    graph.add_edge("writer", "cinematographer")
+    graph.add_edge("director", "review_bible")
+    graph.add_edge("writer", "review_script")
     graph.add_conditional_edges("cinematographer", fan_out_shots, ["shot"])
     graph.add_edge("shot", "review_takes")
     graph.add_conditional_edges("review_takes", retry_or_review, ["shot", "review_shots"])
-    graph.add_edge("review_shots", "voices")
     graph.add_edge("voices", "assemble")
     graph.add_conditional_edges("assemble", next_episode, ["writer", "summary"])
     graph.add_edge("summary", END)

@@ -29,6 +29,10 @@ class SeriesState(TypedDict, total=False):
     takes: Annotated[list[dict], merge_takes]
     stage_times: Annotated[list[dict], operator.add]
     episodes_done: Annotated[list[dict], operator.add]
+    checkpoints: dict  # where the run pauses for a person (graphs.review.Checkpoints)
+    notes: dict  # "bible" / "script:<n>" -> the note of the last rejection, for the redo
+    revisions: dict  # same keys -> how many times that step was redone after a rejection
+    reviews: Annotated[list[dict], operator.add]  # every decision a person made, in order (the audit trail)
 
 
 class ShotState(TypedDict, total=False):

@@ -15,7 +15,7 @@ from dramafactory.schemas import Character, EpisodeOutline, Location, SeriesBibl
 from dramafactory.tools.speech.voicebank import allocate_voices
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note
 from . import casting, prompts
 
 
@@ -56,7 +56,8 @@ def _mentions_cast(text: str, names: list[str]) -> bool:
     return any(part.lower() in lowered for name in names for part in name.split())
 
 
-def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesBible:
+def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int, note: str | None = None) -> SeriesBible:
+    """`note`: a reviewer's note on a rejected draft; it goes into every ask (the graph also changes the seed)."""
     # Casting is drawn from the run seed *and* the concept: with the seed alone, every series of a slate produced
     # with the default seed got the same three names and looks (measured by `eval golden`, series.distinct_*).
     cast_seed = stable_seed(seed, concept.logline, concept.genre)
@@ -76,7 +77,7 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int) -> SeriesB
 
     def ask(stage, schema, examples, text, key, checks, max_tokens=160):
         return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
-                        examples=examples, ask=text, seed=stable_seed(seed, key), checks=[no_copy, *checks],
+                        examples=examples, ask=with_note(text, note), seed=stable_seed(seed, key), checks=[no_copy, *checks],
                         max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
 
     characters: list[Character] = []

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Scene, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note
 from . import prompts
 
 BEATS = ["hook", "pressure", "reveal", "reversal", "cliffhanger"]
@@ -129,7 +129,8 @@ def action_check(cast: list[str]):
 
 
 def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, episode: int, seed: int,
-                 earlier_lines: list[str]) -> EpisodeScript:
+                 earlier_lines: list[str], note: str | None = None) -> EpisodeScript:
+    """`note`: a reviewer's note on a rejected draft; it goes into every ask (the graph also changes the seed)."""
     outline = bible.episodes[episode - 1]
     outline_text = f"{outline.hook} {outline.conflict} {outline.cliffhanger}"
     counts = beat_plan(max(len(BEATS), round(concept.seconds_per_episode * LINES_PER_SECOND)))
@@ -150,9 +151,9 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                 actions[kind] = ask_json(
                     ctx.text, ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
                     examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(seed, episode, kind),
-                    ask=prompts.ACTION_ASK.format(outline=outline_text, location=location.name,
+                    ask=with_note(prompts.ACTION_ASK.format(outline=outline_text, location=location.name,
                                                   time=location.time_of_day, characters=", ".join(cast), kind=kind,
-                                                  guide=prompts.BEAT_GUIDE[kind]),
+                                                  guide=prompts.BEAT_GUIDE[kind]), note),
                     checks=[no_copy, action_check(cast)], max_tries=ctx.settings.max_reasks, max_tokens=80,
                 ).action.strip()
             except StructuredOutputError as exc:
@@ -181,14 +182,14 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                     reply = ask_json(
                         ctx.text, ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
                         examples=prompts.LINE_EXAMPLES, seed=stable_seed(seed, line_id),
-                        ask=prompts.LINE_ASK.format(action=action, speaker=speaker.split()[0],
+                        ask=with_note(prompts.LINE_ASK.format(action=action, speaker=speaker.split()[0],
                                                     role=", ".join(filter(None, [character.role,
                                                                                  character.description])),
                                                     want=second_person(character.want), listener=listener,
                                                     emotion=emotion,
                                                     earlier="\n".join(recent[-2:]) or "(none)",
                                                     speaker_first=speaker.split()[0],
-                                                    listener_first=listener.split()[0]),
+                                                    listener_first=listener.split()[0]), note),
                         checks=[no_copy, line_checks(speaker, listener, action, used)],
                         max_tries=ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
                     )

@@ -1,0 +1,119 @@
+"""/series: start a run, list runs, status, progress events, cancel and resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from dramafactory.tools.ledger import Ledger
+
+from ..deps import Service, StoreDep, Tenant
+from ..events import fold, read_events
+from ..models import Figures, RunCreated, RunListItem, RunPublic, RunStatus, SeriesRequest
+from ..store import TERMINAL, Store
+
+router = APIRouter(prefix="/series", tags=["series"])
+NOT_FOUND = {404: {"description": "No run with this id for this tenant."}}
+
+
+def owned_run(store: Store, run_id: str, tenant: str) -> dict:
+    """A run of this tenant; another tenant's run is 'not found' (its existence is not revealed)."""
+    row = store.run(run_id, tenant)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id!r}")
+    return row
+
+
+def figures(run_dir: Path, cpu_hour_usd: float, gpu_hour_usd: float) -> tuple[Figures, dict | None]:
+    rows = Ledger(run_dir / "ledger.jsonl").rows()
+    cpu = sum(r.get("cpu_seconds", r.get("seconds", 0.0)) for r in rows)
+    gpu = sum(r.get("gpu_seconds", 0.0) for r in rows)
+    text = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
+    last = rows[-1] if rows else None
+    working = {"stage": last["stage"], "backend": last["backend"], "model": last["model"]} if last else None
+    return Figures(tokens=sum(r.get("tokens", 0) for r in rows), text_calls=len(text),
+                   renders=sum(1 for r in rows if r["stage"] == "render"), cpu_seconds=round(cpu, 3),
+                   gpu_seconds=round(gpu, 3),
+                   cost_usd=round((cpu * cpu_hour_usd + gpu * gpu_hour_usd) / 3600, 6)), working
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RunCreated,
+             summary="Start producing a series from a concept")
+def create_series(body: SeriesRequest, tenant: Tenant, service: Service) -> RunCreated:
+    row = service.start(tenant, body.model_dump(mode="json"))
+    base = f"/series/{row['id']}"
+    return RunCreated(id=row["id"], status=row["status"],
+                      links={"self": base, "events": f"{base}/events", "artifacts": f"{base}/artifacts"})
+
+
+@router.get("", response_model=list[RunListItem], summary="This tenant's runs, newest first")
+def list_series(tenant: Tenant, store: StoreDep, status_filter: Annotated[
+        RunStatus | None, Query(alias="status")] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[RunListItem]:
+    return [RunListItem(id=r["id"], status=r["status"], title=r["title"], logline=r["request"].get("logline", ""),
+                        created_at=r["created_at"], updated_at=r["updated_at"])
+            for r in store.list_runs(tenant, status_filter, limit)]
+
+
+@router.get("/{run_id}", response_model=RunPublic, responses=NOT_FOUND, summary="Status, stage and progress")
+def get_series(run_id: str, tenant: Tenant, service: Service) -> RunPublic:
+    row = owned_run(service.store, run_id, tenant)
+    run_dir = Path(row["run_dir"])
+    progress = fold(read_events(run_dir), int(row["request"].get("episodes", 1)))
+    figs, working = figures(run_dir, service.settings.cpu_hour_usd, service.settings.gpu_hour_usd)
+    pending = service.store.list_reviews(tenant, "pending", run_id)
+    return RunPublic(
+        id=row["id"], status=row["status"], title=row["title"], created_at=row["created_at"],
+        updated_at=row["updated_at"], error=row["error"], request=row["request"], stage=progress["stage"],
+        working=({"agent": progress["stage"], **working} if working and row["status"] == "running" else None),
+        episodes=progress["episodes"], timeline=progress["timeline"], figures=figs, log=progress["log"],
+        review=pending[0]["id"] if pending else None, summary=row["summary"])
+
+
+@router.get("/{run_id}/events", response_class=EventSourceResponse, responses=NOT_FOUND,
+            summary="Progress as server-sent events (resumable with Last-Event-ID)")
+async def series_events(run_id: str, tenant: Tenant, service: Service, request: Request,
+                        last_event_id: Annotated[str | None, Header()] = None,
+                        follow: Annotated[bool, Query(description="Keep the stream open until the run ends.")]
+                        = True) -> AsyncIterator[ServerSentEvent]:
+    row = owned_run(service.store, run_id, tenant)
+    run_dir = Path(row["run_dir"])
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    while True:
+        for event in await asyncio.to_thread(read_events, run_dir, after):
+            after = event["seq"]
+            yield ServerSentEvent(data=event, event="progress", id=str(event["seq"]))
+        current = await asyncio.to_thread(service.store.run, run_id)
+        if not follow or current is None or current["status"] in TERMINAL or await request.is_disconnected():
+            yield ServerSentEvent(data={"status": current["status"] if current else "gone"}, event="status")
+            return
+        await asyncio.sleep(0.5)
+
+
+@router.post("/{run_id}/cancel", response_model=RunCreated, status_code=status.HTTP_202_ACCEPTED,
+             responses={**NOT_FOUND, 409: {"description": "The run has already ended."}},
+             summary="Cancel a run (finished work is kept; resume continues it)")
+def cancel_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
+    row = owned_run(service.store, run_id, tenant)
+    if row["status"] in TERMINAL:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the run is {row['status']}; nothing to cancel")
+    return RunCreated(id=run_id, status=service.cancel(run_id), links={"self": f"/series/{run_id}"})
+
+
+@router.post("/{run_id}/resume", response_model=RunCreated, status_code=status.HTTP_202_ACCEPTED,
+             responses={**NOT_FOUND, 409: {"description": "Only a cancelled or failed run can be resumed."}},
+             summary="Resume a cancelled or failed run from its last checkpoint")
+def resume_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
+    row = owned_run(service.store, run_id, tenant)
+    if row["status"] not in ("cancelled", "failed"):
+        hint = " (answer its review to go on)" if row["status"] == "waiting_review" else ""
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the run is {row['status']}{hint}")
+    if not service.store.update_run(run_id, status="queued", error=None, only_if=("cancelled", "failed")):
+        raise HTTPException(status.HTTP_409_CONFLICT, "the run changed state; read it again")
+    service.resume_queued(run_id)
+    return RunCreated(id=run_id, status="queued", links={"self": f"/series/{run_id}"})

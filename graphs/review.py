@@ -1,0 +1,135 @@
+"""Review checkpoints: what a person may answer when the run pauses for them, and the checks an edit must pass.
+
+The series graph pauses (a LangGraph `interrupt`) after the bible, after each script and for shots the QC loop
+could not fix, where the run's `checkpoints` ask for it. The answer resumes the run: approve, edit (a changed bible,
+script or shot prompt, validated here before anything is saved) or reject with a note the agent uses to redo the
+step. The same checks run in the API before it resumes a run, so a bad edit is refused with the wrong field named
+and no state changes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
+
+CHECKPOINT_KINDS = ("bible", "scripts", "shots")
+MAX_NOTE = 2000
+
+
+class Checkpoints(BaseModel):
+    """Where a run pauses for a person. All off: the fully automatic factory mode."""
+
+    bible: bool = Field(default=False, description="Pause after the director writes the series bible.")
+    scripts: bool = Field(default=False, description="Pause after the writer writes each episode's script.")
+    shots: bool = Field(default=False, description="Pause for shots the QC loop could not fix (otherwise they are "
+                                                   "queued in review_queue.json and the episode goes on).")
+
+
+class ShotDecision(BaseModel):
+    action: Literal["approve", "reject", "edit", "flag"] = Field(
+        description="approve: accept the best take; reject: render again with the note as feedback; edit: render "
+                    "again from the changed prompt; flag: assemble the best take and leave it in the review queue.")
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    prompt: str | None = Field(default=None, min_length=10, max_length=4000)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ShotDecision:
+        if self.action == "reject" and not (self.note or "").strip():
+            raise ValueError("a rejection needs a note: say what is wrong, the renderer uses it")
+        if self.action == "edit" and not self.prompt:
+            raise ValueError("an edit needs the changed prompt")
+        return self
+
+
+class Decision(BaseModel):
+    """A person's answer to a waiting review."""
+
+    action: Literal["approve", "edit", "reject"] = Field(
+        description="bible/script: approve, edit (send the changed artifact) or reject (send a note; the agent "
+                    "redoes the step with it). shots: use `shots` per shot; action 'approve' approves every "
+                    "shot not listed.")
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    bible: dict | None = Field(default=None, description="The edited series bible (action 'edit' on a bible).")
+    script: dict | None = Field(default=None, description="The edited episode script (action 'edit' on a script).")
+    shots: dict[str, ShotDecision] = Field(default_factory=dict, description="Shot id -> decision (shot reviews).")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Decision:
+        if self.action == "reject" and not (self.note or "").strip():
+            raise ValueError("a rejection needs a note: say what to change, the agent uses it to redo the step")
+        return self
+
+
+class EditRejected(ValueError):
+    """An edit that fails validation: `field` is the path of the wrong field, e.g. 'script.scenes.0.lines.2'."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _first_error(prefix: str, exc: ValidationError) -> EditRejected:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in (prefix, *error["loc"]))
+    return EditRejected(where, error["msg"])
+
+
+def check_bible_edit(edited: dict | None, concept: SeriesConcept) -> SeriesBible:
+    if edited is None:
+        raise EditRejected("bible", "an edit of a bible needs the edited bible")
+    try:
+        bible = SeriesBible.model_validate(edited)
+    except ValidationError as exc:
+        raise _first_error("bible", exc) from exc
+    if len(bible.episodes) != concept.episodes:
+        raise EditRejected("bible.episodes", f"the series has {concept.episodes} episode(s); the edit outlines "
+                                             f"{len(bible.episodes)}")
+    names = [c.name for c in bible.characters]
+    if len(set(names)) != len(names):
+        raise EditRejected("bible.characters", "two characters share a name")
+    if len(bible.characters) < 2:
+        raise EditRejected("bible.characters", "a series needs at least two characters (scenes are exchanges)")
+    return bible
+
+
+def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int) -> EpisodeScript:
+    if edited is None:
+        raise EditRejected("script", "an edit of a script needs the edited script")
+    try:
+        script = EpisodeScript.model_validate(edited)
+    except ValidationError as exc:
+        raise _first_error("script", exc) from exc
+    if script.episode != episode:
+        raise EditRejected("script.episode", f"this review is of episode {episode}")
+    cast = {c.name for c in bible.characters}
+    places = {loc.name for loc in bible.locations}
+    for s, scene in enumerate(script.scenes):
+        if scene.location not in places:
+            raise EditRejected(f"script.scenes.{s}.location", f"{scene.location!r} is not a location of the bible "
+                                                             f"({', '.join(sorted(places))})")
+        for b, beat in enumerate(scene.beats):
+            for n, line in enumerate(beat.lines):
+                if line.speaker not in cast:
+                    raise EditRejected(f"script.scenes.{s}.beats.{b}.lines.{n}.speaker",
+                                       f"{line.speaker!r} is not in the cast ({', '.join(sorted(cast))})")
+    if not script.lines():
+        raise EditRejected("script.scenes", "nobody speaks: keep at least one line")
+    return script
+
+
+def check_shot_decisions(decision: Decision, flagged: list[str]) -> dict[str, ShotDecision]:
+    """Every flagged shot gets a decision: those not listed take the overall action (approve, or reject with the
+    note); a decision for a shot that is not waiting is refused."""
+    unknown = sorted(set(decision.shots) - set(flagged))
+    if unknown:
+        raise EditRejected(f"shots.{unknown[0]}", f"this shot is not waiting for review (waiting: "
+                                                  f"{', '.join(flagged)})")
+    if decision.action == "edit" and len(decision.shots) < len(flagged):
+        raise EditRejected("shots", "an edit lists a decision for every waiting shot")
+    default = ShotDecision(action="approve") if decision.action in ("approve", "edit") else \
+        ShotDecision(action="reject", note=decision.note)
+    return {shot: decision.shots.get(shot, default) for shot in flagged}

@@ -1,0 +1,58 @@
+"""Helpers for the API tests: the real app, with fake backends (tests only) so a run takes seconds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dramafactory.config import Settings
+from dramafactory.graphs.backends import build_context
+
+from .fakes import FakeImage, FakeSpeech, FakeText
+
+KEYS = {"acme": "key-acme-0001", "globex": "key-globex-0002"}
+
+
+def api_settings(data_dir: Path, **overrides) -> Settings:
+    values = dict(width=180, height=320, fps=8, qc_people="off", data_dir=data_dir, api_workers=2,
+                  api_keys=",".join(f"{t}:{k}" for t, k in KEYS.items()))
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+class SlowFakeImage(FakeImage):
+    """A fake renderer that takes `delay` seconds per take, so a test can act while a run is in flight."""
+
+    def __init__(self, fail_first: dict[str, int] | None = None, delay: float = 0.0):
+        super().__init__(fail_first)
+        self.delay = delay
+
+    def render(self, request):
+        time.sleep(self.delay)
+        return super().render(request)
+
+
+def fake_factory(fail_first: dict[str, int] | None = None, delay: float = 0.0):
+    def make(run_dir: Path, settings: Settings):
+        return build_context(run_dir, settings, text=FakeText(), image=SlowFakeImage(fail_first, delay),
+                             speech=FakeSpeech())
+    return make
+
+
+def auth(tenant: str = "acme") -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[tenant]}"}
+
+
+CONCEPT = {"logline": "A night-shift nurse discovers the billionaire patient she saved is her runaway father.",
+           "genre": "family", "episodes": 1, "seconds_per_episode": 20}
+
+
+def wait_for(client, run_id: str, statuses: set[str], headers: dict, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/series/{run_id}", headers=headers).json()
+        if body["status"] in statuses:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {body['status']} (wanted {statuses}); log: {body['log'][-5:]}")
+        time.sleep(0.1)
