@@ -16,10 +16,18 @@ from fastapi.staticfiles import StaticFiles
 from dramafactory.config import Settings
 
 from .deps import parse_api_keys
+from .models import Problem
 from .routes import artifacts, reviews, series
 from .service import ContextFactory, RunService, default_context
 from .store import open_store
 
+# Errors any operation may answer before its own code runs. The JSON body is spelled out (not `model=`), because
+# FastAPI would declare a model's body in the route's own media type, text/event-stream for the event stream.
+_PROBLEM = {"content": {"application/json": {"schema": Problem.model_json_schema()}}}
+AUTH_ERRORS = {401: {**_PROBLEM, "description": "No API key (Authorization: Bearer KEY)."},
+               403: {**_PROBLEM, "description": "The API key is not valid."},
+               400: {**_PROBLEM, "description": "The body is not JSON."},
+               413: {**_PROBLEM, "description": "The body is larger than the service accepts."}}
 MAX_BODY = 1_000_000  # a bible edit is ~20 kB; anything far larger is refused with 413 before it is parsed
 
 
@@ -48,9 +56,8 @@ def create_app(settings: Settings | None = None, *, context_factory: ContextFact
                               "bible, scripts and flagged shots at checkpoints. Authenticate with "
                               "`Authorization: Bearer KEY`.")
     app.state.api_keys = api_keys
-    app.include_router(series.router)
-    app.include_router(artifacts.router)
-    app.include_router(reviews.router)
+    for router in (series.router, artifacts.router, reviews.router):
+        app.include_router(router, responses=AUTH_ERRORS)
 
     @app.get("/health", tags=["service"], summary="Liveness and the database in use (public)")
     def health() -> dict:

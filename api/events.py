@@ -58,6 +58,27 @@ def read_events(run_dir: Path, after: int = 0) -> list[dict]:
     return out
 
 
+def tail_events(run_dir: Path, offset: int = 0, after: int = 0) -> tuple[list[dict], int]:
+    """The events appended since byte `offset` (complete lines only), and the new offset: a stream that follows a
+    run reads each event once instead of the whole file on every poll."""
+    path = Path(run_dir) / EVENTS_FILE
+    if not path.is_file():
+        return [], offset
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read()
+    complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
+    out = []
+    for line in complete.decode("utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("seq", 0) > after:
+            out.append(row)
+    return out, offset + len(complete)
+
+
 def describe(event: dict) -> str:
     """One log line for people."""
     parts = [event.get("stage", "?"), event.get("status", "")]

@@ -90,6 +90,7 @@ class RunService:
     def answer(self, run_id: str, decision: dict) -> None:
         """A review was decided: resume the paused run with the answer."""
         self.store.update_run(run_id, status="queued", only_if=("waiting_review",))
+        self._queued(run_id)
         self._submit(run_id, resume=True, decision=decision)
 
     def cancel(self, run_id: str) -> str:
@@ -108,7 +109,13 @@ class RunService:
         """A cancelled or failed run (set back to queued by the caller) continues from its last checkpoint; one
         that never reached its first checkpoint starts again."""
         started = bool(self.store.saver.get_tuple({"configurable": {"thread_id": run_id}}))
+        self._queued(run_id)
         self._submit(run_id, resume=started)
+
+    def _queued(self, run_id: str) -> None:
+        row = self.store.run(run_id)
+        if row:
+            EventLog(Path(row["run_dir"])).append(stage="queued", status="start", message="waiting for a worker")
 
     # --- the worker -----------------------------------------------------------------------------------------------
     def _submit(self, run_id: str, *, resume: bool, decision: dict | None = None) -> None:

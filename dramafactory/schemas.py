@@ -30,6 +30,7 @@ class SeriesConcept(_Model):
     """What a user asks for. The CLI and the HTTP API take this same schema."""
 
     logline: str = Field(description="One or two sentences: who wants what, and what stands in the way.",
+                         json_schema_extra={"minLength": 12, "maxLength": MAX_LOGLINE_CHARS},
                          examples=["A night-shift nurse discovers the billionaire patient she saved is her runaway father."])
     genre: str = Field(default="drama", max_length=40, examples=["revenge", "romance", "thriller"])
     tone: str = Field(default="melodramatic", max_length=60)

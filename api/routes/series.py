@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from dramafactory.tools.ledger import Ledger
 
 from ..deps import Service, StoreDep, Tenant
-from ..events import fold, read_events
+from ..events import fold, read_events, tail_events
 from ..models import Figures, RunCreated, RunListItem, RunPublic, RunStatus, SeriesRequest
 from ..store import TERMINAL, Store
 
@@ -39,7 +39,7 @@ def figures(run_dir: Path, cpu_hour_usd: float, gpu_hour_usd: float) -> tuple[Fi
     return Figures(tokens=sum(r.get("tokens", 0) for r in rows), text_calls=len(text),
                    renders=sum(1 for r in rows if r["stage"] == "render"), cpu_seconds=round(cpu, 3),
                    gpu_seconds=round(gpu, 3),
-                   cost_usd=round((cpu * cpu_hour_usd + gpu * gpu_hour_usd) / 3600, 6)), working
+                   cost_usd=round((cpu * cpu_hour_usd + gpu * gpu_hour_usd) / 3600, 9)), working
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RunCreated,
@@ -75,17 +75,25 @@ def get_series(run_id: str, tenant: Tenant, service: Service) -> RunPublic:
         review=pending[0]["id"] if pending else None, summary=row["summary"])
 
 
+def stream_run(run_id: str, tenant: Tenant, store: StoreDep) -> dict:
+    """The run of an event stream, found before the stream starts: once a streaming endpoint runs, its 200 and
+    headers are sent, so a 404 must come from a dependency."""
+    return owned_run(store, run_id, tenant)
+
+
 @router.get("/{run_id}/events", response_class=EventSourceResponse, responses=NOT_FOUND,
             summary="Progress as server-sent events (resumable with Last-Event-ID)")
-async def series_events(run_id: str, tenant: Tenant, service: Service, request: Request,
-                        last_event_id: Annotated[str | None, Header()] = None,
+async def series_events(run_id: str, row: Annotated[dict, Depends(stream_run)], service: Service,
+                        request: Request, last_event_id: Annotated[str | None, Header(max_length=40)] = None,
                         follow: Annotated[bool, Query(description="Keep the stream open until the run ends.")]
                         = True) -> AsyncIterator[ServerSentEvent]:
-    row = owned_run(service.store, run_id, tenant)
     run_dir = Path(row["run_dir"])
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    # a Last-Event-ID that is not a plain event number (a browser sends what it was given) restarts the stream
+    after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() else 0
+    offset = 0
     while True:
-        for event in await asyncio.to_thread(read_events, run_dir, after):
+        events, offset = await asyncio.to_thread(tail_events, run_dir, offset, after)
+        for event in events:
             after = event["seq"]
             yield ServerSentEvent(data=event, event="progress", id=str(event["seq"]))
         current = await asyncio.to_thread(service.store.run, run_id)
