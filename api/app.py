@@ -38,8 +38,8 @@ def create_app(settings: Settings | None = None, *, context_factory: ContextFact
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        data_dir = Path(settings.data_dir)
-        store = open_store(settings.database_url, data_dir)
+        data_dir = Path(settings.data_dir).resolve()  # run folders are stored by absolute path
+        store = open_store(settings.database_url, data_dir, workers=settings.api_workers)
         service = RunService(store, settings, data_dir, workers=settings.api_workers,
                              context_factory=context_factory)
         app.state.service = service

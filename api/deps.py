@@ -27,8 +27,8 @@ def parse_api_keys(text: str) -> dict[str, str]:
         if not sep or not tenant.strip() or len(key.strip()) < 8:
             raise ApiKeyError(f"DRAMAFACTORY_API_KEYS entry {tenant.strip() or '?'}:... must be tenant:key with a "
                               "key of 8 or more characters")
-        if not tenant.strip().replace("-", "").replace("_", "").isalnum():
-            raise ApiKeyError(f"tenant name {tenant.strip()!r}: letters, digits, '-' and '_' only")
+        if not tenant.strip().replace("-", "").replace("_", "").isalnum() or len(tenant.strip()) > 64:
+            raise ApiKeyError(f"tenant name {tenant.strip()!r}: up to 64 letters, digits, '-' and '_'")
         keys[key.strip()] = tenant.strip()
     return keys
 

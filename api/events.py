@@ -19,18 +19,27 @@ LOG_TAIL = 30
 
 
 class EventLog:
+    """One per run and process (RunService keeps them): appends are serialised by its lock, so sequence numbers
+    are unique and in order."""
+
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / EVENTS_FILE
         self._lock = threading.Lock()
-        self._seq = len(read_events(run_dir))
+        self._seq = max((e.get("seq", 0) for e in read_events(run_dir)), default=0)
 
     def append(self, **event) -> dict:
         with self._lock:
             self._seq += 1
-            row = {"seq": self._seq, "ts": round(time.time(), 3), **event}
+            row = {**event, "seq": self._seq, "ts": round(time.time(), 3)}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row, default=str) + "\n")
+            with self.path.open("a+b") as handle:  # appends go to the end whatever the read position
+                size = handle.seek(0, 2)
+                torn = False
+                if size:
+                    handle.seek(size - 1)
+                    torn = handle.read(1) != b"\n"
+                # after a crash mid-line, start on a fresh line so this event is not glued to the torn one
+                handle.write((b"\n" if torn else b"") + (json.dumps(row, default=str) + "\n").encode())
         return row
 
     def graph_event(self, ns: tuple, mode: str, data: object) -> None:
@@ -139,11 +148,14 @@ def fold(events: list[dict], episodes: int) -> dict:
             stage_now = f"review ({e.get('kind')})"
         if stage == "summary" and status == "done":
             stage_now = "finished"
-    for (shot, attempt), passed in results.items():
+    shots_passed = {shot for (shot, _), passed in results.items() if passed}
+    for shot, attempt in results:
         number = episode_of(shot)
         if number in per_episode:
-            per_episode[number]["passed"] += int(passed)
             per_episode[number]["retried"] += int(attempt is not None and attempt > 1)
+    for shot in shots_passed:
+        if episode_of(shot) in per_episode:
+            per_episode[episode_of(shot)]["passed"] += 1
     return {"stage": stage_now, "timeline": timeline, "episodes": list(per_episode.values()),
             "log": [{"seq": e["seq"], "ts": e["ts"], "text": describe(e)} for e in events[-LOG_TAIL:]]}
 

@@ -28,7 +28,7 @@ class RunCreated(BaseModel):
 class EpisodeProgress(BaseModel):
     episode: int
     shots: int = Field(description="Shots planned.")
-    passed: int = Field(description="Takes that passed QC.")
+    passed: int = Field(description="Shots with a take that passed QC.")
     retried: int = Field(description="Takes that were retries.")
     flagged: int = Field(description="Shots QC could not fix (sent to people).")
     assembled: bool

@@ -21,7 +21,7 @@ from langgraph.runtime import RunControl
 from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
-from dramafactory.graphs.runner import produce
+from dramafactory.graphs.runner import RunBusy, produce
 from dramafactory.schemas import SeriesConcept
 
 from .events import EventLog
@@ -46,12 +46,14 @@ class RunService:
         self.context_factory = context_factory
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
         self._controls: dict[str, RunControl] = {}
+        self._logs: dict[str, EventLog] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Queued and running runs of a service that stopped: resume each from its last checkpoint."""
+        """Queued and running runs of a service that stopped: resume each from its last checkpoint (with the
+        decision a person made, if it was not applied yet)."""
         resumed = []
         for row in self.store.active_runs():
             if row["status"] == "cancelling":  # the drain did not finish before the stop: it is cancelled now
@@ -66,8 +68,8 @@ class RunService:
 
     def close(self, wait: bool = True) -> None:
         """Stop taking work; drain the runs in flight (they finish their current nodes and stay resumable)."""
-        self._closed = True
         with self._lock:
+            self._closed = True
             for control in self._controls.values():
                 control.request_drain("service stopping")
         self._pool.shutdown(wait=wait, cancel_futures=True)
@@ -76,6 +78,12 @@ class RunService:
     def run_dir(self, tenant: str, run_id: str) -> Path:
         return self.data_dir / "tenants" / tenant / "runs" / run_id
 
+    def events(self, run_id: str, run_dir: Path) -> EventLog:
+        with self._lock:
+            if run_id not in self._logs:
+                self._logs[run_id] = EventLog(run_dir)
+            return self._logs[run_id]
+
     def start(self, tenant: str, request: dict) -> dict:
         from .store import new_id
 
@@ -83,96 +91,113 @@ class RunService:
         run_dir = self.run_dir(tenant, run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         row = self.store.create_run(tenant=tenant, request=request, run_dir=run_dir, run_id=run_id)
-        EventLog(run_dir).append(stage="queued", status="start", message="waiting for a worker")
-        self._submit(run_id, resume=False)
+        self.events(run_id, run_dir).append(stage="queued", status="start", message="waiting for a worker")
+        self._submit(run_id)
         return row
 
-    def answer(self, run_id: str, decision: dict) -> None:
-        """A review was decided: resume the paused run with the answer."""
-        self.store.update_run(run_id, status="queued", only_if=("waiting_review",))
+    def answer(self, run_id: str) -> bool:
+        """A review was decided: resume the paused run, which reads the decision from the review row. False when
+        the run no longer waits (cancelled meanwhile): the decision is kept and applied if it is resumed."""
+        if not self.store.update_run(run_id, status="queued", only_if=("waiting_review",)):
+            return False
         self._queued(run_id)
-        self._submit(run_id, resume=True, decision=decision)
+        self._submit(run_id)
+        return True
 
-    def cancel(self, run_id: str) -> str:
+    def cancel(self, run_id: str) -> str | None:
+        """'cancelling' (a drain was asked of the running graph), 'cancelled', or None when the run's state
+        allowed neither (it ended, or is already cancelling)."""
         with self._lock:
             control = self._controls.get(run_id)
-            if control is not None:
-                control.request_drain("cancelled")
-                self.store.update_run(run_id, status="cancelling", only_if=("running", "queued"))
-                return "cancelling"
+        if control is not None and self.store.update_run(run_id, status="cancelling", only_if=("running",)):
+            control.request_drain("cancelled")
+            return "cancelling"
         # not executing: queued (its task will see the status and stop) or paused for a review
-        self.store.update_run(run_id, status="cancelled", only_if=("queued", "waiting_review"))
-        self.store.withdraw_reviews(run_id)
-        return "cancelled"
+        if self.store.update_run(run_id, status="cancelled", only_if=("queued", "waiting_review")):
+            self.store.withdraw_reviews(run_id)
+            row = self.store.run(run_id)
+            self.events(run_id, Path(row["run_dir"])).append(stage="run", status="cancelled")
+            return "cancelled"
+        return None
 
     def resume_queued(self, run_id: str) -> None:
-        """A cancelled or failed run (set back to queued by the caller) continues from its last checkpoint; one
-        that never reached its first checkpoint starts again."""
-        started = bool(self.store.saver.get_tuple({"configurable": {"thread_id": run_id}}))
+        """A run set back to queued by the caller (cancelled, failed, or found after a restart) continues from
+        its last checkpoint; one that never reached its first checkpoint starts again."""
         self._queued(run_id)
-        self._submit(run_id, resume=started)
+        self._submit(run_id)
 
     def _queued(self, run_id: str) -> None:
         row = self.store.run(run_id)
         if row:
-            EventLog(Path(row["run_dir"])).append(stage="queued", status="start", message="waiting for a worker")
+            self.events(run_id, Path(row["run_dir"])).append(stage="queued", status="start",
+                                                             message="waiting for a worker")
 
     # --- the worker -----------------------------------------------------------------------------------------------
-    def _submit(self, run_id: str, *, resume: bool, decision: dict | None = None) -> None:
-        if self._closed:
-            return  # left queued in the registry: the next start of the service picks it up
-        self._pool.submit(self._execute, run_id, resume, decision)
-
-    def _execute(self, run_id: str, resume: bool, decision: dict | None) -> None:
-        row = self.store.run(run_id)
-        if row is None or row["status"] != "queued" or self._closed:
-            return  # cancelled while it waited for a worker, or the service is stopping
-        run_dir = Path(row["run_dir"])
-        events = EventLog(run_dir)
-        control = RunControl()
-        with self._lock:
-            self._controls[run_id] = control
-        self.store.update_run(run_id, status="running", only_if=("queued",))
-        events.append(stage="queued", status="done")
-        request = row["request"]
+    def _submit(self, run_id: str) -> None:
         try:
-            ctx = self.context_factory(run_dir, self.settings)
-            concept = SeriesConcept.model_validate({k: v for k, v in request.items()
-                                                    if k in SeriesConcept.model_fields})
-            outcome = produce(ctx, concept=None if resume else concept, seed=request.get("seed", 0),
-                              resume=resume, decisions=decision, checkpoints=request.get("checkpoints"),
-                              saver=self.store.saver, thread_id=run_id, control=control,
-                              on_event=events.graph_event)
-        except GraphDrained:
-            stopping = self._closed and self.store.run(run_id)["status"] == "running"
-            # a service that stops leaves its runs queued (the next start resumes them); a cancel is final
-            self.store.update_run(run_id, status="queued" if stopping else "cancelled")
-            events.append(stage="run", status="queued" if stopping else "cancelled")
-            return
-        except (DramaError, Exception) as exc:  # noqa: BLE001 - any failure is recorded on the run, never lost
+            self._pool.submit(self._execute, run_id)
+        except RuntimeError:  # the service is stopping: the run stays queued and the next start picks it up
+            log.info("run %s stays queued: the service is stopping", run_id)
+
+    def _execute(self, run_id: str) -> None:
+        with self._lock:  # claim the run: one task executes it, and a stopping service starts nothing new
+            if self._closed or not self.store.update_run(run_id, status="running", only_if=("queued",)):
+                return  # cancelled while it waited, taken by another task, or the service is stopping
+            control = self._controls[run_id] = RunControl()
+        row = self.store.run(run_id)
+        run_dir = Path(row["run_dir"])
+        events = self.events(run_id, run_dir)
+        events.append(stage="queued", status="done")
+        try:
+            self._produce(row, run_dir, events, control)
+        except Exception as exc:  # noqa: BLE001 - a failure is recorded on the run, never lost in a Future
             log.exception("run %s failed", run_id)
             message = str(exc) if isinstance(exc, DramaError) else f"{type(exc).__name__}: {exc}"
-            self.store.update_run(run_id, status="failed", error=message[:2000])
             events.append(stage="run", status="failed", message=message[:300])
-            return
+            self.store.update_run(run_id, status="failed", error=message[:2000])
         finally:
             with self._lock:
                 self._controls.pop(run_id, None)
-        title = _title(run_dir)
+
+    def _produce(self, row: dict, run_dir: Path, events: EventLog, control: RunControl) -> None:
+        run_id, request = row["id"], row["request"]
+        started = bool(self.store.saver.get_tuple({"configurable": {"thread_id": run_id}}))
+        decided = self.store.unapplied_decision(run_id) if started else None
+        ctx = self.context_factory(run_dir, self.settings)
+        concept = SeriesConcept.model_validate({k: v for k, v in request.items() if k in SeriesConcept.model_fields})
+        try:
+            outcome = produce(ctx, concept=None if started else concept, seed=request.get("seed", 0),
+                              resume=started, decisions=decided["decision"] if decided else None,
+                              checkpoints=request.get("checkpoints"), saver=self.store.saver, thread_id=run_id,
+                              control=control, on_event=events.graph_event)
+        except RunBusy:  # another process holds the run folder: it is that process's run now
+            log.warning("run %s is being produced by another process", run_id)
+            return
+        except GraphDrained:
+            if decided:
+                self.store.mark_applied(decided["id"])
+            stopping = self._closed and self.store.run(run_id)["status"] == "running"
+            # a service that stops leaves its runs queued (the next start resumes them); a cancel is final
+            events.append(stage="run", status="queued" if stopping else "cancelled")
+            self.store.update_run(run_id, status="queued" if stopping else "cancelled")
+            return
+        if decided:
+            self.store.mark_applied(decided["id"])
+        title = (_title(run_dir) or "")[:300] or None
         if outcome.status == "paused" and outcome.waiting:
-            review = self.store.open_review(run_id=run_id, tenant=row["tenant"], payload=outcome.waiting[0])
-            if not self.store.update_run(run_id, status="waiting_review", title=title, only_if=("running",)):
-                # cancelled while it ran up to the pause: the cancel wins, the review is withdrawn
-                self.store.update_run(run_id, status="cancelled", title=title)
-                self.store.withdraw_reviews(run_id)
-            else:
+            # the run waits before its review opens, so a pending review always belongs to a waiting run
+            if self.store.update_run(run_id, status="waiting_review", title=title, only_if=("running",)):
+                review = self.store.open_review(run_id=run_id, tenant=row["tenant"], payload=outcome.waiting[0])
                 events.append(stage="review", status="opened", kind=review["kind"], review=review["id"])
+            else:  # cancelled while it ran up to the pause: the cancel wins
+                events.append(stage="run", status="cancelled")
+                self.store.update_run(run_id, status="cancelled", title=title)
         elif outcome.status == "finished":
+            events.append(stage="run", status="finished")
             summary = outcome.summary.model_dump(mode="json") if outcome.summary else None
             self.store.update_run(run_id, status="finished", title=title, summary=summary)
-            events.append(stage="run", status="finished")
         else:
-            self.store.update_run(run_id, status="failed", error=f"stopped at {outcome.next_nodes}")
+            raise DramaError(f"the run stopped at {outcome.next_nodes} without a review to wait for")
 
 
 def _title(run_dir: Path) -> str | None:

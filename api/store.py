@@ -62,6 +62,7 @@ reviews = Table(
     Column("decision", JSON),
     Column("created_at", Float, nullable=False),
     Column("decided_at", Float),
+    Column("applied_at", Float),  # when the run resumed with the decision (a decision outlives a restart)
 )
 
 
@@ -156,17 +157,30 @@ class Store:
             return conn.execute(update(reviews).where(reviews.c.id == review_id, reviews.c.status == "pending")
                                 .values(status="decided", decision=decision, decided_at=time.time())).rowcount == 1
 
+    def unapplied_decision(self, run_id: str) -> dict | None:
+        """The decision a run must resume with: decided, not yet applied. The review row is its only copy, so a
+        decision survives a stop or crash of the service between the person's answer and the resume."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(reviews).where(reviews.c.run_id == run_id, reviews.c.status == "decided",
+                                                       reviews.c.applied_at.is_(None))
+                                 .order_by(reviews.c.decided_at.desc())).mappings().first()
+        return dict(found) if found else None
+
+    def mark_applied(self, review_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(reviews).where(reviews.c.id == review_id).values(applied_at=time.time()))
+
     def withdraw_reviews(self, run_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(reviews).where(reviews.c.run_id == run_id, reviews.c.status == "pending")
                          .values(status="withdrawn"))
 
 
-def open_store(database_url: str | None, data_dir: Path) -> Store:
+def open_store(database_url: str | None, data_dir: Path, workers: int = 2) -> Store:
     """SQLite in DATA_DIR/dramafactory.sqlite unless a PostgreSQL URL is given (postgresql://user@host/db; a
     `?options=-csearch_path%3Dschema` parameter keeps the tables in one schema)."""
     if database_url and database_url.startswith(("postgresql://", "postgres://")):
-        return _open_postgres(database_url)
+        return _open_postgres(database_url, pool_size=workers + 4)
     if database_url and not database_url.startswith("sqlite:///"):
         raise ValueError(f"unsupported database URL {database_url.split('://')[0]}://...: use sqlite:///PATH or "
                          "postgresql://...")
@@ -194,13 +208,14 @@ def _open_sqlite(path: Path) -> Store:
     return Store(engine, saver, closers=[conn.close])
 
 
-def _open_postgres(url: str) -> Store:
+def _open_postgres(url: str, pool_size: int) -> Store:
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
     url = url.replace("postgres://", "postgresql://", 1)
-    pool = ConnectionPool(url, min_size=1, max_size=8, open=True,
+    # every worker writes checkpoints through the pool; a few more for the API's reads of the saver
+    pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
                           kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
     saver = PostgresSaver(pool)
     saver.setup()

@@ -9,6 +9,7 @@ and no state changes.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -17,6 +18,8 @@ from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 
 CHECKPOINT_KINDS = ("bible", "scripts", "shots")
 MAX_NOTE = 2000
+MAX_TITLE = 200
+LINE_ID = re.compile(r"^[a-z0-9]{1,40}$")  # line ids name audio files: nothing that could leave the folder
 
 
 class Checkpoints(BaseModel):
@@ -78,13 +81,25 @@ def _first_error(prefix: str, exc: ValidationError) -> EditRejected:
     return EditRejected(where, error["msg"])
 
 
-def check_bible_edit(edited: dict | None, concept: SeriesConcept) -> SeriesBible:
+def check_bible_edit(edited: dict | None, concept: SeriesConcept, draft: SeriesBible | None = None) -> SeriesBible:
+    """`draft`: the bible under review. Voices are the voice bank's: an edit may give a character another of the
+    draft's voices, not a new engine or voice file (a voice that does not exist would fail only at the voices
+    stage, after every shot is rendered; a voice path would read a file on the server)."""
     if edited is None:
         raise EditRejected("bible", "an edit of a bible needs the edited bible")
     try:
         bible = SeriesBible.model_validate(edited)
     except ValidationError as exc:
         raise _first_error("bible", exc) from exc
+    if len(bible.title) > MAX_TITLE:
+        raise EditRejected("bible.title", f"at most {MAX_TITLE} characters")
+    if draft is not None:
+        voices = [c.voice for c in draft.characters]
+        for index, character in enumerate(bible.characters):
+            if character.voice not in voices:
+                raise EditRejected(f"bible.characters.{index}.voice",
+                                   "choose one of the draft's voices (the voice bank's); move a voice between "
+                                   "characters by copying it")
     if len(bible.episodes) != concept.episodes:
         raise EditRejected("bible.episodes", f"the series has {concept.episodes} episode(s); the edit outlines "
                                              f"{len(bible.episodes)}")
@@ -96,7 +111,10 @@ def check_bible_edit(edited: dict | None, concept: SeriesConcept) -> SeriesBible
     return bible
 
 
-def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int) -> EpisodeScript:
+def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int, max_lines: int | None = None) -> \
+        EpisodeScript:
+    """`max_lines`: a cap on the edited script's lines (the API allows twice the draft's), so one edit cannot
+    multiply an episode's render cost."""
     if edited is None:
         raise EditRejected("script", "an edit of a script needs the edited script")
     try:
@@ -107,17 +125,28 @@ def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int) -> 
         raise EditRejected("script.episode", f"this review is of episode {episode}")
     cast = {c.name for c in bible.characters}
     places = {loc.name for loc in bible.locations}
+    seen: set[str] = set()
     for s, scene in enumerate(script.scenes):
+        where = f"script.scenes.{s}"
         if scene.location not in places:
-            raise EditRejected(f"script.scenes.{s}.location", f"{scene.location!r} is not a location of the bible "
-                                                             f"({', '.join(sorted(places))})")
+            raise EditRejected(f"{where}.location", f"{scene.location!r} is not a location of the bible "
+                                                    f"({', '.join(sorted(places))})")
+        for c, name in enumerate(scene.characters):
+            if name not in cast:
+                raise EditRejected(f"{where}.characters.{c}", f"{name!r} is not in the cast ({', '.join(sorted(cast))})")
         for b, beat in enumerate(scene.beats):
             for n, line in enumerate(beat.lines):
-                if line.speaker not in cast:
-                    raise EditRejected(f"script.scenes.{s}.beats.{b}.lines.{n}.speaker",
-                                       f"{line.speaker!r} is not in the cast ({', '.join(sorted(cast))})")
+                at = f"{where}.beats.{b}.lines.{n}"
+                if line.speaker not in scene.characters:
+                    raise EditRejected(f"{at}.speaker", f"{line.speaker!r} is not in this scene "
+                                                        f"({', '.join(scene.characters)})")
+                if not LINE_ID.match(line.id) or line.id in seen:
+                    raise EditRejected(f"{at}.id", "a line id is unique and made of lowercase letters and digits")
+                seen.add(line.id)
     if not script.lines():
         raise EditRejected("script.scenes", "nobody speaks: keep at least one line")
+    if max_lines is not None and len(script.lines()) > max_lines:
+        raise EditRejected("script.scenes", f"{len(script.lines())} lines; at most {max_lines} for this episode")
     return script
 
 

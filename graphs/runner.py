@@ -38,6 +38,10 @@ class RunOutcome:
     waiting: tuple = ()  # what each pending review shows the person (the interrupt values)
 
 
+class RunBusy(DramaError):
+    """The run folder is locked by a producer that is still running."""
+
+
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +49,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
-        raise DramaError(f"another process is producing in {run_dir}", "wait for it, or use another --out") from exc
+        raise RunBusy(f"another process is producing in {run_dir}", "wait for it, or use another --out") from exc
     try:
         yield
     finally:
@@ -85,7 +89,9 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
         if resume:
             if not state.values:
                 raise DramaError(f"{run_dir} holds no run to resume", "run without --resume to start one")
-            payload = Command(resume=decisions or {}) if state.interrupts else None
+            if state.interrupts and decisions is None:  # still waiting for a person: nothing to run
+                return RunOutcome("paused", tuple(state.next), None, tuple(i.value for i in state.interrupts))
+            payload = Command(resume=decisions) if state.interrupts else None
         else:
             if state.values:
                 raise DramaError(f"{run_dir} already holds a run",

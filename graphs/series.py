@@ -74,7 +74,7 @@ def _checkpoint(state: SeriesState, name: str) -> bool:
 def _ask_person(payload: dict) -> Decision:
     """Pause the run for a person (LangGraph interrupt); the answer is validated here too, so a resume from any
     client (API, CLI, a test) gets the same checks."""
-    return Decision.model_validate(interrupt(payload) or {"action": "approve"})
+    return Decision.model_validate(interrupt(payload))
 
 
 def _rejected(state: SeriesState, step: str, decision: Decision) -> dict:
@@ -127,16 +127,22 @@ def review_bible(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
     if not _checkpoint(state, "bible"):
         return Command(goto="writer")
     ctx = runtime.context
-    decision = _ask_person({"kind": "bible", "bible": state["bible"],
-                            "revision": state.get("revisions", {}).get("bible", 0)})
+    concept = SeriesConcept.model_validate(state["concept"])
+    draft = SeriesBible.model_validate(state["bible"])
+    payload = {"kind": "bible", "bible": state["bible"], "revision": state.get("revisions", {}).get("bible", 0)}
+    while True:  # an edit that fails its checks (a client that skipped them) is asked again, with the reason
+        decision = _ask_person(payload)
+        if decision.action != "edit":
+            break
+        try:
+            bible = check_bible_edit(decision.bible, concept, draft)
+            break
+        except EditRejected as exc:
+            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
     audit = _audit("bible", decision)
     if decision.action == "reject":
         return Command(goto="director", update={**_rejected(state, "bible", decision), "reviews": audit})
     if decision.action == "edit":
-        try:
-            bible = check_bible_edit(decision.bible, SeriesConcept.model_validate(state["concept"]))
-        except EditRejected as exc:  # the API checks first; a direct resume with a bad edit pauses again
-            raise ValueError(str(exc)) from exc
         ctx.memory.register(bible.characters, series=bible.title)
         write_json(ctx.run_dir / "bible.json", bible)
         return Command(goto="writer", update={"bible": bible.model_dump(mode="json"), "reviews": audit})
@@ -151,19 +157,25 @@ def review_script(state: SeriesState, runtime: Runtime[AgentContext]) -> Command
     ctx = runtime.context
     number = state["episode"]
     step = f"script:{number}"
-    decision = _ask_person({"kind": "script", "episode": number, "script": state["script"],
-                            "revision": state.get("revisions", {}).get(step, 0)})
-    audit = _audit(step, decision)
+    bible = SeriesBible.model_validate(state["bible"])
     old_lines = len(EpisodeScript.model_validate(state["script"]).lines())
+    payload = {"kind": "script", "episode": number, "script": state["script"],
+               "revision": state.get("revisions", {}).get(step, 0), "max_lines": 2 * old_lines}
+    while True:  # as in review_bible: a failing edit is asked again
+        decision = _ask_person(payload)
+        if decision.action != "edit":
+            break
+        try:
+            script = check_script_edit(decision.script, bible, number, max_lines=2 * old_lines)
+            break
+        except EditRejected as exc:
+            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
+    audit = _audit(step, decision)
     earlier = state.get("earlier_lines", [])[:-old_lines or None]  # this draft's lines, taken back
     if decision.action == "reject":
         return Command(goto="writer", update={**_rejected(state, step, decision), "earlier_lines": earlier,
                                               "reviews": audit})
     if decision.action == "edit":
-        try:
-            script = check_script_edit(decision.script, SeriesBible.model_validate(state["bible"]), number)
-        except EditRejected as exc:
-            raise ValueError(str(exc)) from exc
         write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
         return Command(goto="cinematographer", update={
             "script": script.model_dump(mode="json"), "earlier_lines": earlier + [ln.text for ln in script.lines()],
@@ -392,6 +404,8 @@ def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     out: dict[str, dict] = {}
     for line in script.lines():
         path = episode_dir(ctx.run_dir, number) / "audio" / f"{line.id}.wav"
+        if not path.resolve().is_relative_to(ctx.run_dir.resolve()):  # ids are checked on edit; never write outside
+            raise ValueError(f"line id {line.id!r} would write outside the run folder")
         result = ctx.speech.synthesize(SpeechRequest(text=line.text, voice=bible.character(line.speaker).voice,
                                                      out_path=path, emotion=line.emotion))
         ctx.ledger.record(stage="voices", backend=ctx.speech.name, model=result.engine,

@@ -357,3 +357,59 @@ def test_server_sent_events_resume_after_the_last_id(client):
     assert [int(line[4:]) for line in rest.splitlines() if line.startswith("id: ")] == ids[-2:]
     assert "event: status" in rest and '"finished"' in rest
     assert os.environ.get("DRAMAFACTORY_API_KEYS") is None or KEYS  # the tests never read the operator's keys
+
+
+def test_edits_that_would_break_the_run_later_are_refused(client):
+    run_id = start(client, bible=True, scripts=True)
+    bible_review = review_of(client, wait_for(client, run_id, PAUSED_OR_DONE, auth()))
+    bible = json.loads(json.dumps(bible_review["payload"]["bible"]))
+    bible["characters"][0]["voice"] = {**bible["characters"][0]["voice"], "engine": "piper",
+                                       "voice_id": "/etc/some/model.onnx"}  # a file on the server
+    refused = client.post(f"/reviews/{bible_review['id']}", json={"action": "edit", "bible": bible}, headers=auth())
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "bible", "characters", "0", "voice"]
+    client.post(f"/reviews/{bible_review['id']}", json={"action": "approve"}, headers=auth())
+
+    script_review = review_of(client, wait_for(client, run_id, PAUSED_OR_DONE, auth()))
+    cases = {  # each edit, and the field it must be refused at
+        "id": lambda line, scene: line.update(id="../../../../other/audio/x"),
+        "speaker": lambda line, scene: line.update(speaker=next(
+            c["name"] for c in bible_review["payload"]["bible"]["characters"] if c["name"] not in scene["characters"])),
+    }
+    for field, change in cases.items():
+        script = json.loads(json.dumps(script_review["payload"]["script"]))
+        scene = script["scenes"][0]
+        line = scene["beats"][0]["lines"][0]
+        change(line, scene)
+        answer = client.post(f"/reviews/{script_review['id']}", json={"action": "edit", "script": script},
+                             headers=auth())
+        assert answer.status_code == 422, field
+        assert answer.json()["detail"][0]["loc"] == ["body", "script", "scenes", "0", "beats", "0", "lines", "0",
+                                                     field]
+    script = json.loads(json.dumps(script_review["payload"]["script"]))
+    lines = script["scenes"][0]["beats"][0]["lines"]
+    lines.extend({**lines[0], "id": f"x{n}"} for n in range(3 * len(script_review["payload"]["script"]["scenes"]) * 20))
+    too_long = client.post(f"/reviews/{script_review['id']}", json={"action": "edit", "script": script},
+                           headers=auth())
+    assert too_long.status_code == 422 and "at most" in too_long.json()["detail"][0]["msg"]
+    assert client.get(f"/reviews/{script_review['id']}", headers=auth()).json()["status"] == "pending"
+
+
+def test_a_decision_outlives_a_stop_before_the_run_resumed(tmp_path):
+    """The person decided, and the service stopped before a worker resumed the run: the review row holds the
+    decision, and the next start resumes the run with it (here a reject, so the bible is drawn again)."""
+    settings = api_settings(tmp_path / "data")
+    app = create_app(settings, context_factory=fake_factory())
+    with TestClient(app) as client:
+        run_id = start(client, bible=True)
+        review = review_of(client, wait_for(client, run_id, PAUSED_OR_DONE, auth()))
+        store = app.state.service.store  # what POST /reviews records, without the hand-over to a worker
+        assert store.decide_review(review["id"], {"action": "reject", "note": "Older lead, please."})
+        assert store.update_run(run_id, status="queued", only_if=("waiting_review",))
+        app.state.service.close()
+    with TestClient(create_app(settings, context_factory=fake_factory())) as client:
+        run = wait_for(client, run_id, PAUSED_OR_DONE, auth())
+        again = review_of(client, run)
+        assert again["id"] != review["id"] and again["payload"]["revision"] == 1  # the reject was applied
+        decided = client.get(f"/reviews/{review['id']}", headers=auth()).json()
+        assert decided["status"] == "decided" and decided["decision"]["note"] == "Older lead, please."

@@ -166,3 +166,23 @@ def test_a_scorer_model_that_fails_to_load_sends_shots_to_people_without_retries
     assert summary.retry_renders == 0 and summary.shots_to_humans == summary.shots
     queue = json.loads((ctx.run_dir / "review_queue.json").read_text())
     assert len(queue) == summary.shots and all(q["needs_human"] and "CLIP model" in q["reason"] for q in queue)
+
+
+def test_a_bible_checkpoint_asks_again_when_an_edit_fails_its_checks(fake_context, concept, tmp_path):
+    """A client that skips the API's checks (a direct resume) cannot break the run: the bad edit is asked again
+    with the reason; no answer at all leaves the run waiting."""
+    run_dir = tmp_path / "bible-review"
+    outcome = produce(fake_context(run_dir), concept=concept, seed=3, checkpoints={"bible": True})
+    assert outcome.status == "paused" and outcome.next_nodes == ("review_bible",)
+    [waiting] = outcome.waiting
+    assert waiting["kind"] == "bible"
+    assert produce(fake_context(run_dir), concept=None, resume=True).status == "paused"  # nobody answered yet
+    bad = json.loads(json.dumps(waiting["bible"]))
+    bad["characters"][1]["voice"]["voice_id"] = "en-us+nowhere"
+    outcome = produce(fake_context(run_dir), concept=None, resume=True,
+                      decisions={"action": "edit", "bible": bad})
+    assert outcome.status == "paused"
+    assert outcome.waiting[0]["error"]["field"] == "bible.characters.1.voice"
+    outcome = produce(fake_context(run_dir), concept=None, resume=True, decisions={"action": "approve"})
+    assert outcome.status == "finished"
+    assert json.loads((run_dir / "bible.json").read_text()) == waiting["bible"]  # the draft, as approved

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from dramafactory.graphs.review import Decision, EditRejected, check_bible_edit, check_script_edit, check_shot_decisions
-from dramafactory.schemas import SeriesBible, SeriesConcept
+from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 
 from ..deps import Service, StoreDep, Tenant
 from ..models import ReviewPublic
@@ -66,20 +66,25 @@ def decide_review(review_id: str, body: Decision, tenant: Tenant, service: Servi
         if row["kind"] == "bible" and body.action == "edit":
             concept = SeriesConcept.model_validate({k: v for k, v in run["request"].items()
                                                     if k in SeriesConcept.model_fields})
-            body.bible = check_bible_edit(body.bible, concept).model_dump(mode="json")
+            draft = SeriesBible.model_validate(payload["bible"])
+            body.bible = check_bible_edit(body.bible, concept, draft).model_dump(mode="json")
         elif row["kind"] == "script" and body.action == "edit":
             bible = SeriesBible.model_validate_json((Path(run["run_dir"]) / "bible.json").read_text("utf-8"))
-            body.script = check_script_edit(body.script, bible, payload["episode"]).model_dump(mode="json")
+            draft = EpisodeScript.model_validate(payload["script"])
+            body.script = check_script_edit(body.script, bible, payload["episode"],
+                                            max_lines=2 * len(draft.lines())).model_dump(mode="json")
         elif row["kind"] == "shots":
             check_shot_decisions(body, [s["shot"] for s in payload["shots"]])
         if row["kind"] != "bible" and body.bible is not None:
             raise EditRejected("bible", f"this review is of a {row['kind']}; it takes no bible")
         if row["kind"] != "script" and body.script is not None:
             raise EditRejected("script", f"this review is of a {row['kind']}; it takes no script")
+        if row["kind"] != "shots" and body.shots:
+            raise EditRejected("shots", f"this review is of a {row['kind']}; it takes no shot decisions")
     except EditRejected as exc:
         return _unprocessable(exc.field, exc.message)
     decision = body.model_dump(mode="json", exclude_none=True)
     if not store.decide_review(review_id, decision):  # lost a race with another decision
         raise HTTPException(status.HTTP_409_CONFLICT, "this review was decided meanwhile")
-    service.answer(row["run_id"], decision)
+    service.answer(row["run_id"])
     return _public(store.review(review_id, tenant))

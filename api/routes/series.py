@@ -110,7 +110,10 @@ def cancel_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
     row = owned_run(service.store, run_id, tenant)
     if row["status"] in TERMINAL:
         raise HTTPException(status.HTTP_409_CONFLICT, f"the run is {row['status']}; nothing to cancel")
-    return RunCreated(id=run_id, status=service.cancel(run_id), links={"self": f"/series/{run_id}"})
+    outcome = service.cancel(run_id)
+    if outcome is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the run changed state meanwhile; read it again")
+    return RunCreated(id=run_id, status=outcome, links={"self": f"/series/{run_id}"})
 
 
 @router.post("/{run_id}/resume", response_model=RunCreated, status_code=status.HTTP_202_ACCEPTED,
