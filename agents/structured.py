@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 import zlib
 from collections.abc import Callable
 from typing import TypeVar
@@ -52,6 +53,27 @@ def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Che
         return None
 
     return check
+
+
+def written_in(language: str) -> Check:
+    """A small model drifts into another script mid-sentence (seen: "uncover the 真相 behind" in an English
+    synopsis). For a language written in Latin letters, any letter of another script is sent back."""
+
+    def check(answer: BaseModel) -> str | None:
+        for value in answer.model_dump().values():
+            if isinstance(value, str):
+                foreign = [ch for ch in value if ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN")]
+                if foreign:
+                    return f"write only in English words; {''.join(foreign[:6])!r} is not English"
+        return None
+
+    def anything(answer: BaseModel) -> str | None:
+        return None
+
+    return check if language.lower().split("-")[0] in LATIN_LANGUAGES else anything
+
+
+LATIN_LANGUAGES = {"en", "es", "fr", "de", "it", "pt", "nl", "sv", "da", "no", "pl", "cs", "ro", "tr", "id", "vi"}
 
 
 def parse_reply(text: str, schema: type[M]) -> M:

@@ -361,17 +361,22 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
     listed = [{k: v for k, v in q.items() if k != "takes"} for q in flagged]
     write_json(queue_path, queue + listed)
     _emit(stage="qc", status="review", episode=number, flagged=len(flagged))
-    if not flagged or not (_checkpoint(state, "shots") or ctx.settings.review_shots == "interrupt"):
+    # a shot a person chose to flag earlier in this episode is not asked about again (another shot's redo brings
+    # the episode back here)
+    kept_flagged = {shot for r in state.get("reviews", []) if r.get("step") == f"shots:{number}"
+                    for shot, choice in (r.get("shots") or {}).items() if choice.get("action") == "flag"}
+    to_ask = [q for q in flagged if q["shot"] not in kept_flagged]
+    if not to_ask or not (_checkpoint(state, "shots") or ctx.settings.review_shots == "interrupt"):
         return Command(goto="voices")
-    answer = interrupt({"kind": "shots", "episode": number, "shots": flagged}) or {}
+    answer = interrupt({"kind": "shots", "episode": number, "shots": to_ask}) or {}
     if "action" not in answer:  # the CLI's form, {shot_id: "approve"}: shots left out stay flagged
         answer = {"action": "approve", "shots": {shot: {"action": answer.get(shot, "flag")}
-                                                for shot in (q["shot"] for q in flagged)}}
+                                                for shot in (q["shot"] for q in to_ask)}}
     decision = Decision.model_validate(answer)
-    per_shot = check_shot_decisions(decision, [q["shot"] for q in flagged])
+    per_shot = check_shot_decisions(decision, [q["shot"] for q in to_ask])
     updated, sends = [], []
     shots = {s.id: s for s in ShotList.model_validate(state["shotlist"]).shots}
-    for item in flagged:
+    for item in to_ask:
         choice = per_shot[item["shot"]]
         history = takes[item["shot"]]
         if choice.action == "approve":
@@ -386,7 +391,7 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
                 sends.append(_shot_send(state, shot, latest.attempt, None))
             else:
                 sends.append(_shot_send(state, shot, latest.attempt, f"reviewer: {choice.note}"))
-    still = [q for q in listed if per_shot[q["shot"]].action == "flag"]
+    still = [q for q in listed if q["shot"] in kept_flagged or per_shot[q["shot"]].action == "flag"]
     write_json(queue_path, queue + still)
     audit = _audit(f"shots:{number}", decision, shots={k: v.model_dump(mode="json") for k, v in per_shot.items()})
     return Command(goto=sends or "voices", update={"takes": updated, "reviews": audit})

@@ -151,3 +151,18 @@ def test_a_line_that_reuses_a_sentence_of_an_earlier_line_is_a_repeat():
     check = line_checks("Mia Cole", "Sam Hart", "Mia opens the drawer.",
                         ["I know. It was a letter from my brother. You should have signed it on this."])
     assert "repeats" in check(LineReply(line="You need to sign the letter. You should have signed it on this."))
+
+
+def test_an_english_answer_that_drifts_into_another_script_is_sent_back():
+    from pydantic import BaseModel
+
+    from dramafactory.agents.structured import written_in
+
+    class Reply(BaseModel):
+        synopsis: str
+
+    english = written_in("en")
+    assert "not English" in english(Reply(synopsis="They uncover the 真相 behind their past."))
+    assert "not English" in english(Reply(synopsis="Она знает правду."))
+    assert english(Reply(synopsis="A naïve café owner's rôle, 3 times.")) is None  # Latin letters with accents
+    assert written_in("zh")(Reply(synopsis="他们揭开了真相。")) is None  # other languages are not policed here

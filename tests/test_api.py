@@ -413,3 +413,19 @@ def test_a_decision_outlives_a_stop_before_the_run_resumed(tmp_path):
         assert again["id"] != review["id"] and again["payload"]["revision"] == 1  # the reject was applied
         decided = client.get(f"/reviews/{review['id']}", headers=auth()).json()
         assert decided["status"] == "decided" and decided["decision"]["note"] == "Older lead, please."
+
+
+def test_two_decisions_at_once_one_wins(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_id = start(client, bible=True)
+    review = review_of(client, wait_for(client, run_id, PAUSED_OR_DONE, auth()))
+    bodies = [{"action": "approve"}, {"action": "reject", "note": "Make it a comedy."}] * 4
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(lambda body: client.post(f"/reviews/{review['id']}", json=body,
+                                                          headers=auth()).status_code, bodies))
+    assert codes == [202] + [409] * 7
+    decided = client.get(f"/reviews/{review['id']}", headers=auth()).json()
+    run = wait_for(client, run_id, PAUSED_OR_DONE, auth())
+    # the run went on with the one decision that was recorded
+    assert run["status"] == ("finished" if decided["decision"]["action"] == "approve" else "waiting_review")

@@ -186,3 +186,18 @@ def test_a_bible_checkpoint_asks_again_when_an_edit_fails_its_checks(fake_contex
     outcome = produce(fake_context(run_dir), concept=None, resume=True, decisions={"action": "approve"})
     assert outcome.status == "finished"
     assert json.loads((run_dir / "bible.json").read_text()) == waiting["bible"]  # the draft, as approved
+
+
+def test_a_shot_a_person_flagged_is_not_asked_about_again_in_the_episode(fake_context, concept, tmp_path):
+    run_dir = tmp_path / "shots-review"
+    make = lambda: fake_context(run_dir, image=FakeImage(fail_first={"e01s02": 99, "e01s03": 99}))  # noqa: E731
+    outcome = produce(make(), concept=concept, seed=4, checkpoints={"shots": True})
+    assert {s["shot"] for s in outcome.waiting[0]["shots"]} == {"e01s02", "e01s03"}
+    outcome = produce(make(), concept=None, resume=True, decisions={"action": "approve", "shots": {
+        "e01s02": {"action": "flag"}, "e01s03": {"action": "reject", "note": "show her face"}}})
+    assert outcome.status == "paused"
+    assert [s["shot"] for s in outcome.waiting[0]["shots"]] == ["e01s03"]  # e01s02 stays flagged, not asked
+    outcome = produce(make(), concept=None, resume=True, decisions={"action": "approve"})
+    assert outcome.status == "finished"
+    queue = json.loads((run_dir / "review_queue.json").read_text())
+    assert [q["shot"] for q in queue] == ["e01s02"]  # flagged by the person, still in the queue

@@ -15,7 +15,7 @@ from dramafactory.schemas import Character, EpisodeOutline, Location, SeriesBibl
 from dramafactory.tools.speech.voicebank import allocate_voices
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
 from . import casting, prompts
 
 
@@ -74,10 +74,11 @@ def write_bible(ctx: AgentContext, concept: SeriesConcept, seed: int, note: str 
                           for n, r, d in zip(names, casting.ROLES, descriptions, strict=True))
 
     no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
+    script = written_in(concept.language)
 
     def ask(stage, schema, examples, text, key, checks, max_tokens=160):
         return ask_json(ctx.text, ctx.ledger, stage=stage, schema=schema, system=prompts.SYSTEM,
-                        examples=examples, ask=with_note(text, note), seed=stable_seed(seed, key), checks=[no_copy, *checks],
+                        examples=examples, ask=with_note(text, note), seed=stable_seed(seed, key), checks=[no_copy, script, *checks],
                         max_tries=ctx.settings.max_reasks, max_tokens=max_tokens)
 
     characters: list[Character] = []

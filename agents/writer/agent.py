@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Scene, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
-from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note
+from ..structured import StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
 from . import prompts
 
 BEATS = ["hook", "pressure", "reveal", "reversal", "cliffhanger"]
@@ -139,6 +139,7 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
     used = list(earlier_lines)
     mood = SCENE_MOOD.get(concept.genre.lower(), "tense")
     no_copy = no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS)
+    script = written_in(concept.language)
     scene_beats = [BEATS[:3], BEATS[3:]]
     # All actions first, then all lines: consecutive calls then share their prompt prefix (system and examples),
     # which llama.cpp keeps in its KV cache instead of evaluating it again.
@@ -154,7 +155,7 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                     ask=with_note(prompts.ACTION_ASK.format(outline=outline_text, location=location.name,
                                                   time=location.time_of_day, characters=", ".join(cast), kind=kind,
                                                   guide=prompts.BEAT_GUIDE[kind]), note),
-                    checks=[no_copy, action_check(cast)], max_tries=ctx.settings.max_reasks, max_tokens=80,
+                    checks=[no_copy, script, action_check(cast)], max_tries=ctx.settings.max_reasks, max_tokens=80,
                 ).action.strip()
             except StructuredOutputError as exc:
                 flags.append(f"episode {episode} {kind} action: stock text ({exc.reasons[-1]})")
@@ -190,7 +191,7 @@ def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, 
                                                     earlier="\n".join(recent[-2:]) or "(none)",
                                                     speaker_first=speaker.split()[0],
                                                     listener_first=listener.split()[0]), note),
-                        checks=[no_copy, line_checks(speaker, listener, action, used)],
+                        checks=[no_copy, script, line_checks(speaker, listener, action, used)],
                         max_tries=ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
                     )
                     text, fallback = clean_line(reply.line, speaker), False
