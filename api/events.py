@@ -53,18 +53,8 @@ class EventLog:
 
 
 def read_events(run_dir: Path, after: int = 0) -> list[dict]:
-    path = Path(run_dir) / EVENTS_FILE
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:  # a line cut short by a crash mid-write is skipped, not fatal
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row.get("seq", 0) > after:
-            out.append(row)
-    return out
+    """Every event of the run after sequence number `after`."""
+    return tail_events(run_dir, 0, after)[0]
 
 
 def tail_events(run_dir: Path, offset: int = 0, after: int = 0) -> tuple[list[dict], int]:
@@ -79,7 +69,7 @@ def tail_events(run_dir: Path, offset: int = 0, after: int = 0) -> tuple[list[di
     complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next poll
     out = []
     for line in complete.decode("utf-8", errors="replace").splitlines():
-        try:
+        try:  # a line cut short by a crash mid-write is skipped, not fatal
             row = json.loads(line)
         except json.JSONDecodeError:
             continue

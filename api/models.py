@@ -19,6 +19,11 @@ class SeriesRequest(SeriesConcept):
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Same concept and seed: same series.")
 
 
+def concept_of(request: dict) -> SeriesConcept:
+    """The concept part of a stored SeriesRequest (without its checkpoints and seed)."""
+    return SeriesConcept.model_validate({k: v for k, v in request.items() if k in SeriesConcept.model_fields})
+
+
 class RunCreated(BaseModel):
     id: str
     status: RunStatus

@@ -22,9 +22,9 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
 from dramafactory.graphs.runner import RunBusy, produce
-from dramafactory.schemas import SeriesConcept
 
 from .events import EventLog
+from .models import concept_of
 from .store import Store
 
 log = logging.getLogger("dramafactory.api")
@@ -164,7 +164,7 @@ class RunService:
         started = bool(self.store.saver.get_tuple({"configurable": {"thread_id": run_id}}))
         decided = self.store.unapplied_decision(run_id) if started else None
         ctx = self.context_factory(run_dir, self.settings)
-        concept = SeriesConcept.model_validate({k: v for k, v in request.items() if k in SeriesConcept.model_fields})
+        concept = concept_of(request)
         try:
             outcome = produce(ctx, concept=None if started else concept, seed=request.get("seed", 0),
                               resume=started, decisions=decided["decision"] if decided else None,

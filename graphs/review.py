@@ -10,13 +10,12 @@ and no state changes.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 
-CHECKPOINT_KINDS = ("bible", "scripts", "shots")
 MAX_NOTE = 2000
 MAX_TITLE = 200
 LINE_ID = re.compile(r"^[a-z0-9]{1,40}$")  # line ids name audio files: nothing that could leave the folder
@@ -75,54 +74,46 @@ class EditRejected(ValueError):
         self.message = message
 
 
-def _first_error(prefix: str, exc: ValidationError) -> EditRejected:
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in (prefix, *error["loc"]))
-    return EditRejected(where, error["msg"])
+M = TypeVar("M", bound=BaseModel)
 
 
-def check_bible_edit(edited: dict | None, concept: SeriesConcept, draft: SeriesBible | None = None) -> SeriesBible:
+def _parse(schema: type[M], edited: dict | None, field: str) -> M:
+    """The edited artifact as `schema`, or an EditRejected naming the first wrong field under `field`."""
+    if edited is None:
+        raise EditRejected(field, f"an edit of a {field} needs the edited {field}")
+    try:
+        return schema.model_validate(edited)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise EditRejected(".".join(str(p) for p in (field, *error["loc"])), error["msg"]) from exc
+
+
+def check_bible_edit(edited: dict | None, concept: SeriesConcept, draft: SeriesBible) -> SeriesBible:
     """`draft`: the bible under review. Voices are the voice bank's: an edit may give a character another of the
     draft's voices, not a new engine or voice file (a voice that does not exist would fail only at the voices
-    stage, after every shot is rendered; a voice path would read a file on the server)."""
-    if edited is None:
-        raise EditRejected("bible", "an edit of a bible needs the edited bible")
-    try:
-        bible = SeriesBible.model_validate(edited)
-    except ValidationError as exc:
-        raise _first_error("bible", exc) from exc
+    stage, after every shot is rendered; a voice path would read a file on the server). Distinct names and at
+    least two characters are SeriesBible's own rules."""
+    bible = _parse(SeriesBible, edited, "bible")
     if len(bible.title) > MAX_TITLE:
         raise EditRejected("bible.title", f"at most {MAX_TITLE} characters")
-    if draft is not None:
-        voices = [c.voice for c in draft.characters]
-        for index, character in enumerate(bible.characters):
-            if character.voice not in voices:
-                raise EditRejected(f"bible.characters.{index}.voice",
-                                   "choose one of the draft's voices (the voice bank's); move a voice between "
-                                   "characters by copying it")
+    voices = [c.voice for c in draft.characters]
+    for index, character in enumerate(bible.characters):
+        if character.voice not in voices:
+            raise EditRejected(f"bible.characters.{index}.voice",
+                               "choose one of the draft's voices (the voice bank's); move a voice between "
+                               "characters by copying it")
     if len(bible.episodes) != concept.episodes:
         raise EditRejected("bible.episodes", f"the series has {concept.episodes} episode(s); the edit outlines "
                                              f"{len(bible.episodes)}")
-    names = [c.name for c in bible.characters]
-    if len(set(names)) != len(names):
-        raise EditRejected("bible.characters", "two characters share a name")
-    if len(bible.characters) < 2:
-        raise EditRejected("bible.characters", "a series needs at least two characters (scenes are exchanges)")
     return bible
 
 
-def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int, max_lines: int | None = None) -> \
-        EpisodeScript:
-    """`max_lines`: a cap on the edited script's lines (the API allows twice the draft's), so one edit cannot
-    multiply an episode's render cost."""
-    if edited is None:
-        raise EditRejected("script", "an edit of a script needs the edited script")
-    try:
-        script = EpisodeScript.model_validate(edited)
-    except ValidationError as exc:
-        raise _first_error("script", exc) from exc
-    if script.episode != episode:
-        raise EditRejected("script.episode", f"this review is of episode {episode}")
+def check_script_edit(edited: dict | None, bible: SeriesBible, draft: EpisodeScript) -> EpisodeScript:
+    """`draft`: the script under review. The edit keeps its episode and at most twice its lines, so one edit
+    cannot multiply the episode's render cost."""
+    script = _parse(EpisodeScript, edited, "script")
+    if script.episode != draft.episode:
+        raise EditRejected("script.episode", f"this review is of episode {draft.episode}")
     cast = {c.name for c in bible.characters}
     places = {loc.name for loc in bible.locations}
     seen: set[str] = set()
@@ -145,7 +136,8 @@ def check_script_edit(edited: dict | None, bible: SeriesBible, episode: int, max
                 seen.add(line.id)
     if not script.lines():
         raise EditRejected("script.scenes", "nobody speaks: keep at least one line")
-    if max_lines is not None and len(script.lines()) > max_lines:
+    max_lines = 2 * len(draft.lines())
+    if len(script.lines()) > max_lines:
         raise EditRejected("script.scenes", f"{len(script.lines())} lines; at most {max_lines} for this episode")
     return script
 

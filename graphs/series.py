@@ -11,7 +11,9 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -42,6 +44,8 @@ from .artifacts import episode_dir, write_json
 from .assemble import assemble_episode_files, best_take, episode_takes, write_summary
 from .review import Checkpoints, Decision, EditRejected, check_bible_edit, check_script_edit, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
+
+T = TypeVar("T")
 
 # Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
 TRANSIENT = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=(TextBackendError, TimeoutError,
@@ -75,6 +79,20 @@ def _ask_person(payload: dict) -> Decision:
     """Pause the run for a person (LangGraph interrupt); the answer is validated here too, so a resume from any
     client (API, CLI, a test) gets the same checks."""
     return Decision.model_validate(interrupt(payload))
+
+
+def _ask_until_valid(payload: dict, check_edit: Callable[[Decision], T]) -> tuple[Decision, T | None]:
+    """Ask a person; an edit must pass `check_edit` (the checks the API runs first), else it is asked again with
+    the reason, so a client that skipped the checks cannot break the run. Returns the decision and, for an edit,
+    the checked artifact."""
+    while True:
+        decision = _ask_person(payload)
+        if decision.action != "edit":
+            return decision, None
+        try:
+            return decision, check_edit(decision)
+        except EditRejected as exc:
+            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
 
 
 def _rejected(state: SeriesState, step: str, decision: Decision) -> dict:
@@ -130,15 +148,7 @@ def review_bible(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
     concept = SeriesConcept.model_validate(state["concept"])
     draft = SeriesBible.model_validate(state["bible"])
     payload = {"kind": "bible", "bible": state["bible"], "revision": state.get("revisions", {}).get("bible", 0)}
-    while True:  # an edit that fails its checks (a client that skipped them) is asked again, with the reason
-        decision = _ask_person(payload)
-        if decision.action != "edit":
-            break
-        try:
-            bible = check_bible_edit(decision.bible, concept, draft)
-            break
-        except EditRejected as exc:
-            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
+    decision, bible = _ask_until_valid(payload, lambda d: check_bible_edit(d.bible, concept, draft))
     audit = _audit("bible", decision)
     if decision.action == "reject":
         return Command(goto="director", update={**_rejected(state, "bible", decision), "reviews": audit})
@@ -158,20 +168,12 @@ def review_script(state: SeriesState, runtime: Runtime[AgentContext]) -> Command
     number = state["episode"]
     step = f"script:{number}"
     bible = SeriesBible.model_validate(state["bible"])
-    old_lines = len(EpisodeScript.model_validate(state["script"]).lines())
+    draft = EpisodeScript.model_validate(state["script"])
     payload = {"kind": "script", "episode": number, "script": state["script"],
-               "revision": state.get("revisions", {}).get(step, 0), "max_lines": 2 * old_lines}
-    while True:  # as in review_bible: a failing edit is asked again
-        decision = _ask_person(payload)
-        if decision.action != "edit":
-            break
-        try:
-            script = check_script_edit(decision.script, bible, number, max_lines=2 * old_lines)
-            break
-        except EditRejected as exc:
-            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
+               "revision": state.get("revisions", {}).get(step, 0)}
+    decision, script = _ask_until_valid(payload, lambda d: check_script_edit(d.script, bible, draft))
     audit = _audit(step, decision)
-    earlier = state.get("earlier_lines", [])[:-old_lines or None]  # this draft's lines, taken back
+    earlier = state.get("earlier_lines", [])[:-len(draft.lines()) or None]  # this draft's lines, taken back
     if decision.action == "reject":
         return Command(goto="writer", update={**_rejected(state, step, decision), "earlier_lines": earlier,
                                               "reviews": audit})

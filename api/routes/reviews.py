@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from dramafactory.graphs.review import Decision, EditRejected, check_bible_edit, check_script_edit, check_shot_decisions
-from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
+from dramafactory.schemas import EpisodeScript, SeriesBible
 
 from ..deps import Service, StoreDep, Tenant
-from ..models import ReviewPublic
+from ..models import ReviewPublic, concept_of
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
 
@@ -64,15 +64,12 @@ def decide_review(review_id: str, body: Decision, tenant: Tenant, service: Servi
     payload = row["payload"]
     try:
         if row["kind"] == "bible" and body.action == "edit":
-            concept = SeriesConcept.model_validate({k: v for k, v in run["request"].items()
-                                                    if k in SeriesConcept.model_fields})
             draft = SeriesBible.model_validate(payload["bible"])
-            body.bible = check_bible_edit(body.bible, concept, draft).model_dump(mode="json")
+            body.bible = check_bible_edit(body.bible, concept_of(run["request"]), draft).model_dump(mode="json")
         elif row["kind"] == "script" and body.action == "edit":
             bible = SeriesBible.model_validate_json((Path(run["run_dir"]) / "bible.json").read_text("utf-8"))
             draft = EpisodeScript.model_validate(payload["script"])
-            body.script = check_script_edit(body.script, bible, payload["episode"],
-                                            max_lines=2 * len(draft.lines())).model_dump(mode="json")
+            body.script = check_script_edit(body.script, bible, draft).model_dump(mode="json")
         elif row["kind"] == "shots":
             check_shot_decisions(body, [s["shot"] for s in payload["shots"]])
         if row["kind"] != "bible" and body.bible is not None:
