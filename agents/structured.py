@@ -2,7 +2,10 @@
 
 This is the only place agents meet the model. A 0.5B model fails in known ways (broken JSON, numbers out of
 bounds, narration instead of speech, copied lines), so every answer goes through pydantic and the caller's own
-checks; a rejected answer is sent back with the reason, a bounded number of times, then StructuredOutputError.
+checks; a rejected answer is sent back with the reason, a bounded number of times, then StructuredOutputError
+(the callers then use flagged stock text). A failure of the backend itself (TextBackendError: server down, timeout,
+5xx) is not a bad answer: it is recorded and raised, so the graph node's RetryPolicy retries it and then the run
+stops, resumable, instead of finishing on stock text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from dramafactory.tools.ledger import Ledger
-from dramafactory.tools.text.base import JsonRequest, TextBackend, TextBackendError
+from dramafactory.tools.text.base import JsonRequest, TextBackend, TextBackendError, TextResult, UnusableReply
 
 M = TypeVar("M", bound=BaseModel)
 Check = Callable[[M], str | None]  # returns a reason to reject, or None
@@ -117,8 +120,14 @@ def ask_json(
         try:
             result = backend.complete_json(request)
         except TextBackendError as exc:
+            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, kind="error",
+                          version=getattr(backend, "version", ""), attempt=attempt + 1, error=str(exc)[:300])
+            raise
+        except UnusableReply as exc:  # the model ran but made nothing of this request: re-ask like a bad answer
             reasons.append(str(exc))
-            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, error=str(exc))
+            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, cpu_seconds=None,
+                          gpu_seconds=None, version=getattr(backend, "version", ""), attempt=attempt + 1,
+                          rejected=str(exc)[:300])
             continue
         try:
             answer = parse_reply(result.text, schema)
@@ -127,9 +136,8 @@ def ask_json(
         else:
             reason = next((r for r in (check(answer) for check in checks or []) if r), None)
         # One ledger row per call, with the verdict: rejected answers and their reasons feed the evals.
-        ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
-                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                      attempt=attempt + 1, **({"rejected": reason, "reply": result.text[:300]} if reason else {}))
+        _record_call(ledger, backend, result, stage=stage, attempt=attempt + 1,
+                     **({"rejected": reason, "reply": result.text[:300]} if reason else {}))
         if reason is None:
             return answer
         reasons.append(reason)
@@ -138,3 +146,16 @@ def ask_json(
         rules = "\n".join(f"- {r}" for r in dict.fromkeys(reasons))
         messages = messages[:-1] + [("user", f"{ask}\nRules for this answer:\n{rules}")]
     raise StructuredOutputError(stage, reasons)
+
+
+def _record_call(ledger: Ledger, backend: TextBackend, result: TextResult, *, stage: str, **extra: object) -> None:
+    version = getattr(backend, "version", "")
+    if result.load_seconds:  # the model was loaded for this call: its own row, so load time is never hidden
+        ledger.record(stage=f"{stage.split('.')[0]}.load", backend=result.backend, model=result.model,
+                      seconds=result.load_seconds, kind="load", version=version, remote=result.remote,
+                      cpu_seconds=result.load_cpu_seconds, cpu_scope="process",
+                      gpu_seconds=None if result.remote else 0.0)
+    ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
+                  prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                  cpu_seconds=result.cpu_seconds, cpu_scope="process" if result.cpu_seconds is not None else None,
+                  gpu_seconds=result.gpu_seconds, remote=result.remote, version=version, **extra)

@@ -9,26 +9,65 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, HTTPException, status
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dramafactory.config import Settings
 
 from .deps import parse_api_keys
-from .models import Problem
+from .models import problem
 from .routes import artifacts, reviews, series
 from .service import ContextFactory, RunService, default_context
 from .store import open_store
 
-# Errors any operation may answer before its own code runs. The JSON body is spelled out (not `model=`), because
-# FastAPI would declare a model's body in the route's own media type, text/event-stream for the event stream.
-_PROBLEM = {"content": {"application/json": {"schema": Problem.model_json_schema()}}}
-AUTH_ERRORS = {401: {**_PROBLEM, "description": "No API key (Authorization: Bearer KEY)."},
-               403: {**_PROBLEM, "description": "The API key is not valid."},
-               400: {**_PROBLEM, "description": "The body is not JSON."},
-               413: {**_PROBLEM, "description": "The body is larger than the service accepts."}}
+# Errors any operation may answer before its own code runs (the event stream declares them as JSON itself).
+AUTH_ERRORS = {401: problem("No API key (Authorization: Bearer KEY)."),
+               403: problem("The API key is not valid."),
+               400: problem("The body is not JSON."),
+               413: problem("The body is larger than the service accepts.")}
 MAX_BODY = 1_000_000  # a bible edit is ~20 kB; anything far larger is refused with 413 before it is parsed
+TOO_LARGE = f"the body is larger than {MAX_BODY} bytes"
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (create_series, get_artifact, ...): what a generated client calls its methods.
+    FastAPI's default appends the path and method (create_series_series_post)."""
+    return route.name
+
+
+class BodyLimit:
+    """Refuses a body over `limit` bytes with a Problem (413): declared too large by Content-Length before the app
+    runs, or found too large while a route reads it. FastAPI's own max_body_size answers the first case in plain
+    text whatever the app's handlers say, so the limit is kept here instead."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse({"detail": TOO_LARGE}, status.HTTP_413_CONTENT_TOO_LARGE)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:  # raised inside the route, so the app's handler answers the Problem
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, TOO_LARGE)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def create_app(settings: Settings | None = None, *, context_factory: ContextFactory = default_context,
@@ -51,11 +90,12 @@ def create_app(settings: Settings | None = None, *, context_factory: ContextFact
             service.close(wait=True)
             store.close()
 
-    app = FastAPI(title="dramafactory", version="0.1.0", lifespan=lifespan, max_body_size=MAX_BODY,
+    app = FastAPI(title="dramafactory", version="0.1.0", lifespan=lifespan, generate_unique_id_function=operation_id,
                   description="Produce vertical micro-drama series from a concept; watch progress; review the "
                               "bible, scripts and flagged shots at checkpoints. Authenticate with "
                               "`Authorization: Bearer KEY`.")
     app.state.api_keys = api_keys
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
     for router in (series.router, artifacts.router, reviews.router):
         app.include_router(router, responses=AUTH_ERRORS)
 

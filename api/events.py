@@ -3,7 +3,7 @@ endpoint (folded into figures) and by the server-sent-event stream. A file per r
 readable by any worker process; sequence numbers let a client resume a stream where it left off (Last-Event-ID).
 
 LangGraph emits the updates of finished branches again on resume (marked cached) and repeats custom events sent
-before an interrupt (shared/langgraph-notes.md §6), so the fold keys everything by stage, episode, shot and attempt.
+before an interrupt, so the fold keys everything by stage, episode, shot and attempt.
 """
 
 from __future__ import annotations

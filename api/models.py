@@ -46,6 +46,7 @@ class Figures(BaseModel):
     cpu_seconds: float
     gpu_seconds: float
     cost_usd: float
+    unpriced_calls: int = 0  # remote text calls with no configured price (not in cost_usd)
 
 
 class StageSpan(BaseModel):
@@ -107,4 +108,23 @@ class Artifact(BaseModel):
 
 
 class Problem(BaseModel):
+    """An error the service answers (401, 403, 404, 409, 400, 413): what went wrong, in words. A 422 names the
+    fields instead (FastAPI's HTTPValidationError)."""
+
     detail: str
+
+
+# Errors are declared by reference to the one Problem component: inline copies of its schema are one model per
+# operation and status to a client generator (and collide on their shared title).
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem(description: str) -> dict:
+    """An error response with the Problem body, for a route that answers JSON."""
+    return {"model": Problem, "description": description}
+
+
+def problem_json(description: str) -> dict:
+    """The same for a route whose own media type is not JSON (the event stream): FastAPI declares a `model` in the
+    route's media type, but its errors are JSON. The component is registered by the routes that use `problem`."""
+    return {"description": description, "content": {"application/json": {"schema": PROBLEM_REF}}}

@@ -22,6 +22,7 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
 from dramafactory.graphs.runner import RunBusy, produce
+from dramafactory.tools.text.base import TextBackendError
 
 from .events import EventLog
 from .models import concept_of
@@ -34,7 +35,7 @@ ContextFactory = Callable[[Path, Settings], AgentContext]
 def default_context(run_dir: Path, settings: Settings) -> AgentContext:
     from dramafactory.graphs.backends import build_context
 
-    return build_context(run_dir, settings)
+    return build_context(run_dir, settings, run_id=run_dir.name)  # the service names run folders by run id
 
 
 class RunService:
@@ -152,7 +153,12 @@ class RunService:
             self._produce(row, run_dir, events, control)
         except Exception as exc:  # noqa: BLE001 - a failure is recorded on the run, never lost in a Future
             log.exception("run %s failed", run_id)
-            message = str(exc) if isinstance(exc, DramaError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, DramaError):
+                message = str(exc)
+            elif isinstance(exc, TextBackendError):  # the text server failed: name it and the fix; resume works
+                message = f"{exc} (fix: {exc.fix}, then resume the run)"
+            else:
+                message = f"{type(exc).__name__}: {exc}"
             events.append(stage="run", status="failed", message=message[:300])
             self.store.update_run(run_id, status="failed", error=message[:2000])
         finally:

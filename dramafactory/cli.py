@@ -16,10 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from .config import Settings
 from .errors import DramaError
 from .schemas import SeriesConcept
+from .tools.text.base import TextBackendError
 
 app = typer.Typer(add_completion=False, help="dramafactory: a series concept in, vertical micro-drama episodes out.")
 console = Console(stderr=True)
 MAX_CONCEPT_FILE_BYTES = 64_000
+EXIT_BACKEND_DOWN = 4  # a backend (the text server) kept failing after retries; --resume continues
 
 
 @app.callback()
@@ -148,6 +150,9 @@ def produce(
                                      decisions={shot: "approve" for shot in approve or []})
     except DramaError as exc:
         raise fail(exc.cause, exc.fix) from None
+    except TextBackendError as exc:  # retried by the graph and still failing: stop, resumable, and say why
+        raise fail(f"{str(exc).rstrip('.')}. Finished stages are saved in {out}",
+                   f"{exc.fix}, then: dramafactory produce --resume --out {out}", EXIT_BACKEND_DOWN) from None
     except KeyboardInterrupt:
         raise fail(f"interrupted; finished work is saved in {out}", f"dramafactory produce --resume --out {out}",
                    130) from None
@@ -209,10 +214,13 @@ def qc(
                      ] = None,
     backend: Annotated[str, typer.Option(help="The image backend that drew the frame.")] = "storyboard",
 ) -> None:
-    """Score one image as the QC agent would and print its report as JSON (a top-level `passed`, then each
-    scorer's score, threshold and reason). Exit code 0 when it passes, 1 when it fails."""
+    """Score one image as the QC agent would and print its report as JSON: a top-level `verdict` (pass, fail, or
+    partial when nothing failed but some of what the prompt asks could not be judged, listed in `not_judged`),
+    `passed`, then each scorer's score, threshold and reason. The frame is held to the configured frame size
+    (DRAMAFACTORY_WIDTH/HEIGHT). Without --bible, what the prompt says about how many people, the time of day and
+    interior or exterior is still judged from the pixels. Exit code 0 on a pass, 1 otherwise."""
     from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
-    from dramafactory.agents.qc.spec import spec_from_prompt
+    from dramafactory.agents.qc.spec import claims_from_prompt, spec_from_prompt
     from dramafactory.schemas import Location, SeriesBible
 
     series = None
@@ -241,27 +249,19 @@ def qc(
         shot = spec_from_prompt(prompt, series, list(character or []), text, ledger)
     except ValueError as exc:
         raise fail(str(exc), "use a name from the bible") from exc
-    try:
-        from PIL import Image
-
-        with Image.open(image) as opened:
-            settings = settings.model_copy(update={"width": opened.width, "height": opened.height})
-            if opened.width * 16 != opened.height * 9:  # hold the frame to the nearest 9:16 size instead
-                settings = settings.model_copy(update={"width": round(opened.height * 9 / 16)})
-    except OSError:
-        pass  # the report says the file cannot be read
+    claims = claims_from_prompt(prompt)
     cast = {c.name: c for c in series.characters} if series else {}
     location = series.location(shot.location) if series else Location(name="unknown", kind="interior",
                                                                         description="")
-    people_checks = "auto" if series else "off"
+    people_checks = "auto" if series else "off"  # without a cast, who is who cannot be checked: only how many
     agent = QCAgent(settings.model_copy(update={"qc_people": people_checks}))
     report = agent.score(TakeUnderReview(path=image, shot=shot, location=location, cast=cast,
-                                         references={n: cast.get(n) for n in shot.characters}, backend=backend))
-    out = report.model_dump(mode="json")
+                                         references={n: cast.get(n) for n in shot.characters}, backend=backend,
+                                         claims=claims))
+    out = {"verdict": report.verdict, "not_judged": report.not_judged, **report.model_dump(mode="json")}
     out["spec"] = {"framing": shot.framing, "characters": shot.characters, "time_of_day": shot.time_of_day,
                    "location": shot.location}
-    if series is None:
-        out["not_checked"] = "who is in the frame: pass --bible (and --character) to check people and looks"
+    out["claims"] = {"people": claims.people, "time_of_day": claims.time_of_day, "interior_exterior": claims.kind}
     print(json.dumps(out, indent=2))  # noqa: T201 - the report is the command's output
     raise typer.Exit(0 if report.passed else 1)
 
@@ -369,6 +369,10 @@ def run_eval_command(suite: str, out: Path, concepts: str | None, seeds: str | N
         save_baseline.write_text(json.dumps(baseline_of(results), indent=2) + "\n", encoding="utf-8")
     _print_results(results)
     console.print(f"results: {out / 'results.json'}; report: {report}")
+    broken = [n for n, r in (results.get("invariants") or {}).items() if not r["held"]]
+    if broken:
+        raise fail(f"invariants violated: {', '.join(broken)}",
+                   "the code that guarantees them broke; see the report's invariants section", 1)
     if baseline is not None and results["compare"]["plan_mismatch"]:
         raise fail(f"{compare} was made from another plan ({'; '.join(results['compare']['plan_mismatch'])})",
                    "compare runs of the same preset, or write a new baseline with --save-baseline", 1)
@@ -402,8 +406,8 @@ def _suite_command(suite: str, summary: str):
 
 for _name, _summary in {
     "bible": "Bible suite: complete characters, distinct looks and voices, real names, outlines use the cast.",
-    "script": "Script suite: hook, cliffhanger, dialogue length, known speakers, speech, repeats, bible facts.",
-    "shotlist": "Shot-list suite: lines covered, durations, canonical looks in prompts, film grammar.",
+    "script": "Script suite: dialogue length, speech not narration, repeats, bible facts (structure is an invariant).",
+    "shotlist": "Shot-list suite: durations, framing runs, reverse shots (coverage and looks are invariants).",
     "continuity": "Continuity suite: each character's identity and wardrobe drift across all their shots.",
     "e2e": "End-to-end suite: usable rates, attempts per shot, seconds and cost per finished minute.",
     "smoke": "The CI preset: one short episode through every suite and a small QC set (a few minutes).",

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     openai_api_key: str = "EMPTY"
     openai_model: str = "Qwen/Qwen2.5-7B-Instruct"
     openai_structured_mode: Literal["json_schema", "json_object_schema"] = "json_schema"
+    openai_timeout_s: float = Field(default=120.0, gt=0, description="Seconds one request to the server may take "
+                                    "before it counts as failed (then retried).")
+    openai_max_retries: int = Field(default=2, ge=0, le=10, description="HTTP-level retries with backoff for "
+                                    "connection errors, timeouts, 429 and 5xx; then the graph node's retry policy.")
     model_cache_dir: Path | None = None
 
     image_backend: Literal["storyboard"] = "storyboard"
@@ -63,12 +67,17 @@ class Settings(BaseSettings):
                                      "(factory mode); 'interrupt' pauses the run until a person decides.")
     qc: QCThresholds = QCThresholds()
     qc_people: Literal["auto", "off"] = Field(
-        default="auto", description="'auto': check who is on screen (storyboard frames: from their painted looks; "
-                                    "other backends: with the CLIP model). 'off': technical checks only.")
+        default="auto", description="'auto': check who is on screen with the people-scorer the image backend "
+                                    "declares (storyboard: its colour model); a backend without one leaves people "
+                                    "'not judged' (the take goes to a person). 'off': technical checks only.")
     qc_clip_model_path: Path | None = Field(default=None, description="A local CLIP/SigLIP folder: adds a "
                                                                       "prompt-adherence scorer on image features.")
     fault_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Fault injection for QC drills: the share "
                               "of takes the renderer breaks on purpose (black, noise, blur, crop, wrong person...).")
+    render_feedback: Literal["on", "off"] = Field(
+        default="on", description="'on': a retake's renderer acts on QC's reason where its drawing can (takes record "
+                                  "what changed); 'off': the reason is withheld from it, so a retry is a new seed "
+                                  "only (the QC drill's control arm).")
     max_reasks: int = Field(default=3, ge=1, le=10, description="Re-asks of the text model per rejected answer.")
     music: bool = True
 
@@ -82,5 +91,9 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=2, ge=1, le=64, description="Runs executed at once by the service.")
 
     # Accounting: what one CPU-hour and one GPU-hour cost on the user's hardware (for cost per finished minute).
+    # A remote text server's time is not this machine's: its calls are priced per token when a price is set,
+    # else they are counted as unpriced in summary.json (never at the local CPU rate). docs/accounting.md.
     cpu_hour_usd: float = 0.04
     gpu_hour_usd: float = 2.0
+    remote_text_usd_per_mtok: float | None = Field(default=None, ge=0, description="Price of a million tokens "
+                                                   "on the OpenAI-compatible server, for cost figures.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 MAX_LOGLINE_CHARS = 2000
 
@@ -215,8 +215,41 @@ class ScoreResult(_Model):
 
 
 class QCReport(_Model):
-    passed: bool
+    passed: bool = Field(description="Every check passed and none went unjudged: the take can be used as it is.")
     scores: list[ScoreResult]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: object) -> object:
+        # verdict and not_judged are written out with the report but always derived from its scores: a report read
+        # back (takes.json, the graph's state) recomputes them rather than trusting the copy.
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("verdict", "not_judged")}
+        return data
+
+    @model_validator(mode="after")
+    def _never_a_plain_pass(self) -> QCReport:
+        if self.passed and self.verdict != "pass":  # a failed or unjudged check is never a pass
+            self.passed = False
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def not_judged(self) -> list[str]:
+        """The checks no scorer could make (no reference, no people-scorer for the backend, a prompt's claim the
+        pixels cannot settle): a person must look at these."""
+        return [s.scorer for s in self.scores if not s.judged]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Literal["pass", "fail", "partial"]:
+        """'fail': a check that could judge failed. 'partial': none failed, but some went unjudged (`not_judged`).
+        'pass': every check judged and passed."""
+        if any(s.judged and not s.passed for s in self.scores):
+            return "fail"
+        if self.not_judged:
+            return "partial"
+        return "pass" if self.passed else "fail"
 
     @property
     def reason(self) -> str:
@@ -244,15 +277,26 @@ class Take(_Model):
                                                         "change the prompt and seed).")
     compared_with: str | None = Field(default=None, description="The previous shot's take this one was checked "
                                                                 "against (duplicate, wardrobe continuity).")
+    changes: list[str] = Field(default_factory=list, description="What this take changed from the shot's previous "
+                               "take: 'seed', and what the renderer changed because of the QC feedback ('staging', "
+                               "'lighting', 'framing', 'wardrobe'; 'prompt' for a backend that draws from the "
+                               "prompt's words). Empty on a first take.")
+    feedback_ignored: str | None = Field(default=None, description="The feedback the renderer did not act on, and "
+                                                                   "why, a note per reason joined with ' | ' (None: "
+                                                                   "it acted on all of it, or had none).")
 
 
 class StageTiming(_Model):
     stage: str
-    seconds: float
+    seconds: float = Field(description="Wall seconds of the stage; for render and qc, which run in parallel shot "
+                                       "branches, the sum of their calls' wall seconds.")
     calls: int = 0
+    cpu_seconds: float = Field(default=0.0, description="CPU seconds of the stage's ledger rows (docs/accounting.md).")
 
 
 class RunSummary(_Model):
+    """What a run made and what it cost. Every accounting field is defined in docs/accounting.md."""
+
     title: str
     episodes: int
     target_seconds_per_episode: int
@@ -269,8 +313,21 @@ class RunSummary(_Model):
     prompt_tokens: int
     completion_tokens: int
     fallback_lines: int
-    cpu_seconds: float
-    gpu_seconds: float = 0.0
-    wall_seconds: float
-    cost_usd: float = Field(default=0.0, description="CPU/GPU seconds priced at the configured hourly rates.")
+    run_id: str = ""
+    device: dict = Field(default_factory=dict, description="The machine of the run's last process: CPU model, "
+                                                           "cores, GPU names.")
+    cpu_seconds: float = Field(description="This process's CPU seconds summed over the ledger's rows that measured "
+                                           "them (remote servers' time is not in it).")
+    cpu_unmeasured_calls: int = 0
+    gpu_seconds: float = Field(default=0.0, description="GPU seconds reported by backends that used a GPU.")
+    load_seconds: float = Field(default=0.0, description="Wall seconds spent loading models (their own rows).")
+    remote_calls: int = Field(default=0, description="Calls that ran on a remote server.")
+    unpriced_calls: int = Field(default=0, description="Remote calls with no configured price: not in cost_usd.")
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    wall_seconds: float = Field(description="finished_at minus started_at: the run's first and last ledger "
+                                            "timestamps (a run stopped and resumed counts the time between).")
+    ledger_torn_lines: int = Field(default=0, description="Ledger lines cut by a crash, skipped when summing.")
+    cost_usd: float = Field(default=0.0, description="Local CPU and GPU seconds at the configured hourly rates, "
+                                                     "plus remote tokens at their configured price.")
     cost_per_finished_minute_usd: float = 0.0

@@ -19,6 +19,7 @@ from dramafactory.graphs.backends import build_text
 from dramafactory.tools.ledger import Ledger
 
 from .compare import outside
+from .invariants import is_invariant, violated
 from .judge import CRITERIA, judge_pair
 from .production import Production
 from .suites import EvalPlan, MakeContext, Progress, run_dir_for, run_eval
@@ -65,11 +66,16 @@ def _goodness(value: float, better: str, threshold) -> float:
 
 
 def compare_sides(results_a: dict, results_b: dict) -> dict:
+    """Per metric, both sides' values and a verdict. Invariants get none (results written before they moved out of
+    the metrics still list them there): code guarantees them, so a difference is a broken guarantee on one side,
+    reported by `invariant_violations`, not evidence that one configuration is better."""
     values: dict[str, dict[str, dict[str, float]]] = {}
     meta: dict[str, dict] = {}
     for side, results in (("a", results_a), ("b", results_b)):
         for case in results["cases"]:
             for m in case["metrics"]:
+                if is_invariant(m["name"]):
+                    continue
                 values.setdefault(m["name"], {"a": {}, "b": {}})[side][case["id"]] = m["value"]
                 meta[m["name"]] = m
     out = {}
@@ -87,6 +93,11 @@ def compare_sides(results_a: dict, results_b: dict) -> dict:
                      "delta": round(statistics.fmean(b) - statistics.fmean(a), 4),
                      "winner": winner(deltas, "lower" if better == "lower" else "higher")}
     return out
+
+
+def invariant_violations(results_a: dict, results_b: dict) -> dict[str, list[str]]:
+    """Per side, the invariants its productions broke (each one is an error in that configuration's run)."""
+    return {"a": violated(results_a), "b": violated(results_b)}
 
 
 def judge_sides(plan: EvalPlan, out: Path, progress: Progress) -> dict:
@@ -118,7 +129,8 @@ def run_ab(config_a: Path, config_b: Path, plan: EvalPlan, out: Path, *, judge: 
                                  make_context=make_context)
     ab = {"a": label_a, "b": label_b, "concepts": [c.id for c in plan.concepts], "seeds": plan.seeds,
           "suites": plan.suites, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-          "metrics": compare_sides(results["a"], results["b"])}
+          "metrics": compare_sides(results["a"], results["b"]),
+          "invariants_violated": invariant_violations(results["a"], results["b"])}
     if judge and plan.needs_production:  # the judge reads scripts
         ab["judge"] = judge_sides(plan, out, progress)
     return ab

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .invariants import is_invariant, violated
+
 TOLERANCES_FILE = Path(__file__).parent / "tolerances.yaml"
 BASELINE_KEYS = ("suite", "label", "created", "settings", "metrics")
 
@@ -53,11 +55,13 @@ def plan_mismatch(results: dict, baseline: dict) -> list[str]:
 
 def compare(results: dict, baseline: dict, tolerances: dict | None = None) -> dict:
     """Deltas of every metric's mean; a metric the baseline has and these results lack is a regression (a suite
-    that stopped measuring must not pass silently), and so is a baseline made from another plan."""
+    that stopped measuring must not pass silently), and so is a baseline made from another plan. Invariants are
+    no metrics (evals/invariants.py): a baseline written before they moved out still lists them, and they are
+    ignored there, but one violated now fails the comparison whatever the baseline says."""
     tolerances = tolerances or load_tolerances()
     now, before = results["metrics"], baseline["metrics"]
     deltas = {}
-    for name in sorted(set(now) | set(before)):
+    for name in sorted(n for n in set(now) | set(before) if not is_invariant(n)):
         base_mean = (before.get(name) or {}).get("mean")
         if name not in now or now[name].get("mean") is None:
             deltas[name] = {"baseline": base_mean, "now": None, "delta": None, "tolerance": None,
@@ -75,15 +79,22 @@ def compare(results: dict, baseline: dict, tolerances: dict | None = None) -> di
         tolerance = tolerance_for(name, better, tolerances)
         deltas[name] = {"baseline": base_mean, "now": now[name]["mean"], "delta": delta, "tolerance": tolerance,
                         "status": status_of(moved, better, tolerance)}
-    bad = [n for n, d in deltas.items() if d["status"] in ("regressed", "missing")]
+    broken = violated(results)
+    bad = [n for n, d in deltas.items() if d["status"] in ("regressed", "missing")] + \
+        [f"{n} (invariant violated)" for n in broken]
     mismatch = plan_mismatch(results, baseline)
     return {"baseline_created": baseline.get("created"), "passed": not bad and not mismatch, "regressions": bad,
-            "plan_mismatch": mismatch, "deltas": deltas}
+            "plan_mismatch": mismatch, "invariants_violated": broken, "deltas": deltas,
+            "ignored_invariants": sorted(n for n in before if is_invariant(n))}
 
 
 def baseline_of(results: dict) -> dict:
-    """What a committed baseline keeps: the aggregate figures, not the per-case details or paths."""
-    return {k: results[k] for k in BASELINE_KEYS if k in results}
+    """What a committed baseline keeps: the aggregate figures, not the per-case details or paths (nor the
+    invariants: they are checked on every run, never compared)."""
+    baseline = {k: results[k] for k in BASELINE_KEYS if k in results}
+    if "metrics" in baseline:
+        baseline["metrics"] = {n: m for n, m in baseline["metrics"].items() if not is_invariant(n)}
+    return baseline
 
 
 def read_baseline(path: Path) -> dict:

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from dramafactory.schemas import Character, EpisodeScript, RunSummary, SeriesBible, SeriesConcept, ShotList
+from dramafactory.tools.ledger import Ledger
 
 
 def _read(path: Path) -> dict:
@@ -53,10 +54,7 @@ class Production:
         return self.bible.character(name)
 
     def ledger(self) -> list[dict]:
-        path = self.run_dir / "ledger.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return Ledger(self.run_dir / "ledger.jsonl").rows()  # a line torn by a crash is skipped, not fatal
 
     def contact_sheets(self) -> list[Path]:
         return sorted(self.run_dir.glob("episodes/*/contact_sheet.png"))

@@ -171,14 +171,31 @@ def _case_html(case: dict, out: Path) -> str:
                      _e(_num(m.get("threshold"))), f'<ul class="detail">{detail}</ul>' if detail else ""])
     meta = ", ".join(f"{k}: {case[k]}" for k in ("genre", "seed", "run_dir") if case.get(k) is not None)
     parts = [f'<div class="case" id="case-{_e(_slug(case["id"]))}"><h3>{_e(case["id"])}</h3>',
-             f"<p>{_e(case.get('concept', ''))}<br><small>{_e(meta)}</small></p>",
-             _table(["metric", "value", "passed", "threshold", "first failures"], rows)]
+             f"<p>{_e(case.get('concept', ''))}<br><small>{_e(meta)}</small></p>"]
+    parts += [f'<p class="fail">INVARIANT VIOLATED: {_e(m["name"])}: {_e("; ".join((m.get("detail") or [])[:MAX_DETAIL]))}'
+              f"</p>" for m in case.get("invariants") or [] if not m.get("passed")]
+    parts.append(_table(["metric", "value", "passed", "threshold", "first failures"], rows))
     if (case.get("heatmap") or {}).get("identity"):  # an empty grid has nothing to draw
         parts.append(_img(_heatmap_plot(case, out), f"identity heatmap {case['id']}"))
     sheets = [Path(p) for p in case.get("contact_sheets") or []]
     parts += [_img(p.as_posix() if not p.is_absolute() else p.as_uri(), f"contact sheet {p.name}", "sheet")
               for p in sheets]
     return "".join(parts) + "</div>"
+
+
+def _invariants_html(invariants: dict) -> str:
+    """Above the metrics, because a violation is an error in the code that guarantees it, not a score to weigh."""
+    if not invariants:
+        return ""
+    broken = [n for n, row in invariants.items() if not row.get("held")]
+    rows = [[_e(n), '<span class="pass">held</span>' if row.get("held") else '<span class="fail">VIOLATED</span>',
+             _e(row.get("cases")), _e(row.get("guaranteed_by", "")),
+             '<ul class="detail">' + "".join(f"<li>{_e(v)}</li>" for v in (row.get("violations") or [])[:MAX_DETAIL])
+             + "</ul>"] for n, row in invariants.items()]
+    head = (f'<p class="fail">{len(broken)} invariant(s) violated: {_e(", ".join(broken))}</p>' if broken else
+            '<p class="neutral">Guaranteed by the code that makes them; checked on every case, never scored.</p>')
+    return ('<section id="invariants"><h2>Invariants</h2>' + head
+            + _table(["invariant", "status", "cases", "guaranteed by", "violations"], rows) + "</section>")
 
 
 def _page(title: str, body: str) -> str:
@@ -204,6 +221,7 @@ def write_report(results: dict, out: Path) -> Path:
     rows = [[_e(name), *(f'<span class="num">{_e(_num(s.get(k)))}</span>' for k in ("mean", "min", "max")),
              _e(_num(s.get("threshold"))), _e(s.get("better", "")), _verdict(s.get("passed"))]
             for name, s in (results.get("metrics") or {}).items()]
+    body.append(_invariants_html(results.get("invariants") or {}))
     body.append('<section id="summary"><h2>Summary</h2>'
                 + _table(["metric", "mean", "min", "max", "threshold", "better", "passed"], rows))
     plot = _metric_plot(results, out)
@@ -217,6 +235,8 @@ def write_report(results: dict, out: Path) -> Path:
         body.append(f'<section id="compare"><h2>Compare with {_e(compare.get("baseline", "baseline"))} '
                     f"{_verdict(compare.get('passed'))}</h2>"
                     + "".join(f'<p class="fail">not comparable: {_e(m)}</p>' for m in compare.get("plan_mismatch") or [])
+                    + "".join(f'<p class="fail">invariant violated: {_e(n)}</p>'
+                              for n in compare.get("invariants_violated") or [])
                     + (_img(_compare_plot(deltas, out), "deltas vs baseline") if deltas else "")
                     + _table(["metric", "baseline", "now", "delta", "tolerance", "status"], crow) + "</section>")
     body.append('<section id="cases"><h2>Cases</h2>' + "".join(_case_html(c, out) for c in results.get("cases", []))
@@ -259,6 +279,9 @@ def write_ab_report(ab: dict, out: Path) -> Path:
     body = [f"<h1>A/B: {_e(a)} vs {_e(b)}</h1>",
             f"<p>concepts: {_e(', '.join(map(str, ab.get('concepts', []))))} · seeds: "
             f"{_e(', '.join(map(str, ab.get('seeds', []))))} · created {_e(ab.get('created', '?'))}</p>",
+            *(f'<p class="fail">INVARIANT VIOLATED in {_e(names[side])}: {_e(", ".join(broken))} (no verdict on '
+              f"invariants: see that side's results)</p>"
+              for side, broken in (ab.get("invariants_violated") or {}).items() if broken),
             '<section id="summary"><h2>Metrics</h2>'
             + _table(["metric", f"A ({a}) mean ± std", f"B ({b}) mean ± std", "delta (B − A)", "better", "winner"], rows)]
     plot = _ab_plot(ab, out)

@@ -3,6 +3,9 @@
 Valid structure, a hook in the first beat and a cliffhanger in the last, dialogue that fits the episode's length
 when spoken at each character's voice rate, only the cast speaking (and only in scenes they are in), lines that
 are speech, no line said twice, and nothing that contradicts the bible (a character's gender, age or hair).
+
+Valid structure, hook, cliffhanger and known speakers are guaranteed by the writer's code: the eval checks them as
+invariants (evals/invariants.py), beside the metrics, and never scores them.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Every dialogue line covered by a shot, durations that add up to the target, ever
 the prompt with their canonical look (as the continuity memory holds it), and three rules of film grammar:
 no run of the same framing (monotony), each character keeps their screen side within a scene (the 180-degree
 rule), and a two-person exchange is covered by a reverse (each speaker favoured in their own shot).
+
+Lines covered, canonical looks and screen direction are guaranteed by the cinematographer's planner (the last
+together with the writer's alternating speakers): the eval checks them as invariants (evals/invariants.py),
+beside the metrics, and never scores them.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from .bible_metrics import across_series, score_bible
 from .continuity_metrics import heatmap, measure, score_continuity
 from .e2e_metrics import score_e2e
 from .golden import GoldenConcept, QCSetSize, load_golden
+from .invariants import check as check_invariants
+from .invariants import split as split_invariants
 from .judge import CRITERIA, judge_scripts
 from .metrics import MetricResult, not_measured
 from .production import Production
@@ -166,7 +168,8 @@ def score_case(production: Production, suites: list[str], settings: Settings) ->
 def text_cost(ledger: list[dict]) -> list[MetricResult]:
     """What the text model spent on the production so far (calls, tokens, seconds), so an A/B of a prompt or a
     re-ask policy weighs quality against cost. Reported, never gated."""
-    text = [row for row in ledger if str(row.get("stage", "")).split(".")[0] in TEXT_STAGES]
+    text = [row for row in ledger if str(row.get("stage", "")).split(".")[0] in TEXT_STAGES
+            and row.get("kind", "call") == "call"]  # not model loads, failed calls or marks
     return [MetricResult(name="cost.text_calls", value=len(text), passed=True, better="lower"),
             MetricResult(name="cost.text_tokens", value=sum(r.get("tokens", 0) for r in text), passed=True,
                          better="lower"),
@@ -229,7 +232,14 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                     progress(f"{concept.id} (seed {seed}) failed: {type(exc).__name__}: {exc}")
                     metrics = not_measured(["case.produced"], f"{type(exc).__name__}: {exc} (resume: run the "
                                                               f"same eval again)")
-                case["metrics"] = [m.model_dump(mode="json") for m in metrics]
+                # Invariants are checked, not measured: they go beside the case's metrics, not among them, so
+                # the metric table, the A/B verdicts and --compare see only what can move.
+                measured, held = split_invariants(metrics)
+                case["metrics"] = [m.model_dump(mode="json") for m in measured]
+                case["invariants"] = [m.model_dump(mode="json") for m in held]
+                for broken in (m for m in held if not m.passed):
+                    progress(f"INVARIANT VIOLATED: {broken.name} in {case['id']}: "
+                             f"{'; '.join(broken.detail[:2]) or 'violated'}")
                 cases.append(case)
     if "bible" in plan.suites and len(bibles) > 1:  # the slate as a whole: one cast per series, not one for all
         cases.append({"id": "across-series", "concept": f"{len(bibles)} series", "genre": "", "seed": 0,
@@ -245,13 +255,15 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                       "metrics": [m.model_dump(mode="json") for m in qc_metrics(qc)], "contact_sheets": [],
                       "heatmap": None})
     metrics = aggregate(cases)
+    invariants = check_invariants(cases)
     return {"suite": plan.name, "label": label, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.perf_counter() - started, 1), "passed": all(m["passed"] for m in metrics.values()),
+            "seconds": round(time.perf_counter() - started, 1),
+            "passed": all(m["passed"] for m in metrics.values()) and all(i["held"] for i in invariants.values()),
             "settings": {"text_backend": settings.text_backend, "image_backend": settings.image_backend,
                          "speech_backend": settings.speech_backend, "episodes": plan.episodes,
                          "seconds_per_episode": plan.seconds, "seeds": plan.seeds,
                          "concepts": [c.id for c in plan.concepts], "suites": plan.suites},
-            "cases": cases, "metrics": metrics, **({"qc": qc} if qc else {})}
+            "cases": cases, "metrics": metrics, "invariants": invariants, **({"qc": qc} if qc else {})}
 
 
 def judge_metrics(judged: dict) -> list[MetricResult]:

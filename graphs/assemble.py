@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from dramafactory.agents.cinematographer.agent import retime
 from dramafactory.agents.context import AgentContext
 from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible, SeriesConcept, ShotList, StageTiming, Take
+from dramafactory.tools.accounting import measure, price_rows
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 from dramafactory.tools.assembly.music import duck, render_music_bed
 from dramafactory.tools.assembly.subtitles import Cue, to_srt
@@ -81,11 +81,10 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
         bed = render_music_bed(segments, sample_rate=SAMPLE_RATE, seed=shots[0].seed)
         bed = duck(bed, [(c.start, c.end) for c in cues], SAMPLE_RATE)
     audio = mix_audio(tracks, clock, folder / "mix.wav", sample_rate=SAMPLE_RATE, bed=bed)
-    started = time.perf_counter()
-    result = assemble_episode(clips, audio, cues, folder / "episode.mp4", width=ctx.settings.width,
-                              height=ctx.settings.height, fps=ctx.settings.fps)
-    ctx.ledger.record(stage="assemble", backend="ffmpeg", model="libx264", seconds=time.perf_counter() - started,
-                      episode=number, cpu_seconds=round(time.perf_counter() - started, 4))
+    with measure("process") as encoded:  # frames drawn on worker threads, encoded by an ffmpeg child process
+        result = assemble_episode(clips, audio, cues, folder / "episode.mp4", width=ctx.settings.width,
+                                  height=ctx.settings.height, fps=ctx.settings.fps)
+    ctx.ledger.record_measured(encoded, stage="assemble", backend="ffmpeg", model="libx264", episode=number)
     (folder / "episode.srt").write_text(to_srt(cues), encoding="utf-8")
     make_contact_sheet(sheet, folder / "contact_sheet.png", columns=4,
                        title=f"{script.title} - episode {number:02d}")
@@ -98,28 +97,41 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
             "shots_to_humans": humans}
 
 
+TEXT_STAGES = ("director", "writer", "cinematographer")
+
+
+def _sum(rows: list[dict], field: str) -> float:
+    return sum(r[field] for r in rows if r.get(field) is not None)
+
+
 def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
+    """summary.json from the ledger: every figure is a sum or span of ledger rows (docs/accounting.md)."""
     bible = SeriesBible.model_validate(state["bible"])
     concept = SeriesConcept.model_validate(state["concept"])
+    ctx.ledger.mark("summary")  # the run's last timestamp
     rows = ctx.ledger.rows()
     done = sorted(state.get("episodes_done", []), key=lambda d: d["episode"])
+    by_stage: dict[str, list[dict]] = {}
+    for row in rows:
+        by_stage.setdefault(row["stage"].split(".")[0], []).append(row)
     stages: dict[str, StageTiming] = {}
     for t in state.get("stage_times", []):
         entry = stages.setdefault(t["stage"], StageTiming(stage=t["stage"], seconds=0.0, calls=0))
         entry.seconds = round(entry.seconds + t["seconds"], 3)
-    for per_take in ("render", "qc"):  # these run inside the shot branches: their time is in the ledger
-        take_rows = [r for r in rows if r["stage"] == per_take]
-        stages[per_take] = StageTiming(stage=per_take, seconds=round(sum(r["seconds"] for r in take_rows), 3),
-                                       calls=len(take_rows))
+    for per_take in ("render", "qc"):  # these run inside the parallel shot branches: the ledger has their calls
+        stages[per_take] = StageTiming(stage=per_take, seconds=round(_sum(by_stage.get(per_take, []), "seconds"), 3))
     for entry in stages.values():
-        if entry.stage not in ("render", "qc"):
-            entry.calls = sum(1 for r in rows if r["stage"].split(".")[0] == entry.stage)
-    text_rows = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
+        stage_rows = [r for r in by_stage.get(entry.stage, []) if r.get("kind", "call") == "call"]
+        entry.calls = len(stage_rows)
+        entry.cpu_seconds = round(_sum(by_stage.get(entry.stage, []), "cpu_seconds"), 3)
+    calls = [r for r in rows if r.get("kind", "call") == "call"]
+    text_rows = [r for r in calls if r["stage"].split(".")[0] in TEXT_STAGES]
     shots = sum(d["shots"] for d in done) or 1
-    wall = sum(t["seconds"] for t in state.get("stage_times", [])) + stages["render"].seconds + stages["qc"].seconds
-    cpu_seconds = sum(r.get("cpu_seconds", r["seconds"]) for r in rows)
-    gpu_seconds = sum(r.get("gpu_seconds", 0.0) for r in rows)
-    cost = (cpu_seconds * ctx.settings.cpu_hour_usd + gpu_seconds * ctx.settings.gpu_hour_usd) / 3600
+    started = min((r.get("started", r["ts"]) for r in rows), default=0.0)
+    finished = max((r["ts"] for r in rows), default=0.0)
+    costs = price_rows(rows, cpu_hour_usd=ctx.settings.cpu_hour_usd, gpu_hour_usd=ctx.settings.gpu_hour_usd,
+                       remote_usd_per_mtok=ctx.settings.remote_text_usd_per_mtok)
+    cost = costs.usd
     finished_minutes = sum(d["seconds"] for d in done) / 60
     summary = RunSummary(
         title=bible.title, episodes=len(done), target_seconds_per_episode=concept.seconds_per_episode,
@@ -133,8 +145,14 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
         completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),
-        cpu_seconds=round(cpu_seconds, 3), gpu_seconds=round(gpu_seconds, 3),
-        wall_seconds=round(wall, 3),
+        run_id=ctx.ledger.run_id, device=rows[-1].get("device", {}) if rows else {},
+        cpu_seconds=round(costs.cpu_seconds, 3),
+        cpu_unmeasured_calls=sum(1 for r in calls if r.get("cpu_seconds") is None),
+        gpu_seconds=round(costs.gpu_seconds, 3),
+        load_seconds=round(_sum([r for r in rows if r.get("kind") == "load"], "seconds"), 3),
+        remote_calls=costs.remote_calls, unpriced_calls=costs.unpriced_calls,
+        started_at=started, finished_at=finished, wall_seconds=round(finished - started, 3),
+        ledger_torn_lines=ctx.ledger.torn_lines,
         cost_usd=round(cost, 8),
         cost_per_finished_minute_usd=round(cost / finished_minutes, 8) if finished_minutes else 0.0,
     )

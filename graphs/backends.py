@@ -33,7 +33,7 @@ def build_image(settings: Settings) -> ImageBackend:
     if settings.image_backend == "storyboard":
         from dramafactory.tools.image.storyboard import StoryboardRenderer
 
-        renderer: ImageBackend = StoryboardRenderer()
+        renderer: ImageBackend = StoryboardRenderer(use_feedback=settings.render_feedback == "on")
         if settings.fault_rate > 0:  # a QC drill: break a share of the takes on purpose
             from dramafactory.tools.image.faults import FaultyRenderer
 
@@ -56,14 +56,16 @@ def build_text(settings: Settings) -> TextBackend:
         return build_text_backend(
             settings.text_backend, model_path=settings.text_model_path, threads=settings.text_threads,
             cache_dir=settings.model_cache_dir, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
-            model=settings.openai_model, structured_mode=settings.openai_structured_mode)
+            model=settings.openai_model, structured_mode=settings.openai_structured_mode,
+            timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries)
     except (EmbeddedModelError, ValueError) as exc:
         raise DramaError(str(exc), "reinstall with the README's run command, or set DRAMAFACTORY_TEXT_MODEL_PATH") \
             from exc
 
 
 def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None = None,
-                  image: ImageBackend | None = None, speech: SpeechBackend | None = None) -> AgentContext:
+                  image: ImageBackend | None = None, speech: SpeechBackend | None = None,
+                  run_id: str | None = None) -> AgentContext:
     """Backends given explicitly (tests, benchmarks) win over the ones the settings name."""
     try:
         ffmpeg_exe()
@@ -77,5 +79,5 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
         image=image or build_image(settings),
         speech=speech or build_speech(settings),
         memory=CharacterMemory(run_dir / "memory"),
-        ledger=Ledger(run_dir / "ledger.jsonl"),
+        ledger=Ledger(run_dir / "ledger.jsonl", run_id=run_id),
     )

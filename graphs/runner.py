@@ -2,7 +2,8 @@
 
 The SQLite checkpointer lives at DIR/state.sqlite; LangGraph saves every finished step (durability "sync"), so a
 crash, a Ctrl-C or a failed backend leaves a run that `--resume` continues without redoing finished work.
-LangGraph does not lock a run (shared/langgraph-notes.md §7), so a lock file keeps two processes off one folder.
+LangGraph does not lock a run (two processes on one thread both write checkpoints), so a lock file keeps two
+processes off one folder.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
                        "episodes_done": [], "checkpoints": checkpoints or {}}
         if resume and state.values and not state.next and not state.tasks:  # tasks: written, not yet applied
             return RunOutcome("finished", (), _summary(run_dir))
+        ctx.ledger.mark("resume" if resume else "start")  # the run's first timestamp, and each process's
         for ns, mode, data in graph.stream(payload, config, context=ctx, stream_mode=["custom", "updates"],
                                            subgraphs=True, durability="sync", control=control):
             if on_event:

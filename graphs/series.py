@@ -36,6 +36,7 @@ from dramafactory.schemas import (
     ShotList,
     Take,
 )
+from dramafactory.tools.accounting import measure
 from dramafactory.tools.image.base import ImageRequest
 from dramafactory.tools.speech.base import SpeechRequest
 from dramafactory.tools.text.base import TextBackendError
@@ -112,11 +113,10 @@ def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     concept = SeriesConcept.model_validate(state["concept"])
     seed, note = _redo(state, "bible")
     bible = write_bible(ctx, concept, seed, note)
-    registered = time.perf_counter()
-    ctx.memory.register(bible.characters, series=bible.title)
-    seconds = time.perf_counter() - registered
-    ctx.ledger.record(stage="memory", backend="chroma", model="all-MiniLM-L6-v2", seconds=seconds,
-                      characters=len(bible.characters), cpu_seconds=round(seconds, 4))
+    with measure("process") as registered:  # sentence-transformers embeds on torch's own threads
+        ctx.memory.register(bible.characters, series=bible.title)
+    ctx.ledger.record_measured(registered, stage="memory", backend="chroma", model="all-MiniLM-L6-v2",
+                               characters=len(bible.characters))
     write_json(ctx.run_dir / "bible.json", bible)
     _emit(stage="director", status="done", title=bible.title)
     return {"bible": bible.model_dump(mode="json"), "episode": 1, "earlier_lines": [],
@@ -229,11 +229,14 @@ def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
         location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / relative,
         width=ctx.settings.width, height=ctx.settings.height, feedback=feedback,
     )
-    result = ctx.image.render(request)
-    ctx.ledger.record(stage="render", backend=result.backend, model=result.backend, seconds=result.seconds,
-                      shot=shot.id, attempt=attempt, cpu_seconds=round(result.seconds, 4))
+    with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
+        result = ctx.image.render(request)
+    ctx.ledger.record_measured(rendered, stage="render", backend=result.backend, model=result.backend,
+                               version=getattr(ctx.image, "version", ""), shot=shot.id, attempt=attempt)
     take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
-                prompt=shot.prompt, seconds=round(result.seconds, 4))
+                prompt=shot.prompt, seconds=round(result.seconds, 4),
+                changes=(["seed"] if shot.seed != state["shot"]["seed"] else []) + result.applied,
+                feedback_ignored=result.feedback_ignored)
     return {"shot": shot.model_dump(mode="json"), "attempt": attempt, "pending": take.model_dump(mode="json")}
 
 
@@ -258,13 +261,12 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     shot = Shot.model_validate(state["shot"])
     pending = Take.model_validate(state["pending"])
-    started = time.perf_counter()
     cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
-    report = qc_agent(ctx).score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
-                                               location=Location.model_validate(state["location"])))
-    ctx.ledger.record(stage="qc", backend="qc", model="scorers", seconds=time.perf_counter() - started,
-                      shot=shot.id, attempt=pending.attempt, passed=report.passed,
-                      cpu_seconds=round(time.perf_counter() - started, 4))
+    with measure("thread") as scored:
+        report = qc_agent(ctx).score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
+                                                   location=Location.model_validate(state["location"])))
+    ctx.ledger.record_measured(scored, stage="qc", backend="qc", model="scorers", shot=shot.id,
+                               attempt=pending.attempt, passed=report.passed)
     take = pending.model_copy(update={"qc": report, "accepted": report.passed,
                                       "shot": shot.model_dump(mode="json")})
     _emit(stage="qc", status="done", shot=shot.id, attempt=take.attempt, passed=report.passed,
@@ -413,11 +415,15 @@ def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
         path = episode_dir(ctx.run_dir, number) / "audio" / f"{line.id}.wav"
         if not path.resolve().is_relative_to(ctx.run_dir.resolve()):  # ids are checked on edit; never write outside
             raise ValueError(f"line id {line.id!r} would write outside the run folder")
-        result = ctx.speech.synthesize(SpeechRequest(text=line.text, voice=bible.character(line.speaker).voice,
-                                                     out_path=path, emotion=line.emotion))
-        ctx.ledger.record(stage="voices", backend=ctx.speech.name, model=result.engine,
-                          seconds=result.compute_seconds, line=line.id, audio_seconds=round(result.seconds, 3),
-                          cpu_seconds=round(result.compute_seconds, 4))
+        # Process scope: piper runs on onnxruntime's threads, espeak-ng in a child process.
+        with measure("process") as spoken:
+            result = ctx.speech.synthesize(SpeechRequest(text=line.text, voice=bible.character(line.speaker).voice,
+                                                         out_path=path, emotion=line.emotion))
+        if getattr(result, "load_seconds", 0.0):  # a voice model was loaded for this line: its own row
+            ctx.ledger.record(stage="voices.load", backend=ctx.speech.name, model=result.engine, kind="load",
+                              seconds=result.load_seconds)
+        ctx.ledger.record_measured(spoken, stage="voices", backend=ctx.speech.name, model=result.engine,
+                                   line=line.id, audio_seconds=round(result.seconds, 3))
         out[line.id] = {"path": str(path.relative_to(ctx.run_dir)), "seconds": result.seconds}
         _emit(stage="voices", status="line", episode=number, line=line.id)
     _emit(stage="voices", status="done", episode=number)
@@ -452,7 +458,7 @@ def qc_agent(ctx: AgentContext) -> QCAgent:
     """One QC agent per run context (it holds loaded scorer models); shot branches ask for it in parallel."""
     with _QC_LOCK:
         if not hasattr(ctx, "_qc_agent"):
-            ctx._qc_agent = QCAgent(ctx.settings)  # type: ignore[attr-defined]
+            ctx._qc_agent = QCAgent(ctx.settings, image=ctx.image)  # type: ignore[attr-defined]
     return ctx._qc_agent  # type: ignore[attr-defined]
 
 

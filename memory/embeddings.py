@@ -6,7 +6,6 @@ one, on create and on get, and register it so a reopened collection can rebuild 
 
 from __future__ import annotations
 
-import os
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -27,14 +26,14 @@ def packaged_minilm_path() -> Path:
 def _load(path: str):
     with _LOCK:
         if path not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # The model is a local folder: local_files_only keeps this one load off the hub without setting
+            # HF_HUB_OFFLINE for the whole process (a user's GPU backends may resolve ids from their hub cache).
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # keep the CLI's own progress display clean
 
-            _MODELS[path] = SentenceTransformer(path, device="cpu")
+            _MODELS[path] = SentenceTransformer(path, device="cpu", local_files_only=True)
         return _MODELS[path]
 
 

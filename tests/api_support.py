@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context
 
 from .fakes import FakeImage, FakeSpeech, FakeText
 
+ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"acme": "key-acme-0001", "globex": "key-globex-0002"}
 
 
@@ -56,3 +62,26 @@ def wait_for(client, run_id: str, statuses: set[str], headers: dict, timeout: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} still {body['status']} (wanted {statuses}); log: {body['log'][-5:]}")
         time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_api_server(data_dir: Path, port: int, database_url: str | None = None) -> subprocess.Popen:
+    """The real service (tests/api_server.py: fake backends) in its own process, once it answers /health."""
+    server = subprocess.Popen([sys.executable, "-m", "tests.api_server", str(data_dir), str(port),
+                               *([database_url] if database_url else [])], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return server
+        except httpx.TransportError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise AssertionError(f"the API server did not start: {server.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.2)

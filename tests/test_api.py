@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from fastapi.testclient import TestClient
 from dramafactory.api.app import create_app
 from dramafactory.memory.characters import CharacterMemory
 
-from .api_support import CONCEPT, KEYS, api_settings, auth, fake_factory, wait_for
+from .api_support import CONCEPT, KEYS, api_settings, auth, fake_factory, free_port, start_api_server, wait_for
 from .fakes import FakeSpeech, FakeText
 
 PAUSED_OR_DONE = {"waiting_review", "finished", "failed", "cancelled"}
@@ -299,29 +296,14 @@ def test_a_waiting_review_survives_a_restart(tmp_path, database_url):
         assert wait_for(client, run_id, {"finished", "failed"}, auth())["status"] == "finished"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_service_killed_mid_run_resumes_from_the_checkpointer(tmp_path, database_url):
     """kill -9 of the server process while shots render; a new service finds the run and finishes it without
     rendering again the shots that were done."""
-    data_dir, port = tmp_path / "data", _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tests.api_server", str(data_dir), str(port),
-                               *([database_url] if database_url else [])], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data_dir, port = tmp_path / "data", free_port()
+    server = start_api_server(data_dir, port, database_url)
+    deadline = time.monotonic() + 60
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()
-                time.sleep(0.2)
         run_id = httpx.post(f"{base}/series", json=CONCEPT, headers=auth(), timeout=10).json()["id"]
         ledger = data_dir / "tenants" / "acme" / "runs" / run_id / "ledger.jsonl"
         while not ledger.is_file() or len(render_rows(ledger.parent, "qc")) < 3:

@@ -331,13 +331,13 @@ def test_e2e_reads_the_summary_and_an_unfinished_run_fails():
 
 
 def test_compare_flags_a_regression_past_its_tolerance_and_a_missing_metric():
-    baseline = {"metrics": {"script.hook_first": {"mean": 1.0, "better": "higher"},
+    baseline = {"metrics": {"script.speech": {"mean": 1.0, "better": "higher"},
                             "shotlist.max_framing_run": {"mean": 2.0, "better": "lower"},
                             "script.no_repeats": {"mean": 1.0, "better": "higher"}}}
-    now = {"metrics": {"script.hook_first": {"mean": 0.98, "better": "higher"},
+    now = {"metrics": {"script.speech": {"mean": 0.98, "better": "higher"},
                        "shotlist.max_framing_run": {"mean": 3.0, "better": "lower"}}}
     result = compare(now, baseline)
-    assert result["deltas"]["script.hook_first"]["status"] == "ok"
+    assert result["deltas"]["script.speech"]["status"] == "ok"
     assert result["deltas"]["shotlist.max_framing_run"]["status"] == "regressed"
     assert result["deltas"]["script.no_repeats"]["status"] == "missing"
     assert set(result["regressions"]) == {"shotlist.max_framing_run", "script.no_repeats"} and not result["passed"]
@@ -387,6 +387,44 @@ def test_continuity_measures_real_frames_and_catches_a_look_that_changes_mid_ser
     results = names(score_continuity(measured))
     assert not results["continuity.drift_worst"].passed and "e01s02" in results["continuity.drift_worst"].detail[0]
     assert heatmap(measured)["characters"] == ["Mira Chen"]
+
+
+def test_first_takes_that_qc_rejected_lower_the_renderers_identity_but_not_the_takes_used(tmp_path):
+    """QC's selection is no measurement: shot 1's first take drew someone else under Mira's name (QC rejected
+    it, the second take is used). The takes used still score 1.0; the first-take and all-take figures show what
+    the renderer delivered."""
+    from dramafactory.evals.continuity_metrics import measure
+    from dramafactory.tools.image.base import ImageRequest
+    from dramafactory.tools.image.storyboard import StoryboardRenderer
+
+    from .test_storyboard import CAST, OFFICE
+
+    series = bible(list(CAST.values())).model_copy(update={"locations": [OFFICE]})
+    stranger = {**CAST, "Mira Chen": CAST["Jade Okoro"].model_copy(update={"name": "Mira Chen"})}
+    records = []
+    for i, drawn_by_attempt in enumerate([[stranger, CAST], [CAST]]):
+        shot = Shot(id=f"e01s{i + 1:02d}", episode=1, scene=1, index=i, framing="medium", duration_s=2.0,
+                    characters=["Mira Chen"], speaker="Mira Chen", location=OFFICE.name, time_of_day="day",
+                    action="x", prompt="x", seed=i)
+        takes = []
+        for attempt, drawn in enumerate(drawn_by_attempt, start=1):
+            asset = f"{shot.id}_{attempt}.png"
+            StoryboardRenderer().render(ImageRequest(shot=shot, cast=drawn, location=OFFICE, seed=3, width=360,
+                                                     height=640, out_path=tmp_path / asset))
+            takes.append({"attempt": attempt, "asset": asset, "backend": "storyboard",
+                          "accepted": attempt == len(drawn_by_attempt)})
+        records.append({"shot": shot.model_dump(mode="json"), "chosen_take": len(takes), "takes": takes})
+    measured = measure(tmp_path, [{"shots": records}], series, series.character)
+    wrong = next(t for t in measured["takes"] if t["shot"] == "e01s01" and t["attempt"] == 1)
+    assert wrong["first"] and not wrong["chosen"] and wrong["identity"]["Mira Chen"] < 0.6
+    results = names(score_continuity(measured))
+    assert results["continuity.identity_mean"].value == 1.0 and results["continuity.identity_mean"].passed
+    first = results["continuity.identity_first_take"]
+    assert first.value == pytest.approx((wrong["identity"]["Mira Chen"] + 1.0) / 2, abs=1e-3)
+    assert not first.passed and "e01s01 take 1" in first.detail[0]
+    every = results["continuity.identity_all_takes"]
+    assert every.value == pytest.approx((wrong["identity"]["Mira Chen"] + 2.0) / 3, abs=1e-3)
+    assert first.value < every.value < 1.0
 
 
 def test_a_band_metric_moving_into_its_band_improves_and_moving_within_it_is_no_change():

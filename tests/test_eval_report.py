@@ -32,7 +32,7 @@ def make_results(out: Path) -> dict:
         cases.append({
             "id": cid, "concept": f"A maid & a heir ({cid})", "genre": cid.split("-")[0], "seed": 0,
             "run_dir": f"runs/{cid}",
-            "metrics": [_metric("script.hook_first", 1.0, True, 1.0, "higher"),
+            "metrics": [_metric("script.speech", 1.0, True, 1.0, "higher"),
                         _metric("script.dialogue_fit", 0.62, True, [0.35, 0.9], "band"),
                         _metric("shotlist.max_framing_run", run, not fail, 2, "lower",
                                 [EVIL, "e01s09: 3 close-ups in a row"] if fail else [])],
@@ -44,14 +44,14 @@ def make_results(out: Path) -> dict:
         "suite": "smoke", "label": "embedded default", "created": "2026-11-26T01:40:00Z", "seconds": 123.4,
         "passed": False, "settings": {"text_backend": "embedded", "image_backend": "storyboard", "seeds": [0]},
         "cases": cases,
-        "metrics": {"script.hook_first": {"mean": 1.0, "min": 1.0, "max": 1.0, "threshold": 1.0, "better": "higher",
+        "metrics": {"script.speech": {"mean": 1.0, "min": 1.0, "max": 1.0, "threshold": 1.0, "better": "higher",
                                           "passed": True, "cases": 2},
                     "script.dialogue_fit": {"mean": 0.62, "min": 0.62, "max": 0.62, "threshold": [0.35, 0.9],
                                             "better": "band", "passed": True, "cases": 2},
                     "shotlist.max_framing_run": {"mean": 2.0, "min": 1, "max": 3, "threshold": 2, "better": "lower",
                                                  "passed": False, "cases": 2}},
         "compare": {"baseline": "evals/baselines/smoke.json", "passed": False, "deltas": {
-            "script.hook_first": {"baseline": 1.0, "now": 0.5, "delta": -0.5, "tolerance": 0.0, "status": "regressed"},
+            "script.speech": {"baseline": 1.0, "now": 0.5, "delta": -0.5, "tolerance": 0.0, "status": "regressed"},
             "script.dialogue_fit": {"baseline": 0.6, "now": 0.62, "delta": 0.02, "tolerance": 0.05, "status": "ok"},
             "shotlist.max_framing_run": {"baseline": 3, "now": 2.0, "delta": -1.0, "tolerance": 0.0,
                                          "status": "improved"}}},
@@ -60,7 +60,7 @@ def make_results(out: Path) -> dict:
 
 AB = {"a": "baseline", "b": "stricter-qc", "concepts": ["revenge", "romance"], "seeds": [0, 1, 2],
       "created": "2026-11-26T02:00:00Z",
-      "metrics": {"script.hook_first": {"better": "higher", "a": {"mean": 1.0, "std": 0.0, "values": [1, 1, 1]},
+      "metrics": {"script.speech": {"better": "higher", "a": {"mean": 1.0, "std": 0.0, "values": [1, 1, 1]},
                                         "b": {"mean": 0.9, "std": 0.1, "values": [1, 0.8, 0.9]}, "delta": -0.1,
                                         "winner": "a"},
                   "shotlist.max_framing_run": {"better": "lower", "a": {"mean": 3.0, "std": 0.5, "values": [3, 3, 3]},
@@ -80,7 +80,7 @@ def test_report_writes_page_and_plots(report: Path, tmp_path: Path) -> None:
     assert assets == ["compare.png", "heatmap_revenge-s0.png", "metrics.png"]
     page = report.read_text(encoding="utf-8")
     assert "<title>dramafactory eval — smoke</title>" in page
-    for name in ("script.hook_first", "script.dialogue_fit", "shotlist.max_framing_run"):
+    for name in ("script.speech", "script.dialogue_fit", "shotlist.max_framing_run"):
         assert name in page
     assert 'id="summary"' in page and 'id="compare"' in page and 'id="cases"' in page
     assert "regressed" in page and "improved" in page
@@ -98,6 +98,28 @@ def test_report_without_compare_or_heatmaps(tmp_path: Path) -> None:
     page = write_report(results, tmp_path / "plain").read_text(encoding="utf-8")
     assert 'id="compare"' not in page
     assert not list((tmp_path / "plain" / "report_assets").glob("heatmap_*"))
+
+
+def test_a_violated_invariant_is_shown_above_the_metrics_and_in_its_case(tmp_path: Path) -> None:
+    results = make_results(tmp_path)
+    results["cases"][0]["invariants"] = [_metric("script.hook_first", 0.0, False, 1.0, "higher",
+                                                 ["the first beat is a pressure, not a hook"])]
+    results["invariants"] = {
+        "script.hook_first": {"held": False, "cases": 2, "guaranteed_by": "agents/writer/agent.py",
+                              "violations": ["revenge-s0: the first beat is a pressure, not a hook"]},
+        "shotlist.lines_covered": {"held": True, "cases": 2, "guaranteed_by": "plan_shots", "violations": []}}
+    results["compare"]["invariants_violated"] = ["script.hook_first"]
+    page = write_report(results, tmp_path / "inv").read_text(encoding="utf-8")
+    assert page.index('id="invariants"') < page.index('id="summary"')
+    assert "1 invariant(s) violated: script.hook_first" in page and "VIOLATED" in page and "held" in page
+    assert "revenge-s0: the first beat is a pressure, not a hook" in page
+    assert "INVARIANT VIOLATED: script.hook_first" in page  # in the case too
+    assert "invariant violated: script.hook_first" in page  # and in the comparison
+    summary = page.split('id="summary"')[1].split("</table>")[0]
+    assert "script.hook_first" not in summary and "shotlist.lines_covered" not in summary
+    ab = write_ab_report({**copy.deepcopy(AB), "invariants_violated": {"a": [], "b": ["script.valid"]}},
+                         tmp_path / "ab").read_text(encoding="utf-8")
+    assert "INVARIANT VIOLATED in stricter-qc: script.valid" in ab
 
 
 def test_ab_report(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ from typer.testing import CliRunner
 
 from dramafactory.cli import app
 from dramafactory.evals import suites
-from dramafactory.evals.ab import compare_sides, load_config, winner
+from dramafactory.evals.ab import compare_sides, invariant_violations, load_config, winner
 from dramafactory.evals.compare import baseline_of, compare
 from dramafactory.evals.golden import load_golden
+from dramafactory.evals.invariants import INVARIANTS
 from dramafactory.evals.judge import agreement, judge_pair, judge_scripts
 from dramafactory.evals.production import Production
 from dramafactory.graphs.backends import build_context
@@ -51,7 +52,10 @@ def test_run_eval_produces_scores_and_resumes_instead_of_producing_again(tmp_pat
                               make_context=fake_make)
     (case,) = results["cases"]
     names = {m["name"] for m in case["metrics"]}
-    assert {"bible.distinct_looks", "script.hook_first", "shotlist.lines_covered", "e2e.final_usable"} <= names
+    assert {"bible.distinct_looks", "script.speech", "shotlist.duration_fit", "e2e.final_usable"} <= names
+    # what code guarantees is checked beside the metrics, never among them
+    assert not names & set(INVARIANTS) and {m["name"] for m in case["invariants"]} == set(INVARIANTS)
+    assert all(row["held"] and row["cases"] == 1 for row in results["invariants"].values())
     calls = next(m for m in case["metrics"] if m["name"] == "cost.text_calls")
     assert calls["value"] == fake_make.made[0].calls > 0  # every text call of the production, from its ledger
     assert set(results["metrics"]) == names
@@ -159,7 +163,8 @@ def test_run_ab_produces_both_sides_and_compares_them(tmp_path, fast_settings, f
     assert (ab["a"], ab["b"]) == ("three tries", "one try")
     run = tmp_path / "ab/a/runs/family-s1"  # a one-episode script suite needs no render: it stops at the shot list
     assert (run / "episodes/01/shotlist.json").is_file() and not (run / "summary.json").exists()
-    assert ab["metrics"]["script.hook_first"]["a"]["values"] == [1.0, 1.0]
+    assert ab["metrics"]["script.speech"]["a"]["values"] == [1.0, 1.0]
+    assert "script.hook_first" not in ab["metrics"] and ab["invariants_violated"] == {"a": [], "b": []}
 
 
 def test_compare_of_a_run_with_its_own_baseline_passes(tmp_path, fast_settings, fake_make):
@@ -218,3 +223,58 @@ def test_the_example_ab_configurations_load():
     folder = Path(__file__).resolve().parents[1] / "evals" / "configs"
     labels = {load_config(path)[0] for path in folder.glob("*.yaml")}
     assert {"embedded default", "one re-ask"} <= labels
+
+
+def test_a_violated_invariant_is_reported_fails_the_eval_and_fails_compare(tmp_path, fast_settings, fake_make):
+    """The hook is guaranteed by the writer; a script whose first beat is no hook (here edited on disk, as a
+    broken writer or a reviewer's edit would leave it) is an error shown loudly, not a 0.0 among the metrics."""
+    good = suites.run_eval(plan(["script"]), tmp_path, fast_settings, make_context=fake_make)
+    path = tmp_path / "runs" / "family-s0" / "episodes" / "01" / "script.json"
+    script = json.loads(path.read_text())
+    script["scenes"][0]["beats"][0]["kind"] = "pressure"
+    path.write_text(json.dumps(script))
+    said: list[str] = []
+    results = suites.run_eval(plan(["script"]), tmp_path, fast_settings, make_context=fake_make,
+                              progress=said.append)
+    row = results["invariants"]["script.hook_first"]
+    assert not row["held"] and "family-s0: the first beat is a pressure, not a hook" in row["violations"]
+    assert "agents/writer" in row["guaranteed_by"] and results["invariants"]["script.known_speakers"]["held"]
+    assert not results["passed"] and "script.hook_first" not in results["metrics"]
+    assert any(m.startswith("INVARIANT VIOLATED: script.hook_first in family-s0") for m in said)
+    against = compare(results, baseline_of(good))
+    assert not against["passed"] and against["invariants_violated"] == ["script.hook_first"]
+    assert "script.hook_first (invariant violated)" in against["regressions"]
+    assert not set(against["deltas"]) & set(INVARIANTS)
+
+
+def test_an_old_baseline_that_still_lists_the_invariants_compares_without_them():
+    """Baselines written before the invariants moved out list them as metrics: they are ignored, neither missing
+    nor compared (here one even reads 0.5 in the old results)."""
+    old = {"metrics": {"script.speech": {"mean": 1.0, "better": "higher"},
+                       "script.valid": {"mean": 1.0, "better": "higher"},
+                       "shotlist.screen_direction": {"mean": 1.0, "better": "higher"}}}
+    now = {"metrics": {"script.speech": {"mean": 1.0, "better": "higher"},
+                       "shotlist.screen_direction": {"mean": 0.5, "better": "higher"}},
+           "invariants": {"script.valid": {"held": True, "cases": 1, "violations": []}}}
+    result = compare(now, old)
+    assert result["passed"] and not result["regressions"] and set(result["deltas"]) == {"script.speech"}
+    assert result["ignored_invariants"] == ["script.valid", "shotlist.screen_direction"]
+    assert set(baseline_of({"metrics": old["metrics"]})["metrics"]) == {"script.speech"}
+
+
+def test_ab_gives_no_verdict_on_an_invariant_and_names_the_side_that_broke_it():
+    def side(valid: list[float], speech: list[float]) -> dict:
+        return {"cases": [{"id": f"c{i}", "metrics": [
+            {"name": "script.valid", "value": v, "passed": v == 1.0, "better": "higher", "threshold": 1.0,
+             "detail": ["scene 1: nobody speaks"] if v < 1 else []},
+            {"name": "script.speech", "value": s, "passed": True, "better": "higher", "threshold": 1.0}]}
+            for i, (v, s) in enumerate(zip(valid, speech, strict=True))]}
+
+    # results written before invariants left the metrics: script.valid differs on every pair, far past its spread
+    a, b = side([1.0, 1.0, 1.0], [0.8, 0.8, 0.8]), side([0.5, 0.5, 0.5], [1.0, 1.0, 1.0])
+    sides = compare_sides(a, b)
+    assert "script.valid" not in sides and sides["script.speech"]["winner"] == "b"
+    assert invariant_violations(a, b) == {"a": [], "b": ["script.valid"]}
+    # and as run_eval writes them now: beside the metrics, read from the results' invariants
+    b_now = {"cases": [], "invariants": {"script.valid": {"held": False, "cases": 3, "violations": ["c0: x"]}}}
+    assert invariant_violations({"cases": [], "invariants": {}}, b_now) == {"a": [], "b": ["script.valid"]}

@@ -22,6 +22,7 @@ from dramafactory.tools.image.storyboard import StoryboardRenderer
 from .test_storyboard import CAST, OFFICE, _character, _shot
 
 W, H = 360, 640
+SIZE = {"DRAMAFACTORY_WIDTH": str(W), "DRAMAFACTORY_HEIGHT": str(H)}
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +144,19 @@ def test_qc_command_prints_the_report(tmp_path):
     frame = _render(tmp_path, shot)
     bible = _bible()
     (tmp_path / "bible.json").write_text(bible.model_dump_json())
-    runner = CliRunner()
-    ok = runner.invoke(app, ["qc", str(frame), "--prompt", "medium shot of Mira in the office at day",
+    runner = CliRunner(env=SIZE)  # the product's configured size is the frame's
+    ok = runner.invoke(app, ["qc", str(frame), "--prompt", "medium shot of Mira",
                              "--character", "Mira Chen", "--bible", str(tmp_path / "bible.json")])
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.stdout)
-    assert report["passed"] is True and report["spec"]["characters"] == ["Mira Chen"]
+    assert report["passed"] is True and report["verdict"] == "pass" and report["spec"]["characters"] == ["Mira Chen"]
     assert {"score", "threshold", "reason"} <= set(report["scores"][0])
+    # an office seen without a window gives no sky to read: the time and the interior are not judged, not passed
+    partial = runner.invoke(app, ["qc", str(frame), "--prompt", "medium shot of Mira in the office at day",
+                                  "--character", "Mira Chen", "--bible", str(tmp_path / "bible.json")])
+    report = json.loads(partial.stdout)
+    assert partial.exit_code == 1 and report["verdict"] == "partial" and report["passed"] is False
+    assert "interior_exterior" in report["not_judged"]
     wrong = runner.invoke(app, ["qc", str(frame), "--prompt", "medium shot", "--character", "Victor Hale",
                                 "--bible", str(tmp_path / "bible.json")])
     assert wrong.exit_code == 1 and json.loads(wrong.stdout)["passed"] is False
@@ -285,3 +292,150 @@ def test_a_black_haired_character_is_still_found_on_the_dusk_street(tmp_path):
             take.shot = _shot(framing, ["Kayla Sullivan"], "Kayla Sullivan", tod="dusk")
             report = agent.score(take)
             assert "Ryan Chang should not be in this shot" in report.reason, (framing, report.reason)
+
+
+# --- people-scorers come from the backend that drew the take; prompts are judged from pixels without a bible ----
+
+ROOFTOP = Location(name="Hale Tower roof", kind="exterior", description="city lights", setting="rooftop")
+
+
+def test_qc_imports_no_renderer():
+    """The people-scorers live with the backend (tools/image/storyboard_people.py): QC holds no drawing model."""
+    root = Path(__file__).resolve().parents[1] / "agents" / "qc"
+    offenders = [str(f.relative_to(root)) for f in root.rglob("*.py")
+                 if "tools.image.storyboard" in f.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_the_storyboard_backend_declares_its_people_scorer():
+    from dramafactory.tools.image.base import PeopleScorer
+    from dramafactory.tools.image.faults import FaultyRenderer
+    from dramafactory.tools.image.people import people_scorer_for, people_scorer_of
+    from dramafactory.tools.image.storyboard_people import StoryboardPeople
+
+    assert isinstance(people_scorer_for("storyboard"), PeopleScorer)
+    assert people_scorer_for("diffusers") is None
+    assert isinstance(people_scorer_of(StoryboardRenderer()), StoryboardPeople)
+    # the drill's wrapper renders through the storyboard: its takes are judged with the storyboard's colour model
+    assert isinstance(people_scorer_of(FaultyRenderer(StoryboardRenderer(), 0.5)), StoryboardPeople)
+
+
+class SeesEveryone:
+    """A people-scorer (tests only) that reports every listed character, fully recognised, filling the frame."""
+
+    name = "sees-everyone"
+
+    def read(self, frame, shot, cast, references, location):
+        from dramafactory.tools.image.base import PeopleReading, Sighting
+
+        seen = [Sighting(name=n, box=(i * 100, 0, i * 100 + 90, 200), identity=1.0)
+                for i, n in enumerate(shot.characters)]
+        return PeopleReading(visible=list(shot.characters), seen=seen, width=100 * max(1, len(seen)), garments={})
+
+    def count(self, frame):
+        return None
+
+    def picture(self, frame):
+        return frame
+
+
+class OtherBackend:
+    """An image backend (tests only) that declares its own people-scorer, or none."""
+
+    def __init__(self, name: str, scorer):
+        self.name = name
+        self.scorer = scorer
+
+    def render(self, request):
+        return StoryboardRenderer().render(request)
+
+    def people_scorer(self):
+        return self.scorer
+
+
+def test_qc_judges_people_with_the_scorer_the_backend_declares(tmp_path):
+    """The storyboard's colour model finds Mira missing from an empty office; a backend that declares another
+    scorer has its takes judged by that one, and one that declares none has its people not judged."""
+    shot = _shot("medium", ["Mira Chen"], "Mira Chen")
+    frame = _render(tmp_path, _shot("wide", []))  # nobody drawn
+    settings = Settings(_env_file=None, width=W, height=H)
+    storyboard = QCAgent(settings).score(_take(frame, shot))
+    assert "Mira Chen is not in the frame" in storyboard.reason
+    take = _take(frame, shot)
+    take.backend = "other"
+    declared = QCAgent(settings, image=OtherBackend("other", SeesEveryone())).score(take)
+    assert declared.passed, declared.reason
+    none = QCAgent(settings, image=OtherBackend("other", None)).score(take)
+    assert not none.passed and none.verdict == "partial" and none.not_judged == ["adherence_people"]
+
+
+def test_a_report_is_never_a_plain_pass_with_something_unjudged():
+    from dramafactory.schemas import QCReport, ScoreResult
+
+    ok = ScoreResult(scorer="exposure", score=120, threshold=20, passed=True, reason="")
+    unjudged = ScoreResult(scorer="time_of_day", score=0, threshold=1, passed=False, judged=False, reason="no sky")
+    failed = ScoreResult(scorer="people_count", score=2, threshold=0, passed=False, reason="2 people")
+    assert QCReport(passed=True, scores=[ok]).verdict == "pass"
+    partial = QCReport(passed=True, scores=[ok, unjudged])  # claimed passed, but a check went unjudged
+    assert (partial.passed, partial.verdict, partial.not_judged) == (False, "partial", ["time_of_day"])
+    assert QCReport(passed=False, scores=[ok, unjudged, failed]).verdict == "fail"
+    again = QCReport.model_validate_json(partial.model_dump_json())  # takes.json and the graph state round-trip
+    assert again == partial and again.verdict == "partial"
+
+
+def test_prompt_claims_are_read_from_the_words():
+    from dramafactory.agents.qc.spec import claims_from_prompt
+
+    empty = claims_from_prompt("An empty landscape at dawn with no people")
+    assert (empty.people, empty.time_of_day, empty.kind) == (0, "dawn", "exterior")
+    two = claims_from_prompt("two people argue on a rooftop at sunset")
+    assert (two.people, two.time_of_day, two.kind) == (2, "dusk", "exterior")
+    vague = claims_from_prompt("she stares at an empty glass")  # an empty glass is not an empty scene
+    assert (vague.people, vague.mentions_people, vague.time_of_day, vague.kind) == (None, True, None, None)
+
+
+def _rooftop_at_night(tmp_path: Path) -> Path:
+    """Two people on a rooftop at night, at the product's default size (720x1280)."""
+    shot = _shot("wide", ["Mira Chen", "Victor Hale"], "Mira Chen", tod="night")
+    path = tmp_path / "rooftop.png"
+    StoryboardRenderer().render(ImageRequest(shot=shot, cast=CAST, location=ROOFTOP, seed=3, out_path=path,
+                                             width=720, height=1280))
+    return path
+
+
+def test_qc_command_fails_what_contradicts_the_prompt_without_a_bible(tmp_path):
+    """Tried as a new user: two people at night on a rooftop, checked against an empty landscape at dawn, came back
+    passed with a note that people were not checked."""
+    frame = _rooftop_at_night(tmp_path)
+    runner = CliRunner(env={"DRAMAFACTORY_WIDTH": "720", "DRAMAFACTORY_HEIGHT": "1280"})
+    result = runner.invoke(app, ["qc", str(frame), "--prompt", "an empty landscape at dawn with no people"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1 and report["verdict"] == "fail" and report["passed"] is False
+    failed = {s["scorer"]: s["reason"] for s in report["scores"] if not s["passed"]}
+    assert "the frame shows 2 people; the prompt asks for nobody" in failed["people_count"]
+    assert "the frame shows a night sky; the prompt asks for dawn" in failed["time_of_day"]
+    # what the prompt says and the frame shows passes, judged from the pixels
+    same = json.loads(runner.invoke(app, ["qc", str(frame), "--prompt", "two people on a rooftop at night"]).stdout)
+    assert same["verdict"] == "pass", same
+    # a frame of unknown origin: its people cannot be counted (nor, here, its picture told from the panel around
+    # it), so they are not judged, never passed
+    other = json.loads(runner.invoke(app, ["qc", str(frame), "--prompt", "two people on a rooftop at night",
+                                           "--backend", "diffusers"]).stdout)
+    assert other["verdict"] == "partial" and "people_count" in other["not_judged"]
+
+
+def test_qc_command_holds_the_frame_to_the_configured_size(tmp_path):
+    frame = _render(tmp_path, _shot("medium", ["Mira Chen"], "Mira Chen"))  # 360x640
+    runner = CliRunner(env={"DRAMAFACTORY_WIDTH": "720", "DRAMAFACTORY_HEIGHT": "1280"})
+    report = json.loads(runner.invoke(app, ["qc", str(frame), "--prompt", "a woman"]).stdout)
+    aspect = next(s for s in report["scores"] if s["scorer"] == "aspect")
+    assert not aspect["passed"] and "it must be 720x1280" in aspect["reason"] and report["verdict"] == "fail"
+
+
+def test_people_are_counted_on_storyboard_frames_without_a_cast(tmp_path):
+    from dramafactory.tools.image.storyboard_people import StoryboardPeople
+
+    scorer = StoryboardPeople()
+    for framing, people in [("wide", []), ("medium", ["Jade Okoro"]), ("two-shot", ["Mira Chen", "Victor Hale"])]:
+        path = _render(tmp_path, _shot(framing, people, people[0] if people else None), name=f"{framing}.png")
+        assert scorer.count(np.asarray(Image.open(path).convert("RGB"))) == len(people), framing

@@ -1,7 +1,9 @@
-"""The storyboard renderer: size, determinism, placement by framing, distinct characters, errors."""
+"""The storyboard renderer: size, determinism, placement by framing, distinct characters, errors, and retakes that
+act on QC's reason."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,9 @@ import pytest
 from PIL import Image
 
 from dramafactory.schemas import Character, Location, Look, Shot, Voice
-from dramafactory.tools.image.base import ImageBackend, ImageRequest
-from dramafactory.tools.image.storyboard import StoryboardRenderer
+from dramafactory.tools.image.base import ImageBackend, ImageRequest, feedback_history
+from dramafactory.tools.image.storyboard import StoryboardRenderer, picture_box
+from dramafactory.tools.image.storyboard.fixes import read_feedback
 
 
 def _character(name: str, gender: str, hair: str, style: str, skin: str, build: str, palette: list[str],
@@ -183,3 +186,223 @@ def test_unknown_setting_and_words_fall_back(tmp_path: Path) -> None:
                            location=location, seed=3, out_path=tmp_path / "odd.png", feedback="face too small")
     result = StoryboardRenderer().render(request)
     assert [f.name for f in result.figures] == ["Zed Q"]
+
+
+# --- retakes: the renderer acts on QC's reason where its drawing can, and says what it changed ------------------
+
+def _retake(tmp_path: Path, shot: Shot, feedback: str | None, name: str, renderer: StoryboardRenderer | None = None,
+            cast: dict[str, Character] | None = None, **kw: int):
+    request = ImageRequest(shot=shot, cast=cast or CAST, location=OFFICE, seed=7, out_path=tmp_path / name,
+                           feedback=feedback, **kw)
+    return (renderer or StoryboardRenderer()).render(request)
+
+
+def _picture(path: Path) -> np.ndarray:
+    left, top, right, bottom = picture_box(720, 1280)
+    return _pixels(path)[top:bottom, left:right]
+
+
+def test_too_dark_relights_the_set_brighter_and_keeps_the_cast_colours(tmp_path: Path) -> None:
+    shot = _shot("two-shot", ["Mira Chen", "Victor Hale"], "Victor Hale", tod="night")
+    plain = _retake(tmp_path, shot, None, "plain.png")
+    dark = _retake(tmp_path, shot, "the frame is almost black; fix the exposure", "dark.png")
+    bright = _retake(tmp_path, shot, "the frame is almost white; fix the exposure", "bright.png")
+    assert dark.applied == ["lighting"] and dark.feedback_ignored is None
+    assert _picture(dark.path).mean() > _picture(plain.path).mean() + 5
+    assert _picture(bright.path).mean() < _picture(plain.path).mean() - 5
+    # people are recognised by the bible's colours: a re-lit set leaves them as they were
+    x0, y0, x1, y1 = plain.figures[0].face_box
+    assert np.abs(_pixels(dark.path)[y0:y1, x0:x1] - _pixels(plain.path)[y0:y1, x0:x1]).mean() < 1.0
+
+
+def test_a_missing_person_is_staged_clear_of_the_edges(tmp_path: Path) -> None:
+    shot = _shot("over-shoulder", ["Victor Hale", "Mira Chen"], "Mira Chen")
+    plain = _retake(tmp_path, shot, None, "plain.png")
+    left = picture_box(720, 1280)[0]
+    assert min(f.box[0] for f in plain.figures) <= left + 2  # the foreground shoulder is cut by the frame's edge
+    fixed = _retake(tmp_path, shot, "Victor Hale is not in the frame (the shot shows: Victor Hale, Mira Chen)",
+                    "fixed.png")
+    assert fixed.applied == ["staging"]
+    assert [f.name for f in fixed.figures] == ["Victor Hale", "Mira Chen"]
+    assert all(f.box[0] > left + 20 and f.box[2] < 720 - left - 20 for f in fixed.figures)
+    a, b = (f.face_box for f in fixed.figures)
+    assert a[2] < b[0] and not any(f.name.endswith("(back)") for f in fixed.figures)  # both faces seen, apart
+    close = _shot("close-up", ["Jade Okoro"], "Jade Okoro")
+    tight, whole = (_retake(tmp_path, close, fb, f"c{i}.png") for i, fb in enumerate(
+        [None, "the people are framed wide (small, full figure); the shot is a close-up"]))
+    assert whole.applied == ["staging"]  # a close-up cannot move in: it shows its person whole instead
+    assert whole.figures[0].face_box[2] - whole.figures[0].face_box[0] < \
+        0.75 * (tight.figures[0].face_box[2] - tight.figures[0].face_box[0])
+
+
+def test_an_extra_person_is_left_out_as_qc_names_the_cast(tmp_path: Path) -> None:
+    misread = _shot("two-shot", ["Mira Chen", "Victor Hale"], "Mira Chen")  # the generator added Victor
+    fixed = _retake(tmp_path, misread, "Victor Hale should not be in this shot (the shot shows: Mira Chen)", "x.png")
+    assert [f.name for f in fixed.figures] == ["Mira Chen"] and "staging" in fixed.applied
+    empty = _retake(tmp_path, misread, "Mira Chen, Victor Hale should not be in this shot; the shot lists nobody: "
+                                       "show the empty location (the shot shows: nobody)", "e.png")
+    assert empty.figures == []
+
+
+def test_a_framing_failure_moves_the_camera(tmp_path: Path) -> None:
+    shot = _shot("wide", ["Mira Chen", "Victor Hale", "Jade Okoro"])
+    plain = _retake(tmp_path, shot, None, "plain.png")
+    wider = _retake(tmp_path, shot, "the people are framed close; the shot is a wide", "wider.png")
+    assert wider.applied == ["framing"]
+    width = [max(f.box[2] - f.box[0] for f in r.figures) for r in (plain, wider)]
+    assert width[1] < width[0] / 1.25
+    medium = _shot("medium", ["Mira Chen"], "Mira Chen")
+    closer = _retake(tmp_path, medium, "the people are framed wide (small, full figure); the shot is a medium",
+                     "closer.png")
+    base = _retake(tmp_path, medium, None, "base.png")
+    assert closer.figures[0].face_box[2] - closer.figures[0].face_box[0] > \
+        1.25 * (base.figures[0].face_box[2] - base.figures[0].face_box[0])
+
+
+def test_a_drifted_wardrobe_is_painted_in_the_canonical_colour_qc_names(tmp_path: Path) -> None:
+    mira = CAST["Mira Chen"]
+    drifted = mira.model_copy(update={"look": mira.look.model_copy(update={"palette": ["#2fb06f", "#f2efe6", "#c8a040"]})})
+    shot = _shot("medium", ["Mira Chen"], "Mira Chen")
+    canonical = _retake(tmp_path, shot, None, "canonical.png")
+    as_drawn = _retake(tmp_path, shot, None, "drawn.png", cast={"Mira Chen": drifted})
+    fixed = _retake(tmp_path, shot, "Mira Chen's wardrobe has drifted from the canonical #2f6fb0: keep 'navy blazer "
+                                    "over a white blouse'", "fixed.png", cast={"Mira Chen": drifted})
+    assert fixed.applied == ["wardrobe"]
+    assert fixed.path.read_bytes() == canonical.path.read_bytes()
+    assert as_drawn.path.read_bytes() != canonical.path.read_bytes()
+    stranger = drifted.model_copy(update={"look": drifted.look.model_copy(update={"hair_color": "platinum blonde"})})
+    redressed = _retake(tmp_path, shot, "Mira Chen does not look like Mira Chen: draw black long straight hair, light "
+                                        "skin, navy blazer over a white blouse (#2f6fb0)", "who.png",
+                        cast={"Mira Chen": stranger})
+    assert "wardrobe" in redressed.applied
+
+
+def test_feedback_withheld_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    shot = _shot("two-shot", ["Mira Chen", "Victor Hale"], "Victor Hale")
+    plain = _retake(tmp_path, shot, None, "plain.png")
+    off = _retake(tmp_path, shot, "the frame is almost black; fix the exposure", "off.png",
+                  renderer=StoryboardRenderer(use_feedback=False))
+    assert off.path.read_bytes() == plain.path.read_bytes()
+    assert off.applied == [] and "withheld" in (off.feedback_ignored or "")
+
+
+def test_feedback_no_drawing_can_answer_is_recorded_with_why(tmp_path: Path) -> None:
+    shot = _shot("medium", ["Mira Chen"], "Mira Chen")
+    plain = _retake(tmp_path, shot, None, "plain.png")
+    noise = _retake(tmp_path, shot, "the frame is noise, not a picture; render the scene; make it pop", "n.png")
+    assert noise.path.read_bytes() == plain.path.read_bytes() and noise.applied == []
+    assert "draws no noise" in noise.feedback_ignored and "make it pop: not a reason" in noise.feedback_ignored
+
+
+def test_fixes_add_up_over_a_shots_retakes(tmp_path: Path) -> None:
+    shot = _shot("wide", ["Mira Chen", "Victor Hale"]).model_copy(update={
+        "prompt": "storyboard Fix: the people are framed close; the shot is a wide"})
+    both = _retake(tmp_path, shot, "the frame is almost black; fix the exposure", "both.png")
+    assert both.applied == ["lighting", "framing"]  # the earlier framing fix stays in place
+    again = shot.model_copy(update={"prompt": shot.prompt + " Fix: the people are framed close; the shot is a wide"})
+    assert read_feedback(feedback_history(ImageRequest(shot=again, cast=CAST, location=OFFICE, seed=1,
+                                                       out_path=tmp_path / "z.png")), again).zoom < 1 / 1.9
+
+
+def test_a_persistent_bias_sticks_across_seeds_and_only_a_fix_gets_past_it(tmp_path: Path) -> None:
+    from dramafactory.agents.cinematographer.agent import revise
+    from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+    from dramafactory.config import Settings
+    from dramafactory.tools.image.faults import FaultyRenderer
+
+    agent = QCAgent(Settings(_env_file=None, width=360, height=640))
+    base = _shot("medium", ["Mira Chen"], "Mira Chen")
+    probe = FaultyRenderer(StoryboardRenderer(), rate=0.0, persistent_rate=1.0)
+    shot = next(s for s in (base.model_copy(update={"id": f"e01s{i:02d}"}) for i in range(40))
+                if probe.bias(ImageRequest(shot=s, cast=CAST, location=OFFICE, seed=0, out_path=tmp_path / "p.png"))
+                == "wardrobe_drift")
+    for use_feedback, passes in ((False, [False, False, False]), (True, [False, True])):
+        renderer = FaultyRenderer(StoryboardRenderer(use_feedback), rate=0.0, persistent_rate=1.0)
+        take, feedback, verdicts = shot, None, []
+        for attempt in range(1, len(passes) + 1):
+            if feedback:
+                take = revise(take, feedback, attempt, 11)
+            out = tmp_path / f"{use_feedback}_{shot.id}_a{attempt}.png"
+            renderer.render(ImageRequest(shot=take, cast=CAST, location=OFFICE, seed=take.seed, out_path=out,
+                                         width=360, height=640, feedback=feedback))
+            assert json.loads(out.with_suffix(".fault.json").read_text())["faults"] == ["wardrobe_drift"]
+            report = agent.score(TakeUnderReview(path=out, shot=take, location=OFFICE, cast=CAST,
+                                                 references=dict(CAST)))
+            verdicts.append(report.passed)
+            feedback = report.reason
+        assert verdicts == passes, (use_feedback, feedback)
+
+
+def test_every_reason_qc_gives_a_faulty_take_is_read(tmp_path: Path) -> None:
+    """The table follows QC's own texts: the reasons QC gives broken storyboard takes each map to a fix or a why."""
+    from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
+    from dramafactory.config import Settings
+    from dramafactory.tools.image.faults import FaultyRenderer
+
+    agent = QCAgent(Settings(_env_file=None, width=360, height=640))
+    renderer = FaultyRenderer(StoryboardRenderer(), rate=1.0, persistent_rate=1.0)
+    reasons = set()
+    for i, (framing, people) in enumerate([("medium", ["Mira Chen"]), ("wide", ["Mira Chen", "Victor Hale",
+                                           "Jade Okoro"]), ("over-shoulder", ["Victor Hale", "Mira Chen"])] * 5):
+        shot = _shot(framing, people, people[-1]).model_copy(update={"id": f"e01s{i:02d}"})
+        out = tmp_path / f"t{i}.png"
+        renderer.render(ImageRequest(shot=shot, cast=CAST, location=OFFICE, seed=i, out_path=out, width=360,
+                                     height=640))
+        report = agent.score(TakeUnderReview(path=out, shot=shot, location=OFFICE, cast=CAST,
+                                             references=dict(CAST)))
+        reasons.add(report.reason)
+    assert len(reasons) >= 6
+    for reason in reasons:
+        direction = read_feedback([reason], _shot("medium", ["Mira Chen"], "Mira Chen"))
+        assert not any("not a reason" in note for note in direction.ignored), reason
+
+
+def test_a_retake_records_what_changed(fake_context, concept, tmp_path: Path) -> None:
+    """changes=["seed"] when feedback is withheld; the fix as well when the renderer acted on it."""
+    from dramafactory.graphs.runner import produce
+
+    class BlackFirst:
+        """The storyboard, but the first take of one shot comes out black."""
+
+        name = "storyboard"
+
+        def __init__(self, inner: StoryboardRenderer) -> None:
+            self.inner = inner
+
+        def render(self, request: ImageRequest):
+            result = self.inner.render(request)
+            if request.shot.id == "e01s02" and request.out_path.name.endswith("_a1.png"):
+                Image.new("RGB", (request.width, request.height), (3, 3, 3)).save(result.path)
+            return result
+
+    for use_feedback, expected in ((False, ["seed"]), (True, ["seed", "lighting"])):
+        ctx = fake_context(run_dir=tmp_path / f"run{use_feedback}", image=BlackFirst(StoryboardRenderer(use_feedback)))
+        produce(ctx, concept=concept, seed=7)
+        shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+        takes = next(s for s in shots if s["shot"]["id"] == "e01s02")["takes"]
+        assert takes[0]["changes"] == [] and takes[1]["changes"] == expected
+        # a black frame is also flat and blurred: flat is re-lit, blur is nothing the storyboard drew
+        assert ("withheld" if not use_feedback else "the frame is blurred") in takes[1]["feedback_ignored"]
+
+
+def test_revise_keeps_every_reason_for_the_renderer(tmp_path: Path) -> None:
+    from dramafactory.agents.cinematographer.agent import revise
+
+    shot = _shot("wide", ["Mira Chen"])
+    once = revise(shot, "the people are framed close; the shot is a wide", 2, 11)
+    twice = revise(once, "the frame is almost black; fix the exposure", 3, 11)
+    assert len({shot.seed, once.seed, twice.seed}) == 3
+    request = ImageRequest(shot=twice, cast=CAST, location=OFFICE, seed=twice.seed, out_path=tmp_path / "r.png",
+                           feedback="the frame is almost black; fix the exposure")
+    assert feedback_history(request) == ["the people are framed close; the shot is a wide",
+                                         "the frame is almost black; fix the exposure"]
+
+
+def test_the_render_feedback_setting_reaches_the_renderer() -> None:
+    from dramafactory.config import Settings
+    from dramafactory.graphs.backends import build_image
+
+    assert build_image(Settings(_env_file=None)).use_feedback
+    assert not build_image(Settings(_env_file=None, render_feedback="off")).use_feedback
+    drill = build_image(Settings(_env_file=None, render_feedback="off", fault_rate=0.3))
+    assert not drill.inner.use_feedback  # the fault injector wraps the renderer it was given

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from dramafactory.schemas import EpisodeScript, Framing, Mood, SeriesBible, Shot, ShotList
+from dramafactory.tools.image.base import FIX_MARKER
 
 from ..context import AgentContext
 from ..structured import StructuredOutputError, ask_json, stable_seed
@@ -153,6 +154,8 @@ def retime(shots: list[Shot], voice_seconds: dict[str, float], target: float, pa
 
 
 def revise(shot: Shot, reason: str, attempt: int, seed: int) -> Shot:
-    """A new take of a shot that failed QC: the reason goes into the prompt, and the seed changes."""
-    prompt = shot.prompt.split(" Fix: ")[0] + f" Fix: {reason}"
-    return shot.model_copy(update={"prompt": prompt, "seed": stable_seed(seed, shot.id, attempt)})
+    """A new take of a shot that failed QC: the reason is added to the prompt after the earlier takes' reasons (a
+    renderer that acts on them keeps the fixes that cured those failures in place, and steps a fix up for a
+    failure that came back), and the seed changes."""
+    return shot.model_copy(update={"prompt": f"{shot.prompt}{FIX_MARKER}{reason}",
+                                   "seed": stable_seed(seed, shot.id, attempt)})

@@ -1,7 +1,7 @@
 """Decisions the director makes in code, not with the model: cast slots, names, looks and settings.
 
 A 0.5B model copies one look onto every character and names people after the concept's words
-(shared/models.md), so looks come from vocabularies drawn without replacement with a seeded RNG and names
+(seen in our trials of the packaged model, docs/decisions/0002), so looks come from vocabularies drawn without replacement with a seeded RNG and names
 from Faker's locale-aware name lists. The model only writes what needs words (wants, secrets, outlines).
 """
 

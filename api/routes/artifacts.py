@@ -28,6 +28,21 @@ def content_type(path: Path) -> str:
     return TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def locate(root: Path, path: str) -> Path | None:
+    """The served file at `path` inside `root`, or None: outside the run's folder (.., an absolute path, a symlink
+    out), hidden, not a file, or a path the filesystem refuses. Every step that touches the filesystem is inside the
+    guard: a name too long (ENAMETOOLONG), a symlink loop (ELOOP, a RuntimeError from pathlib), a NUL (ValueError)
+    are each 'no such artifact', never a 500."""
+    try:
+        target = (root / path).resolve()
+        relative = target.relative_to(root)
+        if target.is_file() and _visible(relative):
+            return target
+    except (ValueError, OSError, RuntimeError):
+        pass
+    return None
+
+
 def _visible(relative: Path) -> bool:
     parts = relative.parts
     return bool(parts) and parts[0] not in HIDDEN_DIRS and relative.name not in HIDDEN_FILES and \
@@ -51,11 +66,7 @@ def list_artifacts(run_id: str, tenant: Tenant, store: StoreDep) -> list[Artifac
             summary="One file of the run (Range requests supported)")
 def get_artifact(run_id: str, path: str, tenant: Tenant, store: StoreDep) -> FileResponse:
     root = Path(owned_run(store, run_id, tenant)["run_dir"]).resolve()
-    try:
-        target = (root / path).resolve()
-        relative = target.relative_to(root)
-    except (ValueError, OSError):  # outside the run's folder (.., an absolute path, a symlink out), or unreadable
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no artifact {path!r}") from None
-    if not target.is_file() or not _visible(relative):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no artifact {path!r}")
+    target = locate(root, path)
+    if target is None:  # the detail quotes a bounded part of the path: it may be thousands of characters
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no artifact {path[:200]!r}")
     return FileResponse(target, media_type=content_type(target), filename=None)

@@ -15,7 +15,8 @@ from dramafactory.graphs.review import Decision, EditRejected, check_bible_edit,
 from dramafactory.schemas import EpisodeScript, SeriesBible
 
 from ..deps import Service, StoreDep, Tenant
-from ..models import ReviewPublic, concept_of
+from ..models import ReviewPublic, concept_of, problem
+from .series import plausible_id
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
 
@@ -25,9 +26,9 @@ def _public(row: dict) -> ReviewPublic:
 
 
 def _owned(store, review_id: str, tenant: str) -> dict:
-    row = store.review(review_id, tenant)
+    row = store.review(review_id, tenant) if plausible_id(review_id) else None
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no review {review_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no review {review_id[:64]!r}")
     return row
 
 
@@ -39,7 +40,7 @@ def list_reviews(tenant: Tenant, store: StoreDep,
     return [_public(r) for r in store.list_reviews(tenant, status_filter, run_id)]
 
 
-@router.get("/{review_id}", response_model=ReviewPublic, responses={404: {"description": "No such review."}})
+@router.get("/{review_id}", response_model=ReviewPublic, responses={404: problem("No such review.")})
 def get_review(review_id: str, tenant: Tenant, store: StoreDep) -> ReviewPublic:
     return _public(_owned(store, review_id, tenant))
 
@@ -51,9 +52,12 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
 
 
 @router.post("/{review_id}", response_model=ReviewPublic, status_code=status.HTTP_202_ACCEPTED,
-             responses={404: {"description": "No such review."},
-                        409: {"description": "Already decided, or withdrawn (the run was cancelled)."},
-                        422: {"description": "The decision or the edit does not validate; the field is named."}},
+             responses={404: problem("No such review."),
+                        409: problem("Already decided, or withdrawn (the run was cancelled).")},
+             # only the description: FastAPI's own 422 (HTTPValidationError, the shape the edit checks answer too)
+             # is added when the route declares no 422 itself
+             openapi_extra={"responses": {"422": {
+                 "description": "The decision or the edit does not validate; the field is named."}}},
              summary="Decide a waiting review; the run resumes with the decision")
 def decide_review(review_id: str, body: Decision, tenant: Tenant, service: Service):
     store = service.store

@@ -10,36 +10,61 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from dramafactory.config import Settings
+from dramafactory.tools.accounting import price_rows
 from dramafactory.tools.ledger import Ledger
 
 from ..deps import Service, StoreDep, Tenant
 from ..events import fold, read_events, tail_events
-from ..models import Figures, RunCreated, RunListItem, RunPublic, RunStatus, SeriesRequest
+from ..models import (
+    Figures,
+    RunCreated,
+    RunListItem,
+    RunPublic,
+    RunStatus,
+    SeriesRequest,
+    problem,
+    problem_json,
+)
 from ..store import TERMINAL, Store
 
 router = APIRouter(prefix="/series", tags=["series"])
-NOT_FOUND = {404: {"description": "No run with this id for this tenant."}}
+NOT_FOUND = {404: problem("No run with this id for this tenant.")}
+# The event stream's own media type is text/event-stream, so its errors (all JSON) are declared one by one.
+STREAM_ERRORS = {401: problem_json("No API key (Authorization: Bearer KEY)."),
+                 403: problem_json("The API key is not valid."),
+                 400: problem_json("The body is not JSON."),
+                 413: problem_json("The body is larger than the service accepts."),
+                 404: problem_json("No run with this id for this tenant.")}
+
+
+def plausible_id(value: str) -> bool:
+    """Could this be an id the store made (uuid4 hex, see store.new_id)? Anything else is not looked up: no id is
+    that long or holds a NUL, and a NUL in a query is an error on PostgreSQL, not 'no row'."""
+    return 0 < len(value) <= 64 and value.isascii() and value.replace("-", "").replace("_", "").isalnum()
 
 
 def owned_run(store: Store, run_id: str, tenant: str) -> dict:
     """A run of this tenant; another tenant's run is 'not found' (its existence is not revealed)."""
-    row = store.run(run_id, tenant)
+    row = store.run(run_id, tenant) if plausible_id(run_id) else None
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id[:64]!r}")  # the id may be any length
     return row
 
 
-def figures(run_dir: Path, cpu_hour_usd: float, gpu_hour_usd: float) -> tuple[Figures, dict | None]:
+def figures(run_dir: Path, settings: Settings) -> tuple[Figures, dict | None]:
+    """Figures so far, priced as summary.json prices them (docs/accounting.md)."""
     rows = Ledger(run_dir / "ledger.jsonl").rows()
-    cpu = sum(r.get("cpu_seconds", r.get("seconds", 0.0)) for r in rows)
-    gpu = sum(r.get("gpu_seconds", 0.0) for r in rows)
-    text = [r for r in rows if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
-    last = rows[-1] if rows else None
+    costs = price_rows(rows, cpu_hour_usd=settings.cpu_hour_usd, gpu_hour_usd=settings.gpu_hour_usd,
+                       remote_usd_per_mtok=settings.remote_text_usd_per_mtok)
+    calls = [r for r in rows if r.get("kind", "call") == "call"]
+    text = [r for r in calls if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
+    last = calls[-1] if calls else None
     working = {"stage": last["stage"], "backend": last["backend"], "model": last["model"]} if last else None
     return Figures(tokens=sum(r.get("tokens", 0) for r in rows), text_calls=len(text),
-                   renders=sum(1 for r in rows if r["stage"] == "render"), cpu_seconds=round(cpu, 3),
-                   gpu_seconds=round(gpu, 3),
-                   cost_usd=round((cpu * cpu_hour_usd + gpu * gpu_hour_usd) / 3600, 9)), working
+                   renders=sum(1 for r in calls if r["stage"] == "render"), cpu_seconds=round(costs.cpu_seconds, 3),
+                   gpu_seconds=round(costs.gpu_seconds, 3), cost_usd=round(costs.usd, 9),
+                   unpriced_calls=costs.unpriced_calls), working
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RunCreated,
@@ -65,7 +90,7 @@ def get_series(run_id: str, tenant: Tenant, service: Service) -> RunPublic:
     row = owned_run(service.store, run_id, tenant)
     run_dir = Path(row["run_dir"])
     progress = fold(read_events(run_dir), int(row["request"].get("episodes", 1)))
-    figs, working = figures(run_dir, service.settings.cpu_hour_usd, service.settings.gpu_hour_usd)
+    figs, working = figures(run_dir, service.settings)
     pending = service.store.list_reviews(tenant, "pending", run_id)
     return RunPublic(
         id=row["id"], status=row["status"], title=row["title"], created_at=row["created_at"],
@@ -81,9 +106,9 @@ def stream_run(run_id: str, tenant: Tenant, store: StoreDep) -> dict:
     return owned_run(store, run_id, tenant)
 
 
-@router.get("/{run_id}/events", response_class=EventSourceResponse, responses=NOT_FOUND,
+@router.get("/{run_id}/events", response_class=EventSourceResponse, responses=STREAM_ERRORS,
             summary="Progress as server-sent events (resumable with Last-Event-ID)")
-async def series_events(run_id: str, row: Annotated[dict, Depends(stream_run)], service: Service,
+async def stream_events(run_id: str, row: Annotated[dict, Depends(stream_run)], service: Service,
                         request: Request, last_event_id: Annotated[str | None, Header(max_length=40)] = None,
                         follow: Annotated[bool, Query(description="Keep the stream open until the run ends.")]
                         = True) -> AsyncIterator[ServerSentEvent]:
@@ -104,7 +129,7 @@ async def series_events(run_id: str, row: Annotated[dict, Depends(stream_run)], 
 
 
 @router.post("/{run_id}/cancel", response_model=RunCreated, status_code=status.HTTP_202_ACCEPTED,
-             responses={**NOT_FOUND, 409: {"description": "The run has already ended."}},
+             responses={**NOT_FOUND, 409: problem("The run has already ended.")},
              summary="Cancel a run (finished work is kept; resume continues it)")
 def cancel_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
     row = owned_run(service.store, run_id, tenant)
@@ -117,7 +142,7 @@ def cancel_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
 
 
 @router.post("/{run_id}/resume", response_model=RunCreated, status_code=status.HTTP_202_ACCEPTED,
-             responses={**NOT_FOUND, 409: {"description": "Only a cancelled or failed run can be resumed."}},
+             responses={**NOT_FOUND, 409: problem("Only a cancelled or failed run can be resumed.")},
              summary="Resume a cancelled or failed run from its last checkpoint")
 def resume_series(run_id: str, tenant: Tenant, service: Service) -> RunCreated:
     row = owned_run(service.store, run_id, tenant)

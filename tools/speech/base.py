@@ -23,7 +23,8 @@ class SpeechResult:
     seconds: float  # duration of the audio
     sample_rate: int
     engine: str
-    compute_seconds: float
+    compute_seconds: float  # wall seconds of the synthesis, including any model load below
+    load_seconds: float = 0.0  # wall seconds spent loading a voice model for this line (a ledger row of its own)
 
 
 @runtime_checkable

@@ -304,6 +304,7 @@ class VoiceBankSpeech:
     def __init__(self, piper_model: Path | None = None, espeak_binary: str = "espeak-ng") -> None:
         self.piper_model = Path(piper_model) if piper_model is not None else None
         self.espeak_binary = espeak_binary
+        self._loading = 0.0  # seconds the last synthesis spent loading a voice model
         self._piper_voices: dict[Path, Any] = {}
 
     # ---- availability
@@ -346,6 +347,7 @@ class VoiceBankSpeech:
 
     def synthesize(self, request: SpeechRequest) -> SpeechResult:
         started = time.perf_counter()
+        self._loading = 0.0
         engine = request.voice.engine
         if engine == "piper":
             audio, rate = self._synth_piper(request)
@@ -366,6 +368,7 @@ class VoiceBankSpeech:
             sample_rate=SAMPLE_RATE,
             engine=engine,
             compute_seconds=time.perf_counter() - started,
+            load_seconds=self._loading,
         )
 
     def _piper_voice(self, model_path: Path) -> Any:
@@ -378,7 +381,9 @@ class VoiceBankSpeech:
             raise SpeechEngineMissing(
                 "the piper Python package is not installed. Fix: pip install piper-tts==1.8.0"
             ) from exc
+        loading = time.perf_counter()
         voice = PiperVoice.load(model_path)
+        self._loading = time.perf_counter() - loading
         self._piper_voices[model_path] = voice
         return voice
 

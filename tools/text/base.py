@@ -29,15 +29,39 @@ class TextResult:
     seconds: float
     model: str
     backend: str
+    # Accounting for this call (see docs/accounting.md): CPU seconds this process spent on it where the backend
+    # can measure them (None: not measured), GPU seconds where it used a GPU (0.0 on CPU, None when a remote server
+    # did the work and reported no figure), whether the work ran on another machine, and the seconds spent
+    # loading the model when this call had to load it (a separate ledger row).
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = 0.0
+    remote: bool = False
+    load_seconds: float = 0.0
+    load_cpu_seconds: float | None = None
 
 
 class TextBackendError(RuntimeError):
-    """A backend failed in a way a retry may fix (timeout, connection, server error)."""
+    """The backend itself failed: the server is down, refused the connection, timed out or answered 5xx.
+
+    This is not a bad answer, so it is never re-asked or replaced by stock text: it propagates to the graph node,
+    whose RetryPolicy retries it, and then stops the run (resumable once the backend is back). `fix` tells the
+    user what to do; `backend` names which backend failed."""
+
+    def __init__(self, message: str, *, backend: str = "text", fix: str = "check that the text backend is running"):
+        super().__init__(message)
+        self.backend = backend
+        self.fix = fix
+
+
+class UnusableReply(RuntimeError):
+    """The backend ran but could not produce a reply to this request (a local model overflowed its context or
+    failed to decode). A content failure: the caller re-asks and, failing that, uses flagged stock text."""
 
 
 @runtime_checkable
 class TextBackend(Protocol):
     name: str
     model: str
+    version: str  # the backend's software version (llama-cpp-python's, the server's), for the ledger
 
     def complete_json(self, request: JsonRequest) -> TextResult: ...

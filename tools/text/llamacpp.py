@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from .base import JsonRequest, TextBackendError, TextResult
+from dramafactory.tools.accounting import measure
+
+from .base import JsonRequest, TextResult, UnusableReply
 
 
 def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
@@ -45,6 +46,12 @@ class LlamaCppText:
         # llama.cpp contexts are not thread-safe; agents may be called from LangGraph worker threads.
         self._lock = threading.Lock()
 
+    @property
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"llama-cpp-python {version('llama-cpp-python')}"
+
     def _load(self):
         if self._llm is None:
             if not self.model_path.is_file():
@@ -64,19 +71,24 @@ class LlamaCppText:
         messages = [{"role": "system", "content": request.system}]
         messages += [{"role": role, "content": content} for role, content in request.messages]
         with self._lock:
-            llm = self._load()
+            loading = self._llm is None
+            with measure("process") as load:
+                llm = self._load()
             fields = flat_string_fields(request.schema)
-            start = time.perf_counter()
-            try:
-                if fields and self._formatter is not None:
-                    text, prompt_tokens, completion_tokens = self._prefill_fields(llm, messages, fields, request)
-                else:
-                    text, prompt_tokens, completion_tokens = self._grammar(llm, messages, request)
-            except (RuntimeError, ValueError) as exc:  # context overflow or a decode failure: worth one more try
-                raise TextBackendError(f"llama.cpp failed: {exc}") from exc
-            seconds = time.perf_counter() - start
+            # Process scope: llama.cpp computes on its own threads, and the lock keeps other text calls out.
+            with measure("process") as call:
+                try:
+                    if fields and self._formatter is not None:
+                        text, prompt_tokens, completion_tokens = self._prefill_fields(llm, messages, fields, request)
+                    else:
+                        text, prompt_tokens, completion_tokens = self._grammar(llm, messages, request)
+                except (RuntimeError, ValueError) as exc:  # context overflow or a decode failure: a content failure
+                    raise UnusableReply(f"llama.cpp could not answer this request: {exc}") from exc
         return TextResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          seconds=seconds, model=self.model, backend=self.name)
+                          seconds=call.wall_seconds, model=self.model, backend=self.name,
+                          cpu_seconds=call.cpu_seconds, gpu_seconds=0.0,
+                          load_seconds=load.wall_seconds if loading else 0.0,
+                          load_cpu_seconds=load.cpu_seconds if loading else None)
 
     def _grammar(self, llm, messages, request: JsonRequest) -> tuple[str, int, int]:
         reply = llm.create_chat_completion(

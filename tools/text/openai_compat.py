@@ -2,13 +2,18 @@
 
 Structured output differs by server: vLLM and OpenAI accept `response_format={"type": "json_schema", ...}`;
 llama.cpp's server rejects that and wants its own `{"type": "json_object", "schema": ...}` extension
-(verified in shared/langgraph-notes.md §9). `structured_mode` picks which one is sent.
+(tried against both servers). `structured_mode` picks which one is sent.
+
+A failure of the server itself (connection refused, timeout, 5xx after the client's own retries) raises
+TextBackendError, which stops the run resumably; a reply that arrived but is not the JSON asked for is a content
+failure the agents re-ask (agents/structured.py).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Literal
+
+from dramafactory.tools.accounting import measure
 
 from .base import JsonRequest, TextBackendError, TextResult
 
@@ -32,15 +37,26 @@ class OpenAICompatText:
         api_key: str = "EMPTY",
         structured_mode: StructuredMode = "json_schema",
         timeout_s: float = 120.0,
+        max_retries: int = 2,
         chat_model=None,
     ):
         self.model = model
+        self.base_url = base_url
         self.structured_mode = structured_mode
         if chat_model is None:
             from langchain_openai import ChatOpenAI
 
-            chat_model = ChatOpenAI(base_url=base_url, api_key=api_key, model=model, timeout=timeout_s, max_retries=2)
+            # The OpenAI client retries connection errors, timeouts, 429 and 5xx itself, with exponential backoff;
+            # what is still failing after that is a TextBackendError for the graph's RetryPolicy.
+            chat_model = ChatOpenAI(base_url=base_url, api_key=api_key, model=model, timeout=timeout_s,
+                                    max_retries=max_retries)
         self._chat = chat_model
+
+    @property
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"langchain-openai {version('langchain-openai')}"
 
     def complete_json(self, request: JsonRequest) -> TextResult:
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -53,17 +69,27 @@ class OpenAICompatText:
             temperature=request.temperature,
             seed=request.seed,
         )
-        start = time.perf_counter()
-        try:
-            reply = bound.invoke(messages)
-        except Exception as exc:  # the HTTP client raises many types; all of them mean "this call failed"
-            raise TextBackendError(f"{self.model} at the OpenAI-compatible endpoint failed: {exc}") from exc
+        # Thread scope: only this process's own share (the HTTP client); the model's time is the server's.
+        with measure("thread") as call:
+            try:
+                reply = bound.invoke(messages)
+            except Exception as exc:  # the HTTP client raises many types; all of them mean "this call failed"
+                raise TextBackendError(
+                    f"the OpenAI-compatible text server at {self.base_url} (model {self.model}) failed: "
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+                    backend=f"{self.name} at {self.base_url}",
+                    fix=f"start the server at {self.base_url} or point DRAMAFACTORY_OPENAI_BASE_URL at a running one",
+                ) from exc
         usage = getattr(reply, "usage_metadata", None) or {}
+        served = (getattr(reply, "response_metadata", None) or {}).get("model_name") or self.model
         return TextResult(
             text=str(reply.content),
             prompt_tokens=int(usage.get("input_tokens", 0)),
             completion_tokens=int(usage.get("output_tokens", 0)),
-            seconds=time.perf_counter() - start,
-            model=self.model,
+            seconds=call.wall_seconds,
+            model=str(served),
             backend=self.name,
+            cpu_seconds=call.cpu_seconds,
+            gpu_seconds=None,  # a remote server's GPU time: OpenAI-compatible servers do not report it
+            remote=True,
         )

@@ -19,6 +19,8 @@ def build_text_backend(
     api_key: str = "EMPTY",
     model: str = "",
     structured_mode: str = "json_schema",
+    timeout_s: float = 120.0,
+    max_retries: int = 2,
 ) -> TextBackend:
     if kind == "embedded":
         from .embedded_model import MODEL_NAME, ensure_embedded_model
@@ -34,5 +36,6 @@ def build_text_backend(
     if kind == "openai":
         from .openai_compat import OpenAICompatText
 
-        return OpenAICompatText(base_url=base_url, api_key=api_key, model=model, structured_mode=structured_mode)
+        return OpenAICompatText(base_url=base_url, api_key=api_key, model=model, structured_mode=structured_mode,
+                                timeout_s=timeout_s, max_retries=max_retries)
     raise ValueError(f"unknown text backend {kind!r}; known: {', '.join(KNOWN)}")

@@ -1,13 +1,12 @@
-"""Prompt adherence on storyboard frames: does the frame show the shot's spec (who is on screen, and in which
-order from screen left)? The spec is structured (Shot.characters, framing), so the check is exact; the people are
-found from pixels by `figures.find_people`."""
+"""Prompt adherence: does the frame show the shot's spec (who is on screen, and in which order from screen left)?
+The spec is structured (Shot.characters, framing), so the check is exact; the people are found from pixels by the
+people-scorer of the backend that drew the frame (tools/image/base.PeopleScorer), which also says who its drawing
+shows for the shot (`reading.visible`: a close-up shows only its subject)."""
 
 from __future__ import annotations
 
 from dramafactory.schemas import ScoreResult, Shot
-from dramafactory.tools.image.storyboard import visible_characters
-
-from .figures import Sighting
+from dramafactory.tools.image.base import PeopleReading
 
 # A wide shot's figures are small (garment at most ~22% of the picture's width on the labelled set), every closer
 # framing's are large (at least ~36%): between them, the scale tells a wide from a closer shot. Medium, two-shot
@@ -15,8 +14,8 @@ from .figures import Sighting
 WIDE_MAX_WIDTH = 0.29
 
 
-def score_adherence(shot: Shot, seen: list[Sighting], picture_width: int) -> list[ScoreResult]:
-    expected = visible_characters(shot)
+def score_adherence(shot: Shot, reading: PeopleReading) -> list[ScoreResult]:
+    expected, seen = reading.visible, reading.seen
     names = [s.name for s in seen]
     if shot.framing == "insert":
         # an insert shows a prop and at most its owner's hand (a sleeve in their colours): nobody's face
@@ -40,7 +39,7 @@ def score_adherence(shot: Shot, seen: list[Sighting], picture_width: int) -> lis
                        reason="; ".join(problems) + f" (the shot shows: {', '.join(expected) or 'nobody'})"
                        if problems else "")]
     if not problems and expected:
-        widest = max(s.width for s in seen) / picture_width
+        widest = max(s.width for s in seen) / reading.width
         wide = widest <= WIDE_MAX_WIDTH
         ok = wide == (shot.framing == "wide")
         out.append(ScoreResult(scorer="adherence_framing", score=round(widest, 4), threshold=WIDE_MAX_WIDTH,

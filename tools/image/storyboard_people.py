@@ -1,9 +1,10 @@
-"""Find the characters a storyboard frame shows, from its pixels.
+"""The storyboard renderer's people-scorer: it finds the characters a storyboard frame shows from its pixels.
 
-The storyboard renderer paints every character in the colours of their canonical look (wardrobe main and second
-colour, hair, skin), lit by the shot's time of day and cel-shaded. So a character is on screen where a blob of their
-wardrobe colour has their hair and skin colours just above it. This is the embedded default's "detector": it knows
-the renderer's palette model (tools.image.storyboard.figure_colours), not where the renderer says it drew.
+The renderer paints every character in the colours of their canonical look (wardrobe main and second colour, hair,
+skin), lit by the shot's time of day and cel-shaded. So a character is on screen where a blob of their wardrobe
+colour has their hair and skin colours just above it. This module knows the renderer's palette model
+(`figure_colours`, `shade`, the ink) and its panel layout, never where the renderer says it drew. It sits beside the
+renderer, on the backend's side: QC asks it through the PeopleScorer protocol (base.py) and knows no drawing.
 
 Black hair is painted in the colour of the outline ink, so every outline in the frame (other figures, props, the
 panel's frame) looks like that hair, and backdrops paint many colours (lit windows, crates, skylines) that match a
@@ -17,10 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
-from dramafactory.schemas import Character
-from dramafactory.tools.image.storyboard import INK, figure_colours, shade
+from dramafactory.schemas import Character, Location, Look, Shot, Voice
+from dramafactory.tools.image.base import Garment, PeopleReading, Sighting
+from dramafactory.tools.image.storyboard import INK, figure_colours, picture_box, shade, visible_characters
 
 COLOUR_TOLERANCE = 7.0  # RGB distance left after the paper's grey factor is taken out
 MIN_BLOB = 0.0015  # smallest wardrobe blob, as a share of the picture (a wide shot's figure is about 0.4%)
@@ -40,7 +43,9 @@ PARTS = ("main", "second", "hair", "skin")
 
 
 @dataclass(frozen=True)
-class Sighting:
+class Figure:
+    """A cast member found by their painted colours."""
+
     name: str
     box: tuple[int, int, int, int]  # the figure (head to wardrobe), picture pixels: left, top, right, bottom
     cover: dict[str, float]  # part -> share of the figure box painted in that part's colour
@@ -50,10 +55,6 @@ class Sighting:
     @property
     def centre_x(self) -> float:
         return (self.box[0] + self.box[2]) / 2
-
-    @property
-    def width(self) -> int:
-        return self.box[2] - self.box[0]
 
 
 def colour_mask(rgb: np.ndarray, colour: tuple[int, int, int], tolerance: float = COLOUR_TOLERANCE) -> np.ndarray:
@@ -199,11 +200,11 @@ def _garments(blobs: list[tuple[int, int, int, int, int]]) -> list[tuple[int, in
 
 
 def find_people(picture: np.ndarray, cast: dict[str, Character], time_of_day: str, kind: str,
-                main_tolerance: float = COLOUR_TOLERANCE, back_view: bool = False) -> list[Sighting]:
+                main_tolerance: float = COLOUR_TOLERANCE, back_view: bool = False) -> list[Figure]:
     """Every cast member found in the picture (RGB array of the picture area), at most once each, left to right.
     A larger `main_tolerance` also finds a character whose wardrobe colour has drifted (the continuity check).
     `back_view` (over-shoulder shots) also looks for the foreground figure the renderer draws from behind."""
-    found: list[Sighting] = []
+    found: list[Figure] = []
     for name, character in cast.items():
         colours = figure_colours(character, time_of_day, kind)
         masks = {part: colour_mask(picture, colour, main_tolerance if part == "main" else COLOUR_TOLERANCE)
@@ -219,7 +220,7 @@ def find_people(picture: np.ndarray, cast: dict[str, Character], time_of_day: st
     return sorted(found, key=lambda s: s.centre_x)
 
 
-def _facing(picture: np.ndarray, name: str, colours: dict, masks: dict[str, np.ndarray]) -> Sighting | None:
+def _facing(picture: np.ndarray, name: str, colours: dict, masks: dict[str, np.ndarray]) -> Figure | None:
     """A figure facing the camera: a garment blob with the head (hair, skin) above it."""
     area = picture.shape[0] * picture.shape[1]
     # a grey or black garment (or grey hair) also matches outlines and shadows: then the skin must show too
@@ -244,12 +245,12 @@ def _facing(picture: np.ndarray, name: str, colours: dict, masks: dict[str, np.n
         if ok:
             box = (blob[0], min(top, blob[1]), blob[2], blob[3])
             garment = masks["main"][blob[1]:blob[3], blob[0]:blob[2]]
-            return Sighting(name=name, box=box, cover=_cover(masks, box),
+            return Figure(name=name, box=box, cover=_cover(masks, box),
                             garment=dominant_colour(picture[blob[1]:blob[3], blob[0]:blob[2]][garment]))
     return None
 
 
-def _from_behind(picture: np.ndarray, name: str, masks: dict[str, np.ndarray], hair: np.ndarray) -> Sighting | None:
+def _from_behind(picture: np.ndarray, name: str, masks: dict[str, np.ndarray], hair: np.ndarray) -> Figure | None:
     """The over-shoulder foreground figure, seen from behind at the bottom left: long hair may hide most of the
     garment, so look for a large hair mass (`hair`) reaching the bottom edge with some of the garment colour beside
     it."""
@@ -262,10 +263,173 @@ def _from_behind(picture: np.ndarray, name: str, masks: dict[str, np.ndarray], h
         garment = masks["main"][box[1]:box[3], box[0]:box[2]]
         if garment.sum() < MIN_BLOB * area:
             continue
-        return Sighting(name=name, box=box, cover=_cover(masks, box), back=True,
+        return Figure(name=name, box=box, cover=_cover(masks, box), back=True,
                         garment=dominant_colour(picture[box[1]:box[3], box[0]:box[2]][garment]))
     return None
 
 
 def _cover(masks: dict[str, np.ndarray], box: tuple[int, int, int, int]) -> dict[str, float]:
     return {part: round(float(masks[part][box[1]:box[3], box[0]:box[2]].mean()), 4) for part in PARTS}
+
+
+# --- identity and wardrobe: what QC's identity and continuity checks are given --------------------------------
+
+FEATURES = ("main", "hair", "skin")
+MIN_COVER = {"main": 0.05, "hair": 0.003, "skin": 0.003}  # share of the figure box: each feature must really be there
+BACK_FEATURES = ("main", "hair")
+MIN_COVER_BACK = {"main": 0.01, "hair": 0.1}  # a head seen from behind fills its box with hair
+LOOSE = 60.0  # colour tolerance for finding a drifted garment (a 25-45 degree hue turn moves it by 30-80)
+DETECT_WIDTH = 340  # people are found on the picture reduced to about this width
+
+
+def identity(figure: Figure) -> float:
+    """The share of the character's look features painted on the figure: from behind there is no face, so the
+    hair and the garment are what can be checked."""
+    features, minimum = (BACK_FEATURES, MIN_COVER_BACK) if figure.back else (FEATURES, MIN_COVER)
+    return len([f for f in features if figure.cover[f] >= minimum[f]]) / len(features)
+
+
+def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    return float(np.linalg.norm(np.asarray(a, float) - np.asarray(b, float)))
+
+
+def measured_garments(picture: np.ndarray, shot: Shot, references: dict[str, Character | None], kind: str,
+                      seen: list[Figure]) -> dict[str, tuple[int, int, int]]:
+    """Each visible character's wardrobe colour as painted. Characters already found with their exact colours
+    (`seen`) are measured there; the others are searched again with a loose tolerance, to measure a drift."""
+    visible = visible_characters(shot)
+    out = {s.name: s.garment for s in seen if s.name in visible and references.get(s.name) is not None}
+    rest = {n: c for n, c in references.items() if c is not None and n in visible and n not in out}
+    if rest:
+        out |= {s.name: s.garment for s in find_people(picture, rest, shot.time_of_day, kind, main_tolerance=LOOSE,
+                                                     back_view=shot.framing == "over-shoulder")}
+    return out
+
+
+class StoryboardPeople:
+    """The PeopleScorer (base.py) of the storyboard renderer: its colour model."""
+
+    name = "storyboard"
+
+    def picture(self, frame: np.ndarray) -> np.ndarray:
+        left, top, right, bottom = picture_box(frame.shape[1], frame.shape[0])
+        return frame[top:bottom, left:right]
+
+    def _reduced(self, frame: np.ndarray) -> np.ndarray:
+        """The picture area, box-averaged down to about 340 px wide: painted fills stay exact, and finding people
+        costs a quarter (or less) of working at full size."""
+        picture = self.picture(frame)
+        factor = max(1, picture.shape[1] // DETECT_WIDTH)
+        if factor == 1:
+            return picture
+        return np.asarray(Image.fromarray(picture).reduce(factor))
+
+    def read(self, frame: np.ndarray, shot: Shot, cast: dict[str, Character],
+             references: dict[str, Character | None], location: Location) -> PeopleReading:
+        picture = self._reduced(frame)
+        figures = find_people(picture, cast, shot.time_of_day, location.kind,
+                              back_view=shot.framing == "over-shoulder")
+        garments = {}
+        for name, painted in measured_garments(picture, shot, references, location.kind, figures).items():
+            reference = references[name]
+            assert reference is not None  # measured_garments measures only characters with a canonical look
+            canonical = figure_colours(reference, shot.time_of_day, location.kind)["main"]
+            garments[name] = Garment(colour=painted, shaded=shade(painted),
+                                     drift=min(_distance(painted, canonical), _distance(painted, shade(canonical))))
+        seen = [Sighting(name=f.name, box=f.box, identity=identity(f), back=f.back) for f in figures]
+        return PeopleReading(visible=visible_characters(shot), seen=seen, width=picture.shape[1], garments=garments)
+
+    def count(self, frame: np.ndarray) -> int | None:
+        """Front-facing faces in the picture, knowing nobody's look (see `count_faces`)."""
+        picture = self.picture(frame)
+        factor = max(1, picture.shape[1] // COUNT_WIDTH)
+        if factor > 1:
+            picture = np.asarray(Image.fromarray(picture).reduce(factor))
+        return len(count_faces(picture))
+
+
+# --- counting people without a cast: faces in the renderer's skin tones, with a pair of eyes --------------------
+
+# The skin words the renderer has a colour for (another word gets a hashed colour no list can know, and its face
+# is not counted). Their colours come from the renderer's own model (`figure_colours`), under every light.
+SKIN_WORDS = ("porcelain", "pale", "fair", "light", "medium", "olive", "golden", "tan", "light brown", "brown",
+              "dark brown", "deep brown", "dark", "ebony")
+COUNT_WIDTH = 720  # faces are counted at up to this width: a wide shot's eyes are 3-6 px there, gone at 340
+MIN_FACE, MAX_FACE = 0.0008, 0.2  # a face's skin as a share of the picture (a wide shot's is about 0.2%)
+FACE_ASPECT = (0.8, 1.7)  # height over width of the face's skin (hair covers the forehead)
+FACE_FILL = 0.55  # a face fills most of its box; a backdrop's skin-coloured patchwork does not
+EYE_MIN, EYE_MAX = 0.004, 0.025  # an eye (a hole in the face's skin) as a share of the face
+_SKINS: np.ndarray | None = None
+
+
+def _skin_colours() -> np.ndarray:
+    global _SKINS
+    if _SKINS is None:
+        lit = set()
+        for word in SKIN_WORDS:
+            probe = Character(name="Skin Probe", role="probe", gender="female", age=30, wardrobe="dress",
+                              look=Look(hair_color="black", hair_style="bob", skin_tone=word, build="slim",
+                                        face="none", palette=["#000000", "#ffffff"]),
+                              voice=Voice(description="none", voice_id="none"))
+            for time_of_day in ("dawn", "day", "dusk", "night"):
+                for kind in ("interior", "exterior"):
+                    lit.add(figure_colours(probe, time_of_day, kind)["skin"])
+        _SKINS = np.asarray(sorted(lit | {shade(c) for c in lit}), dtype=np.float32)  # faces are cel-shaded
+    return _SKINS
+
+
+def skin_mask(picture: np.ndarray) -> np.ndarray:
+    """Pixels in any of the renderer's skin colours (as `colour_mask`, with the paper's grey factor), tested once
+    per distinct colour: a panel has far fewer colours than pixels."""
+    colours, index = np.unique(picture.reshape(-1, 3), axis=0, return_inverse=True)
+    pixels = colours.astype(np.float32)
+    hit = np.zeros(len(pixels), dtype=bool)
+    for target in _skin_colours():
+        factor = np.clip((pixels @ target) / float(target @ target), 0.94, 1.01)
+        hit |= ((pixels - factor[:, None] * target) ** 2).sum(axis=1) < COLOUR_TOLERANCE**2
+    return hit[index.ravel()].reshape(picture.shape[:2])
+
+
+def _eye_pair(face: np.ndarray) -> bool:
+    """Two eyes in a face's skin: holes of about one size, side by side at one height in its middle. The renderer
+    draws every facing head with them (whites, iris, lashes in ink); a hand, a neck, a wall or a window has none."""
+    h, w = face.shape
+    holes = ndimage.binary_fill_holes(face) & ~face
+    labels, count = ndimage.label(holes)
+    if count < 2:
+        return False
+    index = np.arange(1, count + 1)
+    sizes = ndimage.sum_labels(holes, labels, index)
+    area = float(face.sum())
+    keep = (sizes >= max(4.0, EYE_MIN * area)) & (sizes <= EYE_MAX * area)
+    if keep.sum() < 2:
+        return False
+    centres, sizes = np.asarray(ndimage.center_of_mass(holes, labels, index[keep])), sizes[keep]
+    for a in range(len(sizes)):
+        for b in range(a + 1, len(sizes)):
+            (ya, xa), (yb, xb) = centres[a], centres[b]
+            if max(sizes[a], sizes[b]) <= 1.8 * min(sizes[a], sizes[b]) and abs(ya - yb) <= 0.06 * h \
+                    and 0.25 <= abs(xa - xb) / w <= 0.65 and 0.2 <= (ya + yb) / 2 / h <= 0.75:
+                return True
+    return False
+
+
+def count_faces(picture: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes of the front-facing faces in a picture (RGB): skin-coloured blobs of a face's size and shape with a
+    pair of eyes. Measured on 312 storyboard frames (13 settings x 4 times x 6 framings, 0-3 people): it never
+    counted a face that was not there, and found 91% of the faces (a wide shot's smallest ones are missed, and a
+    head seen from behind has no face), at least one in every frame that showed anyone but one close-up."""
+    area = picture.shape[0] * picture.shape[1]
+    labels, _ = ndimage.label(skin_mask(picture))
+    out = []
+    for index, sl in enumerate(ndimage.find_objects(labels)):
+        if sl is None:
+            continue
+        face = labels[sl] == index + 1
+        pixels = int(face.sum())
+        h, w = face.shape
+        if not MIN_FACE * area <= pixels <= MAX_FACE * area or not FACE_ASPECT[0] <= h / w <= FACE_ASPECT[1]:
+            continue
+        if pixels >= FACE_FILL * h * w and _eye_pair(face):
+            out.append((sl[1].start, sl[0].start, sl[1].stop, sl[0].stop))
+    return out

@@ -1,0 +1,178 @@
+"""A text backend that fails is not a bad answer: it stops the run, resumably, with the cause and the fix.
+
+The server here is a real HTTP process on loopback (tests/openai_stub_server.py) that answers with the fake text
+model; it can die mid-run, answer 500s, hang, or answer non-JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from dramafactory.agents.structured import StructuredOutputError, ask_json
+from dramafactory.api.app import create_app
+from dramafactory.graphs.backends import build_context
+from dramafactory.tools.ledger import Ledger
+from dramafactory.tools.text.base import JsonRequest, TextBackendError, UnusableReply
+from dramafactory.tools.text.openai_compat import OpenAICompatText
+
+from .api_support import CONCEPT, api_settings, auth, free_port, wait_for
+from .fakes import FakeImage, FakeSpeech
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "dramafactory.cli"] if not (ROOT / ".venv/bin/dramafactory").exists() else \
+    [str(ROOT / ".venv/bin/dramafactory")]
+
+
+class Stub:
+    """The stub server process, started and stopped by its process id."""
+
+    def __init__(self, tmp: Path, port: int, *args: str):
+        marker = tmp / f"stub-{port}-{time.monotonic_ns()}.pid"
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.openai_stub_server", "--port", str(port),
+                                      "--marker", str(marker), *args], cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the stub server did not start")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{port}/v1"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def stubs(tmp_path):
+    started: list[Stub] = []
+
+    def start(port: int, *args: str) -> Stub:
+        started.append(Stub(tmp_path, port, *args))
+        return started[-1]
+
+    yield start
+    for stub in started:
+        stub.stop()
+
+
+class Reply(BaseModel):
+    line: str
+
+
+def _ask(backend, ledger: Ledger) -> Reply:
+    return ask_json(backend, ledger, stage="writer.line", schema=Reply, system="s", examples=[], ask="a line",
+                    seed=1, max_tries=2)
+
+
+class DownBackend:
+    name, model, version = "down", "m", "0"
+
+    def __init__(self, error: Exception):
+        self.error, self.calls = error, 0
+
+    def complete_json(self, request: JsonRequest):
+        self.calls += 1
+        raise self.error
+
+
+def test_a_backend_failure_propagates_and_is_not_re_asked(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    backend = DownBackend(TextBackendError("connection refused", backend="down", fix="start it"))
+    with pytest.raises(TextBackendError):
+        _ask(backend, ledger)
+    assert backend.calls == 1  # no re-ask: a retry is the graph node's job
+    assert [r["kind"] for r in ledger.rows()] == ["error"]
+
+
+def test_an_unusable_reply_is_a_content_failure_re_asked_then_stock(tmp_path):
+    backend = DownBackend(UnusableReply("context overflow"))
+    with pytest.raises(StructuredOutputError):
+        _ask(backend, Ledger(tmp_path / "ledger.jsonl"))
+    assert backend.calls == 2
+
+
+@pytest.mark.parametrize("mode", ["error500", "hang"])
+def test_server_errors_and_hangs_are_backend_failures_after_retries(stubs, tmp_path, mode):
+    stub = stubs(free_port(), "--mode", mode)
+    backend = OpenAICompatText(base_url=stub.url, model="stub", timeout_s=0.5, max_retries=1)
+    with pytest.raises(TextBackendError) as caught:
+        _ask(backend, Ledger(tmp_path / "ledger.jsonl"))
+    assert stub.url in str(caught.value) and "DRAMAFACTORY_OPENAI_BASE_URL" in caught.value.fix
+
+
+def test_a_non_json_reply_is_a_content_failure(stubs, tmp_path):
+    stub = stubs(free_port(), "--mode", "nonjson")
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    with pytest.raises(StructuredOutputError, match="not valid JSON"):
+        _ask(OpenAICompatText(base_url=stub.url, model="stub", max_retries=0), ledger)
+    rows = ledger.rows()
+    assert len(rows) == 2 and all(r["remote"] and r["gpu_seconds"] is None and r["rejected"] for r in rows)
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    return Ledger(run_dir / "ledger.jsonl").rows()
+
+
+@pytest.mark.slow
+def test_cli_run_stops_when_the_server_dies_and_resumes_without_redoing(stubs, tmp_path):
+    port = free_port()
+    out = tmp_path / "run"
+    env = {**os.environ, "DRAMAFACTORY_TEXT_BACKEND": "openai", "DRAMAFACTORY_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+           "DRAMAFACTORY_OPENAI_MODEL": "stub", "DRAMAFACTORY_OPENAI_MAX_RETRIES": "0",
+           "DRAMAFACTORY_WIDTH": "180", "DRAMAFACTORY_HEIGHT": "320", "DRAMAFACTORY_FPS": "8",
+           "DRAMAFACTORY_QC_PEOPLE": "off", "DRAMAFACTORY_MUSIC": "false"}
+    command = CLI + ["produce", CONCEPT["logline"], "--seconds", "20", "--out", str(out)]
+    stubs(port, "--die-on-field", "action")  # the server crashes at the writer's first request
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert first.returncode == 4, first.stderr[-2000:]
+    error = [line for line in first.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and f"127.0.0.1:{port}" in error[0] and "--resume" in error[0], first.stderr[-2000:]
+    assert not (out / "summary.json").exists() and (out / "bible.json").is_file()
+    bible = (out / "bible.json").read_text()
+    failed = [r for r in _rows(out) if r["kind"] == "error"]
+    assert len(failed) == 3 and {r["stage"] for r in failed} == {"writer.action"}  # the node's RetryPolicy: 3 tries
+
+    stubs(port)  # the server is back
+    second = subprocess.run(command[:2] + ["--resume", "--out", str(out)], env=env, capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    rows = _rows(out)
+    resumed = next(r["ts"] for r in rows if r.get("event") == "resume")
+    assert not [r for r in rows if r["ts"] > resumed and r["stage"].startswith("director")]  # nothing redone
+    assert (out / "bible.json").read_text() == bible
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fallback_lines"] < summary["model_calls"] and summary["remote_calls"] > 0
+    assert summary["unpriced_calls"] == summary["remote_calls"]  # no price set: not at the local CPU rate
+
+
+@pytest.mark.slow
+def test_api_run_is_failed_with_the_reason_and_resume_finishes_it(stubs, tmp_path):
+    port = free_port()
+    settings = api_settings(tmp_path / "data", text_backend="openai", openai_base_url=f"http://127.0.0.1:{port}/v1",
+                            openai_model="stub", openai_max_retries=0)
+
+    def factory(run_dir: Path, s):  # the real OpenAI-compatible backend from settings; fake image and speech
+        return build_context(run_dir, s, image=FakeImage(), speech=FakeSpeech(), run_id=run_dir.name)
+
+    stub = stubs(port, "--die-on-field", "action")
+    with TestClient(create_app(settings, context_factory=factory)) as client:
+        run_id = client.post("/series", json=CONCEPT, headers=auth()).json()["id"]
+        run = wait_for(client, run_id, {"failed", "finished"}, auth())
+        assert run["status"] == "failed", run
+        assert f"127.0.0.1:{port}" in run["error"] and "resume" in run["error"], run["error"]
+        stub.stop()
+        stubs(port)
+        assert client.post(f"/series/{run_id}/resume", headers=auth()).status_code == 202
+        run = wait_for(client, run_id, {"failed", "finished"}, auth())
+        assert run["status"] == "finished", run

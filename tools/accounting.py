@@ -1,0 +1,132 @@
+"""What a model call cost in machine time, measured where the work runs: wall seconds, CPU seconds, the device.
+
+The meaning of every figure is documented in docs/accounting.md; the ledger (tools/ledger.py) writes them and
+graphs/assemble.py sums them into summary.json. The planner reads exactly these fields.
+
+CPU time is measured in one of two scopes, named on each ledger row (`cpu_scope`):
+- "thread": `time.thread_time()` of the calling thread. Right for work done in that thread alone (the storyboard
+  renderer, the QC scorers): exact even while other shots render in parallel threads.
+- "process": this process's CPU time (all its threads) plus that of the child processes it waited for (ffmpeg,
+  espeak-ng). Needed where the work runs on threads or processes the caller does not own (llama.cpp's compute
+  threads, onnxruntime's, an encoder subprocess). It includes any other work the process did at the same time;
+  the CLI runs one production, the service may run several in one process (docs/accounting.md says so).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+CpuScope = Literal["thread", "process"]
+
+
+def _process_cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+_CLOCKS = {"thread": time.thread_time, "process": _process_cpu}
+
+
+@dataclass
+class Measured:
+    """One measured span: wall and CPU seconds, filled in when the `measure` block ends."""
+
+    scope: CpuScope
+    started_at: float = 0.0  # epoch seconds
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+class measure:  # noqa: N801 - used as a context manager, read like a verb
+    """`with measure("thread") as m: work()` then m.wall_seconds, m.cpu_seconds, m.started_at."""
+
+    def __init__(self, scope: CpuScope):
+        self.result = Measured(scope)
+        self._clock = _CLOCKS[scope]
+
+    def __enter__(self) -> Measured:
+        self.result.started_at = time.time()
+        self._wall = time.perf_counter()
+        self._cpu = self._clock()
+        return self.result
+
+    def __exit__(self, *exc: object) -> None:
+        self.result.wall_seconds = time.perf_counter() - self._wall
+        self.result.cpu_seconds = max(0.0, self._clock() - self._cpu)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu_names() -> list[str]:
+    """GPU names without importing torch just to ask: torch if it is already loaded, else nvidia-smi if present."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        except Exception:  # noqa: BLE001 - a broken CUDA install must not break accounting
+            return []
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            out = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
+                                 timeout=5, check=False).stdout
+            return [line.strip() for line in out.splitlines() if line.strip()]
+        except (OSError, subprocess.SubprocessError):
+            return []
+    return []
+
+
+@lru_cache(maxsize=1)
+def device_info() -> dict[str, object]:
+    """The machine this process runs on: CPU model, the cores it may use, GPU names (empty: none)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {"host": platform.node(), "cpu": _cpu_model(), "cores": cores, "gpus": _gpu_names()}
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Ledger rows priced by what actually did the work (docs/accounting.md)."""
+
+    cpu_seconds: float  # this process's CPU seconds, every row that measured them
+    gpu_seconds: float  # local GPU seconds
+    remote_calls: int
+    unpriced_calls: int  # remote calls with no configured price: left out of usd, counted here
+    usd: float
+
+
+def price_rows(rows: list[dict], *, cpu_hour_usd: float, gpu_hour_usd: float,
+               remote_usd_per_mtok: float | None) -> Costs:
+    def total(selected: list[dict], field: str) -> float:
+        return sum(r[field] for r in selected if r.get(field) is not None)
+
+    local = [r for r in rows if not r.get("remote")]
+    remote = [r for r in rows if r.get("remote") and r.get("kind", "call") == "call"]
+    gpu = total(local, "gpu_seconds")
+    # A remote server's time is its own: never priced at this machine's CPU rate, only by its tokens when priced.
+    usd = (total(local, "cpu_seconds") * cpu_hour_usd + gpu * gpu_hour_usd) / 3600
+    if remote_usd_per_mtok is not None:
+        usd += sum(r.get("tokens", 0) for r in remote) * remote_usd_per_mtok / 1e6
+    return Costs(cpu_seconds=total(rows, "cpu_seconds"), gpu_seconds=gpu, remote_calls=len(remote),
+                 unpriced_calls=0 if remote_usd_per_mtok is not None else len(remote), usd=usd)
