@@ -120,13 +120,17 @@ def ask_json(
         try:
             result = backend.complete_json(request)
         except TextBackendError as exc:
+            remote = getattr(backend, "remote", False)
             ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, kind="error",
+                          remote=remote, gpu_seconds=None if remote else 0.0,
                           version=getattr(backend, "version", ""), attempt=attempt + 1, error=str(exc)[:300])
             raise
         except UnusableReply as exc:  # the model ran but made nothing of this request: re-ask like a bad answer
             reasons.append(str(exc))
-            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=0.0, cpu_seconds=None,
-                          gpu_seconds=None, version=getattr(backend, "version", ""), attempt=attempt + 1,
+            _record_load(ledger, backend, stage, exc.load_seconds, exc.load_cpu_seconds, exc.remote)
+            ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=exc.seconds,
+                          cpu_seconds=exc.cpu_seconds, cpu_scope=exc.cpu_scope, gpu_seconds=exc.gpu_seconds,
+                          remote=exc.remote, version=getattr(backend, "version", ""), attempt=attempt + 1,
                           rejected=str(exc)[:300])
             continue
         try:
@@ -148,14 +152,17 @@ def ask_json(
     raise StructuredOutputError(stage, reasons)
 
 
+def _record_load(ledger: Ledger, backend: TextBackend, stage: str, seconds: float, cpu_seconds: float | None,
+                 remote: bool) -> None:
+    if seconds:  # the model was loaded for this call: its own row, so load time is never hidden
+        ledger.record(stage=f"{stage.split('.')[0]}.load", backend=backend.name, model=backend.model,
+                      seconds=seconds, kind="load", version=getattr(backend, "version", ""), remote=remote,
+                      cpu_seconds=cpu_seconds, cpu_scope="process", gpu_seconds=None if remote else 0.0)
+
+
 def _record_call(ledger: Ledger, backend: TextBackend, result: TextResult, *, stage: str, **extra: object) -> None:
-    version = getattr(backend, "version", "")
-    if result.load_seconds:  # the model was loaded for this call: its own row, so load time is never hidden
-        ledger.record(stage=f"{stage.split('.')[0]}.load", backend=result.backend, model=result.model,
-                      seconds=result.load_seconds, kind="load", version=version, remote=result.remote,
-                      cpu_seconds=result.load_cpu_seconds, cpu_scope="process",
-                      gpu_seconds=None if result.remote else 0.0)
+    _record_load(ledger, backend, stage, result.load_seconds, result.load_cpu_seconds, result.remote)
     ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                  cpu_seconds=result.cpu_seconds, cpu_scope="process" if result.cpu_seconds is not None else None,
-                  gpu_seconds=result.gpu_seconds, remote=result.remote, version=version, **extra)
+                  cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope, gpu_seconds=result.gpu_seconds,
+                  remote=result.remote, version=getattr(backend, "version", ""), **extra)

@@ -28,6 +28,7 @@ import json
 import shutil
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ class ReplayedText:
         if key not in self.answers:
             self.misses += 1
             self.answers[key] = self.inner.complete_json(request)
-        return self.answers[key]
+            return self.answers[key]
+        # A replayed answer cost nothing: its ledger row must not bill the model's time (or a load) again.
+        return replace(self.answers[key], seconds=0.0, cpu_seconds=0.0, load_seconds=0.0, load_cpu_seconds=None)
 
 
 def _label(faults: list[str]) -> str:

@@ -245,10 +245,17 @@ def qc(
         except DramaError as exc:
             raise fail(exc.cause, exc.fix) from exc
         ledger = Ledger(Path(tempfile.mkdtemp(prefix="dramafactory-qc-")) / "ledger.jsonl")
+    from dramafactory.agents.structured import StructuredOutputError
+
     try:
         shot = spec_from_prompt(prompt, series, list(character or []), text, ledger)
     except ValueError as exc:
         raise fail(str(exc), "use a name from the bible") from exc
+    except TextBackendError as exc:
+        raise fail(str(exc).rstrip("."), exc.fix, EXIT_BACKEND_DOWN) from None
+    except StructuredOutputError as exc:
+        raise fail(f"the text model could not read who the prompt means ({exc.reasons[-1]})",
+                   "name them with --character") from None
     claims = claims_from_prompt(prompt)
     cast = {c.name: c for c in series.characters} if series else {}
     location = series.location(shot.location) if series else Location(name="unknown", kind="interior",

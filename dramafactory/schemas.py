@@ -277,10 +277,10 @@ class Take(_Model):
                                                         "change the prompt and seed).")
     compared_with: str | None = Field(default=None, description="The previous shot's take this one was checked "
                                                                 "against (duplicate, wardrobe continuity).")
-    changes: list[str] = Field(default_factory=list, description="What this take changed from the shot's previous "
-                               "take: 'seed', and what the renderer changed because of the QC feedback ('staging', "
-                               "'lighting', 'framing', 'wardrobe'; 'prompt' for a backend that draws from the "
-                               "prompt's words). Empty on a first take.")
+    changes: list[str] = Field(default_factory=list, description="How this retake differs from a plain render of the "
+                               "shot: 'seed' (a new seed), 'prompt' (a person's edit), and the fixes the renderer had "
+                               "in effect from the QC reasons so far ('staging', 'lighting', 'framing', 'wardrobe'; "
+                               "they add up over retakes). Empty on a first take.")
     feedback_ignored: str | None = Field(default=None, description="The feedback the renderer did not act on, and "
                                                                    "why, a note per reason joined with ' | ' (None: "
                                                                    "it acted on all of it, or had none).")

@@ -147,7 +147,7 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),
         run_id=ctx.ledger.run_id, device=rows[-1].get("device", {}) if rows else {},
         cpu_seconds=round(costs.cpu_seconds, 3),
-        cpu_unmeasured_calls=sum(1 for r in calls if r.get("cpu_seconds") is None),
+        cpu_unmeasured_calls=sum(1 for r in calls if r.get("cpu_seconds") is None or not r.get("cpu_scope")),
         gpu_seconds=round(costs.gpu_seconds, 3),
         load_seconds=round(_sum([r for r in rows if r.get("kind") == "load"], "seconds"), 3),
         remote_calls=costs.remote_calls, unpriced_calls=costs.unpriced_calls,

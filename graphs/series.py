@@ -235,9 +235,19 @@ def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
                                version=getattr(ctx.image, "version", ""), shot=shot.id, attempt=attempt)
     take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
                 prompt=shot.prompt, seconds=round(result.seconds, 4),
-                changes=(["seed"] if shot.seed != state["shot"]["seed"] else []) + result.applied,
+                changes=_changes(shot, state, attempt, feedback) + result.applied,
                 feedback_ignored=result.feedback_ignored)
     return {"shot": shot.model_dump(mode="json"), "attempt": attempt, "pending": take.model_dump(mode="json")}
+
+
+def _changes(shot: Shot, state: ShotState, attempt: int, feedback: str | None) -> list[str]:
+    """What a retake changed before the renderer's own fixes: a new seed, and for a person's edit (a retake sent
+    with no QC feedback, its prompt and seed already replaced in the Send) the prompt as well."""
+    if attempt == 1:
+        return []
+    if feedback is None:
+        return ["seed", "prompt"]
+    return ["seed"] if shot.seed != state["shot"]["seed"] else []
 
 
 def _references(ctx: AgentContext, series: str, names: list[str]) -> dict[str, Character | None]:

@@ -5,6 +5,8 @@ It speaks the wire protocol the factory's OpenAI-compatible backend uses (POST /
 the failure tests:
   --mode ok         answer every request
   --mode error500   answer every request with HTTP 500
+  --mode error400   answer 400 (the server refuses this request: e.g. its context is too long)
+  --mode error404   answer 404 (no such model on this server: a configuration error)
   --mode hang       accept and never answer (the client's timeout must fire)
   --mode nonjson    answer 200 with a reply that is not JSON (a content failure, not a transport one)
   --die-on-field F  exit the process (os._exit, like a crash) when a request's schema has field F
@@ -55,8 +57,9 @@ def make_handler(model: FakeText, mode: str, die_on_field: str | None):
             schema = _schema(body)
             if die_on_field and die_on_field in schema.get("properties", {}):
                 os._exit(17)  # a crash mid-run: no response, the socket closes
-            if mode == "error500":
-                return self._send(500, {"error": {"message": "stub: internal error", "type": "server_error"}})
+            if mode.startswith("error"):
+                status = int(mode.removeprefix("error"))
+                return self._send(status, {"error": {"message": f"stub: error {status}", "type": "stub_error"}})
             if mode == "hang":
                 time.sleep(3600)
                 return None
@@ -81,7 +84,7 @@ def make_handler(model: FakeText, mode: str, die_on_field: str | None):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=["ok", "error500", "hang", "nonjson"], default="ok")
+    parser.add_argument("--mode", choices=["ok", "error500", "error400", "error404", "hang", "nonjson"], default="ok")
     parser.add_argument("--die-on-field", default=None)
     parser.add_argument("--marker", type=Path, default=None)
     args = parser.parse_args()

@@ -15,6 +15,10 @@ from dramafactory.schemas import RunSummary
 from dramafactory.tools.accounting import measure, price_rows
 from dramafactory.tools.ledger import Ledger
 
+SHOT = json.dumps({"id": "e01s02", "episode": 1, "scene": 1, "index": 1, "framing": "medium", "duration_s": 2.0,
+                   "characters": ["Mira Chen"], "location": "office", "time_of_day": "night", "action": "waits",
+                   "prompt": "medium shot of Mira Chen", "seed": 7})
+
 
 def _burn(cpu_seconds: float) -> None:
     """Spin until this thread has used `cpu_seconds` of CPU (by CPU time, so a loaded machine cannot shorten it)."""
@@ -66,14 +70,36 @@ def test_a_resumed_run_keeps_its_run_id(fake_context, concept):
 
 
 def test_remote_calls_are_priced_by_tokens_or_counted_unpriced():
-    rows = [{"stage": "writer.line", "kind": "call", "remote": True, "cpu_seconds": 0.01, "gpu_seconds": None,
+    rows = [{"stage": "writer.line", "kind": "call", "remote": True, "cpu_seconds": 0.01, "cpu_scope": "thread",
+             "gpu_seconds": None,
              "tokens": 2000, "seconds": 3.0},
-            {"stage": "render", "kind": "call", "remote": False, "cpu_seconds": 36.0, "gpu_seconds": 0.0,
+            {"stage": "render", "kind": "call", "remote": False, "cpu_seconds": 36.0, "cpu_scope": "thread",
+             "gpu_seconds": 0.0,
              "tokens": 0, "seconds": 40.0}]
     unpriced = price_rows(rows, cpu_hour_usd=1.0, gpu_hour_usd=2.0, remote_usd_per_mtok=None)
     assert unpriced.usd == pytest.approx(0.01) and unpriced.unpriced_calls == 1  # 36 s of local CPU only
     priced = price_rows(rows, cpu_hour_usd=1.0, gpu_hour_usd=2.0, remote_usd_per_mtok=500.0)
     assert priced.usd == pytest.approx(0.01 + 1.0) and priced.unpriced_calls == 0
+
+
+def test_rows_from_before_cpu_scopes_are_not_billed_as_cpu():
+    """An old run's ledger wrote wall time into cpu_seconds; resumed, those rows must not become CPU cost."""
+    old = {"stage": "render", "kind": "call", "cpu_seconds": 30.0, "seconds": 30.0}
+    new = {"stage": "render", "kind": "call", "cpu_seconds": 3.0, "cpu_scope": "thread", "seconds": 30.0}
+    costs = price_rows([old, new], cpu_hour_usd=3600.0, gpu_hour_usd=0.0, remote_usd_per_mtok=None)
+    assert costs.cpu_seconds == 3.0 and costs.usd == pytest.approx(3.0)
+
+
+def test_a_retake_says_what_changed_before_the_renderer_s_own_fixes():
+    from dramafactory.graphs.series import _changes
+    from dramafactory.schemas import Shot
+
+    shot = Shot.model_validate(json.loads(SHOT))
+    state = {"shot": shot.model_dump(mode="json")}
+    assert _changes(shot, state, 1, None) == []
+    reseeded = shot.model_copy(update={"seed": shot.seed + 1})
+    assert _changes(reseeded, state, 2, "too dark") == ["seed"]
+    assert _changes(shot, state, 3, None) == ["seed", "prompt"]  # a person's edit: new prompt and seed in the Send
 
 
 def test_a_torn_ledger_line_is_skipped_and_reported(tmp_path):

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from dramafactory.agents.structured import StructuredOutputError, ask_json
 from dramafactory.api.app import create_app
+from dramafactory.errors import DramaError
 from dramafactory.graphs.backends import build_context
 from dramafactory.tools.ledger import Ledger
 from dramafactory.tools.text.base import JsonRequest, TextBackendError, UnusableReply
@@ -176,3 +177,28 @@ def test_api_run_is_failed_with_the_reason_and_resume_finishes_it(stubs, tmp_pat
         assert client.post(f"/series/{run_id}/resume", headers=auth()).status_code == 202
         run = wait_for(client, run_id, {"failed", "finished"}, auth())
         assert run["status"] == "finished", run
+
+
+def test_a_refused_request_is_a_content_failure_and_a_wrong_model_a_configuration_error(stubs, tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    refused = stubs(free_port(), "--mode", "error400")
+    with pytest.raises(StructuredOutputError, match="refused the request"):
+        _ask(OpenAICompatText(base_url=refused.url, model="stub", max_retries=0), ledger)
+    assert [r["remote"] and r["gpu_seconds"] is None and r["cpu_scope"] == "thread" for r in ledger.rows()] == \
+        [True, True]
+    missing = stubs(free_port(), "--mode", "error404")
+    with pytest.raises(DramaError) as caught:
+        _ask(OpenAICompatText(base_url=missing.url, model="no-such-model", max_retries=0), ledger)
+    assert "DRAMAFACTORY_OPENAI_MODEL" in caught.value.fix
+
+
+def test_a_failed_local_call_still_records_its_time_and_the_model_load(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    backend = DownBackend(UnusableReply("context overflow", seconds=1.5, cpu_seconds=2.9, cpu_scope="process",
+                                        load_seconds=0.7, load_cpu_seconds=0.6))
+    with pytest.raises(StructuredOutputError):
+        _ask(backend, ledger)
+    rows = ledger.rows()
+    assert [(r["kind"], r["seconds"], r["cpu_seconds"]) for r in rows[:2]] == [("load", 0.7, 0.6),
+                                                                               ("call", 1.5, 2.9)]
+    assert all(r["gpu_seconds"] == 0.0 for r in rows)

@@ -60,8 +60,10 @@ class measure:  # noqa: N801 - used as a context manager, read like a verb
         return self.result
 
     def __exit__(self, *exc: object) -> None:
+        # CPU is read inside the wall span on both ends, so one thread's CPU can never exceed its wall time.
+        cpu = self._clock()
         self.result.wall_seconds = time.perf_counter() - self._wall
-        self.result.cpu_seconds = max(0.0, self._clock() - self._cpu)
+        self.result.cpu_seconds = max(0.0, cpu - self._cpu)
 
 
 def _cpu_model() -> str:
@@ -121,12 +123,16 @@ def price_rows(rows: list[dict], *, cpu_hour_usd: float, gpu_hour_usd: float,
     def total(selected: list[dict], field: str) -> float:
         return sum(r[field] for r in selected if r.get(field) is not None)
 
+    # A row without a cpu_scope is not a CPU measurement: ledgers written before the scopes existed put the wall
+    # time in cpu_seconds, and a resumed old run must not bill that as CPU.
+    measured = [r for r in rows if r.get("cpu_scope")]
     local = [r for r in rows if not r.get("remote")]
     remote = [r for r in rows if r.get("remote") and r.get("kind", "call") == "call"]
     gpu = total(local, "gpu_seconds")
     # A remote server's time is its own: never priced at this machine's CPU rate, only by its tokens when priced.
-    usd = (total(local, "cpu_seconds") * cpu_hour_usd + gpu * gpu_hour_usd) / 3600
+    usd = (total([r for r in measured if not r.get("remote")], "cpu_seconds") * cpu_hour_usd
+           + gpu * gpu_hour_usd) / 3600
     if remote_usd_per_mtok is not None:
         usd += sum(r.get("tokens", 0) for r in remote) * remote_usd_per_mtok / 1e6
-    return Costs(cpu_seconds=total(rows, "cpu_seconds"), gpu_seconds=gpu, remote_calls=len(remote),
+    return Costs(cpu_seconds=total(measured, "cpu_seconds"), gpu_seconds=gpu, remote_calls=len(remote),
                  unpriced_calls=0 if remote_usd_per_mtok is not None else len(remote), usd=usd)

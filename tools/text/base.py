@@ -34,6 +34,7 @@ class TextResult:
     # did the work and reported no figure), whether the work ran on another machine, and the seconds spent
     # loading the model when this call had to load it (a separate ledger row).
     cpu_seconds: float | None = None
+    cpu_scope: str | None = None  # "thread" or "process" (tools/accounting.py): how cpu_seconds was measured
     gpu_seconds: float | None = 0.0
     remote: bool = False
     load_seconds: float = 0.0
@@ -54,8 +55,17 @@ class TextBackendError(RuntimeError):
 
 
 class UnusableReply(RuntimeError):
-    """The backend ran but could not produce a reply to this request (a local model overflowed its context or
-    failed to decode). A content failure: the caller re-asks and, failing that, uses flagged stock text."""
+    """The backend ran but could not produce a reply to this request (a model overflowed its context, failed to
+    decode, or a server refused the request as malformed). A content failure: the caller re-asks and, failing that,
+    uses flagged stock text. It carries what the failed call cost, so the ledger still records it."""
+
+    def __init__(self, message: str, *, seconds: float = 0.0, cpu_seconds: float | None = None,
+                 cpu_scope: str | None = None, gpu_seconds: float | None = 0.0, remote: bool = False,
+                 load_seconds: float = 0.0, load_cpu_seconds: float | None = None):
+        super().__init__(message)
+        self.seconds, self.cpu_seconds, self.cpu_scope = seconds, cpu_seconds, cpu_scope
+        self.gpu_seconds, self.remote = gpu_seconds, remote
+        self.load_seconds, self.load_cpu_seconds = load_seconds, load_cpu_seconds
 
 
 @runtime_checkable

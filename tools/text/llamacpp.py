@@ -35,6 +35,7 @@ def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
 
 class LlamaCppText:
     name = "llama-cpp"
+    remote = False
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None, model: str | None = None):
         self.model_path = Path(model_path)
@@ -76,6 +77,7 @@ class LlamaCppText:
                 llm = self._load()
             fields = flat_string_fields(request.schema)
             # Process scope: llama.cpp computes on its own threads, and the lock keeps other text calls out.
+            failure: Exception | None = None
             with measure("process") as call:
                 try:
                     if fields and self._formatter is not None:
@@ -83,12 +85,15 @@ class LlamaCppText:
                     else:
                         text, prompt_tokens, completion_tokens = self._grammar(llm, messages, request)
                 except (RuntimeError, ValueError) as exc:  # context overflow or a decode failure: a content failure
-                    raise UnusableReply(f"llama.cpp could not answer this request: {exc}") from exc
+                    failure = exc
+        cost = {"cpu_seconds": call.cpu_seconds, "cpu_scope": "process", "gpu_seconds": 0.0,
+                "load_seconds": load.wall_seconds if loading else 0.0,
+                "load_cpu_seconds": load.cpu_seconds if loading else None}
+        if failure is not None:
+            raise UnusableReply(f"llama.cpp could not answer this request: {failure}", seconds=call.wall_seconds,
+                                **cost) from failure
         return TextResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          seconds=call.wall_seconds, model=self.model, backend=self.name,
-                          cpu_seconds=call.cpu_seconds, gpu_seconds=0.0,
-                          load_seconds=load.wall_seconds if loading else 0.0,
-                          load_cpu_seconds=load.cpu_seconds if loading else None)
+                          seconds=call.wall_seconds, model=self.model, backend=self.name, **cost)
 
     def _grammar(self, llm, messages, request: JsonRequest) -> tuple[str, int, int]:
         reply = llm.create_chat_completion(

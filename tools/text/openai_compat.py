@@ -5,17 +5,19 @@ llama.cpp's server rejects that and wants its own `{"type": "json_object", "sche
 (tried against both servers). `structured_mode` picks which one is sent.
 
 A failure of the server itself (connection refused, timeout, 5xx after the client's own retries) raises
-TextBackendError, which stops the run resumably; a reply that arrived but is not the JSON asked for is a content
-failure the agents re-ask (agents/structured.py).
+TextBackendError, which stops the run resumably; a reply that arrived but is not the JSON asked for, or a request
+the server refused (400, 422), is a content failure the agents re-ask (agents/structured.py); a wrong model, key or
+path (401, 403, 404) is a configuration error that stops the run with the fix.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from dramafactory.errors import DramaError
 from dramafactory.tools.accounting import measure
 
-from .base import JsonRequest, TextBackendError, TextResult
+from .base import JsonRequest, TextBackendError, TextResult, UnusableReply
 
 StructuredMode = Literal["json_schema", "json_object_schema"]
 
@@ -28,6 +30,7 @@ def response_format(schema: dict, mode: StructuredMode) -> dict:
 
 class OpenAICompatText:
     name = "openai"
+    remote = True
 
     def __init__(
         self,
@@ -73,13 +76,12 @@ class OpenAICompatText:
         with measure("thread") as call:
             try:
                 reply = bound.invoke(messages)
-            except Exception as exc:  # the HTTP client raises many types; all of them mean "this call failed"
-                raise TextBackendError(
-                    f"the OpenAI-compatible text server at {self.base_url} (model {self.model}) failed: "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
-                    backend=f"{self.name} at {self.base_url}",
-                    fix=f"start the server at {self.base_url} or point DRAMAFACTORY_OPENAI_BASE_URL at a running one",
-                ) from exc
+            except Exception as exc:  # noqa: BLE001 - sorted below into content, configuration and transport
+                failure = exc
+            else:
+                failure = None
+        if failure is not None:
+            raise self._classify(failure, call.wall_seconds, call.cpu_seconds) from failure
         usage = getattr(reply, "usage_metadata", None) or {}
         served = (getattr(reply, "response_metadata", None) or {}).get("model_name") or self.model
         return TextResult(
@@ -90,6 +92,27 @@ class OpenAICompatText:
             model=str(served),
             backend=self.name,
             cpu_seconds=call.cpu_seconds,
+            cpu_scope="thread",
             gpu_seconds=None,  # a remote server's GPU time: OpenAI-compatible servers do not report it
             remote=True,
         )
+
+    def _classify(self, exc: Exception, seconds: float, cpu_seconds: float) -> Exception:
+        """What a failed request means. The server refused this request (400, 422: e.g. a prompt past its context):
+        a content failure, re-asked. Wrong key, model or path (401, 403, 404): a configuration error no retry fixes.
+        Anything else (connection refused, timeout, 429 and 5xx after the client's own retries): the server is
+        not serving, a TextBackendError that stops the run resumably."""
+        import openai
+
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        where = f"the OpenAI-compatible text server at {self.base_url} (model {self.model})"
+        if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+            return UnusableReply(f"{where} refused the request: {detail}", seconds=seconds, cpu_seconds=cpu_seconds,
+                                 cpu_scope="thread", gpu_seconds=None, remote=True)
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError):
+            return DramaError(f"{where} rejected the factory's configuration: {detail}",
+                              "check DRAMAFACTORY_OPENAI_MODEL (the name the server serves), DRAMAFACTORY_OPENAI_API_KEY "
+                              "and that DRAMAFACTORY_OPENAI_BASE_URL ends in /v1, then resume the run")
+        return TextBackendError(f"{where} failed: {detail}", backend=f"{self.name} at {self.base_url}",
+                                fix=f"start the server at {self.base_url} or point DRAMAFACTORY_OPENAI_BASE_URL at a "
+                                    "running one")
