@@ -57,7 +57,10 @@ def wait_for(client, run_id: str, statuses: set[str], headers: dict, timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         body = client.get(f"/series/{run_id}", headers=headers).json()
-        if body["status"] in statuses:
+        # the service marks a run waiting before it opens the review (so a pending review always belongs to a
+        # waiting run): between the two, a poll sees "waiting_review" with no review yet
+        opening = body["status"] == "waiting_review" and not body.get("review")
+        if body["status"] in statuses and not opening:
             return body
         if time.monotonic() > deadline:
             raise AssertionError(f"run {run_id} still {body['status']} (wanted {statuses}); log: {body['log'][-5:]}")
