@@ -19,6 +19,7 @@ from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context, build_text
 from dramafactory.graphs.runner import has_run, produce
 from dramafactory.schemas import SeriesBible
+from dramafactory.tools.accounting import is_text_call
 from dramafactory.tools.ledger import Ledger
 
 from .bible_metrics import across_series, score_bible
@@ -35,7 +36,6 @@ from .shotlist_metrics import score_shotlists
 
 Progress = Callable[[str], None]
 MakeContext = Callable[[Path, Settings], AgentContext]
-TEXT_STAGES = {"director", "writer", "cinematographer"}  # the ledger's model calls (render, qc, voices are not text)
 JUDGE_PASS = 3.0  # "a clear conflict", "speakable" on the rubric (evals/judge_prompts.py)
 JUDGE_AGREEMENT = 0.8  # share of seed pairs within one point: below it the judge's scores are noise
 
@@ -168,8 +168,7 @@ def score_case(production: Production, suites: list[str], settings: Settings) ->
 def text_cost(ledger: list[dict]) -> list[MetricResult]:
     """What the text model spent on the production so far (calls, tokens, seconds), so an A/B of a prompt or a
     re-ask policy weighs quality against cost. Reported, never gated."""
-    text = [row for row in ledger if str(row.get("stage", "")).split(".")[0] in TEXT_STAGES
-            and row.get("kind", "call") == "call"]  # not model loads, failed calls or marks
+    text = [row for row in ledger if is_text_call(row)]  # not model loads, failed calls or marks
     return [MetricResult(name="cost.text_calls", value=len(text), passed=True, better="lower"),
             MetricResult(name="cost.text_tokens", value=sum(r.get("tokens", 0) for r in text), passed=True,
                          better="lower"),

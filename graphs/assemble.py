@@ -7,7 +7,7 @@ from pathlib import Path
 from dramafactory.agents.cinematographer.agent import retime
 from dramafactory.agents.context import AgentContext
 from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible, SeriesConcept, ShotList, StageTiming, Take
-from dramafactory.tools.accounting import measure, price_rows
+from dramafactory.tools.accounting import is_call, is_text_call, measure, price_rows, total
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 from dramafactory.tools.assembly.music import duck, render_music_bed
 from dramafactory.tools.assembly.subtitles import Cue, to_srt
@@ -97,13 +97,6 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
             "shots_to_humans": humans}
 
 
-TEXT_STAGES = ("director", "writer", "cinematographer")
-
-
-def _sum(rows: list[dict], field: str) -> float:
-    return sum(r[field] for r in rows if r.get(field) is not None)
-
-
 def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
     """summary.json from the ledger: every figure is a sum or span of ledger rows (docs/accounting.md)."""
     bible = SeriesBible.model_validate(state["bible"])
@@ -119,13 +112,12 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         entry = stages.setdefault(t["stage"], StageTiming(stage=t["stage"], seconds=0.0, calls=0))
         entry.seconds = round(entry.seconds + t["seconds"], 3)
     for per_take in ("render", "qc"):  # these run inside the parallel shot branches: the ledger has their calls
-        stages[per_take] = StageTiming(stage=per_take, seconds=round(_sum(by_stage.get(per_take, []), "seconds"), 3))
+        stages[per_take] = StageTiming(stage=per_take, seconds=round(total(by_stage.get(per_take, []), "seconds"), 3))
     for entry in stages.values():
-        stage_rows = [r for r in by_stage.get(entry.stage, []) if r.get("kind", "call") == "call"]
-        entry.calls = len(stage_rows)
-        entry.cpu_seconds = round(_sum(by_stage.get(entry.stage, []), "cpu_seconds"), 3)
-    calls = [r for r in rows if r.get("kind", "call") == "call"]
-    text_rows = [r for r in calls if r["stage"].split(".")[0] in TEXT_STAGES]
+        entry.calls = sum(1 for r in by_stage.get(entry.stage, []) if is_call(r))
+        entry.cpu_seconds = round(total(by_stage.get(entry.stage, []), "cpu_seconds"), 3)
+    calls = [r for r in rows if is_call(r)]
+    text_rows = [r for r in calls if is_text_call(r)]
     shots = sum(d["shots"] for d in done) or 1
     started = min((r.get("started", r["ts"]) for r in rows), default=0.0)
     finished = max((r["ts"] for r in rows), default=0.0)
@@ -149,7 +141,7 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         cpu_seconds=round(costs.cpu_seconds, 3),
         cpu_unmeasured_calls=sum(1 for r in calls if r.get("cpu_seconds") is None or not r.get("cpu_scope")),
         gpu_seconds=round(costs.gpu_seconds, 3),
-        load_seconds=round(_sum([r for r in rows if r.get("kind") == "load"], "seconds"), 3),
+        load_seconds=round(total([r for r in rows if r.get("kind") == "load"], "seconds"), 3),
         remote_calls=costs.remote_calls, unpriced_calls=costs.unpriced_calls,
         started_at=started, finished_at=finished, wall_seconds=round(finished - started, 3),
         ledger_torn_lines=ctx.ledger.torn_lines,

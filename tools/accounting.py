@@ -118,16 +118,30 @@ class Costs:
     usd: float
 
 
+TEXT_STAGES = ("director", "writer", "cinematographer")  # the stages whose calls go to the text model
+
+
+def is_call(row: dict) -> bool:
+    """A model or tool call, not a load, a failed call or a mark (rows written before kinds existed are calls)."""
+    return row.get("kind", "call") == "call"
+
+
+def is_text_call(row: dict) -> bool:
+    return is_call(row) and str(row.get("stage", "")).split(".")[0] in TEXT_STAGES
+
+
+def total(rows: list[dict], field: str) -> float:
+    """The sum of a ledger field over rows, leaving out rows where it is null (not measured)."""
+    return sum(r[field] for r in rows if r.get(field) is not None)
+
+
 def price_rows(rows: list[dict], *, cpu_hour_usd: float, gpu_hour_usd: float,
                remote_usd_per_mtok: float | None) -> Costs:
-    def total(selected: list[dict], field: str) -> float:
-        return sum(r[field] for r in selected if r.get(field) is not None)
-
     # A row without a cpu_scope is not a CPU measurement: ledgers written before the scopes existed put the wall
     # time in cpu_seconds, and a resumed old run must not bill that as CPU.
     measured = [r for r in rows if r.get("cpu_scope")]
     local = [r for r in rows if not r.get("remote")]
-    remote = [r for r in rows if r.get("remote") and r.get("kind", "call") == "call"]
+    remote = [r for r in rows if r.get("remote") and is_call(r)]
     gpu = total(local, "gpu_seconds")
     # A remote server's time is its own: never priced at this machine's CPU rate, only by its tokens when priced.
     usd = (total([r for r in measured if not r.get("remote")], "cpu_seconds") * cpu_hour_usd

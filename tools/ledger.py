@@ -37,15 +37,16 @@ def run_id_for(run_dir: Path, preferred: str | None = None) -> str:
 class Ledger:
     def __init__(self, path: Path, run_id: str | None = None):
         self.path = Path(path)
-        self._run_id = run_id
+        self._preferred = run_id
+        self._run_id: str | None = None
         self.torn_lines = 0  # lines skipped by the last rows() because a crash cut them short
         self._lock = threading.Lock()
 
     @property
     def run_id(self) -> str:
         """Resolved on first use, so a ledger opened only to read writes nothing."""
-        if self._run_id is None or not (self.path.parent / RUN_ID_FILE).is_file():
-            self._run_id = run_id_for(self.path.parent, self._run_id)
+        if self._run_id is None:
+            self._run_id = run_id_for(self.path.parent, self._preferred)
         return self._run_id
 
     def record(self, *, stage: str, backend: str, model: str, seconds: float, prompt_tokens: int = 0,

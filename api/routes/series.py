@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from dramafactory.config import Settings
-from dramafactory.tools.accounting import price_rows
+from dramafactory.tools.accounting import is_call, is_text_call, price_rows
 from dramafactory.tools.ledger import Ledger
 
 from ..deps import Service, StoreDep, Tenant
@@ -57,8 +57,8 @@ def figures(run_dir: Path, settings: Settings) -> tuple[Figures, dict | None]:
     rows = Ledger(run_dir / "ledger.jsonl").rows()
     costs = price_rows(rows, cpu_hour_usd=settings.cpu_hour_usd, gpu_hour_usd=settings.gpu_hour_usd,
                        remote_usd_per_mtok=settings.remote_text_usd_per_mtok)
-    calls = [r for r in rows if r.get("kind", "call") == "call"]
-    text = [r for r in calls if r["stage"].split(".")[0] in ("director", "writer", "cinematographer")]
+    calls = [r for r in rows if is_call(r)]
+    text = [r for r in calls if is_text_call(r)]
     last = calls[-1] if calls else None
     working = {"stage": last["stage"], "backend": last["backend"], "model": last["model"]} if last else None
     return Figures(tokens=sum(r.get("tokens", 0) for r in rows), text_calls=len(text),
