@@ -11,6 +11,7 @@ from dramafactory.tools.image.base import ImageBackend
 from dramafactory.tools.ledger import Ledger
 from dramafactory.tools.speech.base import SpeechBackend
 from dramafactory.tools.text.base import TextBackend
+from dramafactory.tools.video.base import VideoBackend
 
 
 @dataclass
@@ -22,3 +23,4 @@ class AgentContext:
     speech: SpeechBackend
     memory: CharacterMemory
     ledger: Ledger
+    video: VideoBackend | None = None  # None: no clips, the episode moves the camera over its keyframes

@@ -101,7 +101,16 @@ class ProgressView:
                 self.progress.console.print(f"  shot {data['shot']} take {data['attempt']} failed QC: "
                                             f"{data.get('reason', '')}", style="yellow", highlight=False)
             return
-        if stage == "render" or status == "line":
+        if stage == "clip":
+            number = int(str(data["shot"])[1:3])
+            task = self._task(f"clips{number}", f"episode {number:02d} clips")
+            if status == "failed":
+                self.progress.console.print(f"  shot {data['shot']}: no clip ({data.get('reason', '')}); its keyframe "
+                                            "with camera motion is used", style="yellow", highlight=False)
+            if status in ("done", "failed"):
+                self.progress.advance(task)
+            return
+        if stage == "render" or status == "line" or (stage == "references" and status == "start"):
             return
         label = f"{stage}" + (f" (episode {episode:02d})" if episode else "")
         key = f"{stage}{episode}"
@@ -171,6 +180,39 @@ def produce(
     json.dump(summary.model_dump(mode="json"), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
+
+
+@app.command()
+def backends(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """List every backend of every role (text, image, video, speech): which is configured, whether it can run here,
+    and if not, why and the fix. Nothing is loaded and no server is called."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dramafactory.tools.registry import report
+
+    try:
+        rows = report(Settings())
+    except ValidationError as exc:
+        raise fail(f"the settings are invalid: {exc.errors()[0]['msg']}", "check the DRAMAFACTORY_* variables") \
+            from None
+    if as_json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        table = Table(title="dramafactory backends", show_lines=False)
+        for column in ("role", "backend", "configured", "can run here", "detail / fix"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            detail = row["detail"] + (f" — fix: {row['fix']}" if row["fix"] else "")
+            table.add_row(row["role"], row["name"], "yes" if row["configured"] else "",
+                          "[green]yes[/]" if row["ok"] else "[red]no[/]", escape(detail))
+        Console(width=160).print(table)
+    broken = [r for r in rows if r["configured"] and not r["ok"]]
+    if broken:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -32,6 +32,22 @@ class QCThresholds(BaseModel):
     clip_similarity: float = 0.22
 
 
+class GenerationOverrides(BaseModel):
+    """Overrides of the preset's generation settings for one role, e.g. DRAMAFACTORY_IMAGE_OPTIONS__STEPS=8."""
+
+    model_config = {"extra": "forbid"}
+    steps: int | None = Field(default=None, ge=1, le=200)
+    guidance: float | None = Field(default=None, ge=0.0, le=30.0)
+    width: int | None = Field(default=None, ge=16, le=4096)
+    height: int | None = Field(default=None, ge=16, le=4096)
+    multiple: int | None = Field(default=None, ge=1, le=256)
+    dtype: Literal["bfloat16", "float16", "float32"] | None = None
+    max_batch: int | None = Field(default=None, ge=1, le=64)
+    fps: float | None = Field(default=None, gt=0, le=120)
+    frame_step: int | None = Field(default=None, ge=1, le=64)
+    max_frames: int | None = Field(default=None, ge=1, le=2000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRAMAFACTORY_", env_file=".env", extra="ignore",
                                       env_nested_delimiter="__")
@@ -51,8 +67,28 @@ class Settings(BaseSettings):
                                     "connection errors, timeouts, 429 and 5xx; then the graph node's retry policy.")
     model_cache_dir: Path | None = None
 
-    image_backend: Literal["storyboard"] = "storyboard"
-    speech_backend: Literal["voicebank"] = "voicebank"
+    # Backends per role are looked up by these names in tools/registry.py (`dramafactory backends` lists them).
+    image_backend: str = Field(default="storyboard", description="'storyboard' (the embedded CPU animatic) or "
+                               "'diffusers' (a text-to-image pipeline on the GPU).")
+    video_backend: str = Field(default="none", description="'none' (camera motion over the keyframes) or "
+                               "'diffusers' (an image-to-video pipeline animates each accepted keyframe).")
+    speech_backend: str = "voicebank"
+    # GPU generation (docs/gpu.md): a preset names the model per role and its settings; each can be overridden.
+    preset: Literal["throughput", "quality"] = "throughput"
+    image_model: str | None = Field(default=None, description="A folder saved with save_pretrained, or a model id "
+                                    "in the local Hugging Face cache; default: the preset's.")
+    video_model: str | None = None
+    image_options: GenerationOverrides = GenerationOverrides()
+    video_options: GenerationOverrides = GenerationOverrides()
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="Where the diffusers backends run; 'cpu' "
+                                           "only for tiny models (tests).")
+    reference_sheets: Literal["auto", "on", "off"] = Field(
+        default="auto", description="A portrait per character made before the shots, accepted by QC, stored with "
+                                    "its face embedding and given to pipelines that take reference images. 'auto': "
+                                    "where the image backend asks for them (diffusers; the storyboard draws from "
+                                    "the canonical look).")
+    vram_gb: float | None = Field(default=None, gt=0, description="VRAM the pipelines may hold; a pipeline that "
+                                  "does not fit is offloaded. Default: 90% of the card.")
     piper_model_path: Path | None = Field(default=None, description="A better piper voice (.onnx) for male leads.")
     espeak_binary: str = "espeak-ng"
 

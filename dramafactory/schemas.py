@@ -267,6 +267,16 @@ class Take(_Model):
     asset: str = Field(description="Path of the rendered frame, relative to the run folder.")
     seed: int
     backend: str
+    model: str = Field(default="", description="The model that drew it (a folder or id; the backend's name for "
+                                               "the storyboard).")
+    conditioning: list[str] = Field(default_factory=list, description="How it was held to the characters' looks: "
+                                    "'reference:NAME' per reference sheet given to the pipeline, 'canonical-look' "
+                                    "for a drawing from the bible, or 'none: WHY'.")
+    references: dict[str, str] = Field(default_factory=dict, description="The reference sheets it was given, by "
+                                       "character (run-relative paths).")
+    batch: int = Field(default=1, description="Images drawn by the pipeline call that made it.")
+    notes: list[str] = Field(default_factory=list, description="What the backend had to do, e.g. an out-of-memory "
+                                                               "halving of its batch.")
     prompt: str
     seconds: float = 0.0
     qc: QCReport | None = None
@@ -309,6 +319,9 @@ class RunSummary(_Model):
     attempts_per_shot: float = 0.0
     retry_renders: int = 0
     shots_to_humans: int = 0
+    clip_shots: int = Field(default=0, description="Shots assembled from a clip the video backend made.")
+    clip_fallbacks: int = Field(default=0, description="Shots that wanted a clip and got their keyframe with "
+                                                       "camera motion instead (shots.json says why).")
     model_calls: int
     prompt_tokens: int
     completion_tokens: int

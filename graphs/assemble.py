@@ -6,7 +6,16 @@ from pathlib import Path
 
 from dramafactory.agents.cinematographer.agent import retime
 from dramafactory.agents.context import AgentContext
-from dramafactory.schemas import EpisodeScript, RunSummary, SeriesBible, SeriesConcept, ShotList, StageTiming, Take
+from dramafactory.schemas import (
+    EpisodeScript,
+    RunSummary,
+    SeriesBible,
+    SeriesConcept,
+    Shot,
+    ShotList,
+    StageTiming,
+    Take,
+)
 from dramafactory.tools.accounting import is_call, is_text_call, measure, price_rows, total
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 from dramafactory.tools.assembly.music import duck, render_music_bed
@@ -39,16 +48,22 @@ def episode_takes(state: SeriesState) -> dict[str, list[Take]]:
     return {k: sorted(v, key=lambda t: t.attempt) for k, v in out.items()}
 
 
+def final_shots(state: SeriesState) -> list[Shot]:
+    """The episode's shots at their final lengths: retimed to the voiced lines (clips are made at these lengths)."""
+    concept = SeriesConcept.model_validate(state["concept"])
+    shotlist = ShotList.model_validate(state["shotlist"])
+    return retime(shotlist.shots, {k: v["seconds"] for k, v in state["voices"].items()}, concept.seconds_per_episode)
+
+
 def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     number = state["episode"]
     folder = episode_dir(ctx.run_dir, number)
-    concept = SeriesConcept.model_validate(state["concept"])
     script = EpisodeScript.model_validate(state["script"])
-    shotlist = ShotList.model_validate(state["shotlist"])
     voices = state["voices"]
     takes_by_shot = episode_takes(state)
+    made = state.get("clips") or {}
 
-    shots = retime(shotlist.shots, {k: v["seconds"] for k, v in voices.items()}, concept.seconds_per_episode)
+    shots = final_shots(state)
     lines = {line.id: line for line in script.lines()}
     clips, cues, tracks, sheet, records = [], [], [], [], []
     clock = 0.0
@@ -57,8 +72,12 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
         if not takes:
             raise RuntimeError(f"shot {shot.id} has no take; resume the run to render it")
         chosen = best_take(takes)
+        # The clip made from the chosen keyframe, if any; else (no video backend, or the clip failed) the keyframe
+        # with camera motion, marked in shots.json where a clip was wanted.
+        made_clip = made.get(f"{shot.id}/a{chosen.attempt}")
+        clip_path = ctx.run_dir / made_clip["path"] if made_clip and made_clip.get("path") else None
         clips.append(ClipSpec(image=ctx.run_dir / chosen.asset, duration=shot.duration_s,
-                              camera_move=shot.camera_move))
+                              camera_move=shot.camera_move, clip=clip_path))
         if shot.dialogue_line:
             voice = voices[shot.dialogue_line]
             line = lines[shot.dialogue_line]
@@ -70,6 +89,9 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
         sheet.append((ctx.run_dir / chosen.asset, label + ("" if chosen.accepted else "\nNEEDS REVIEW")))
         records.append({"shot": shot.model_dump(mode="json"), "start_s": round(clock, 3),
                         "chosen_take": chosen.attempt, "needs_review": not chosen.accepted,
+                        "clip": made_clip if clip_path else None,
+                        "clip_fallback": None if clip_path or ctx.video is None else
+                        (made_clip or {}).get("error", "no clip was made") + ": the keyframe with camera motion",
                         "takes": [t.model_dump(mode="json") for t in takes]})
         clock += shot.duration_s
 
@@ -94,7 +116,8 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     humans = sum(1 for r in records if not any(t["accepted"] and t.get("approved_by") != "human" for t in r["takes"]))
     return {"episode": number, "seconds": round(result.duration, 3), "shots": len(records),
             "takes": sum(len(r["takes"]) for r in records), "first_pass_usable": first_pass, "final_usable": final,
-            "shots_to_humans": humans}
+            "shots_to_humans": humans, "clip_shots": result.clip_shots,
+            "clip_fallbacks": sum(1 for r in records if r["clip_fallback"])}
 
 
 def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
@@ -111,7 +134,9 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
     for t in state.get("stage_times", []):
         entry = stages.setdefault(t["stage"], StageTiming(stage=t["stage"], seconds=0.0, calls=0))
         entry.seconds = round(entry.seconds + t["seconds"], 3)
-    for per_take in ("render", "qc"):  # these run inside the parallel shot branches: the ledger has their calls
+    for per_take in ("render", "qc", "clip"):  # these run inside the parallel shot branches: the ledger has their calls
+        if per_take == "clip" and "clip" not in by_stage:
+            continue  # no video backend: no clip stage
         stages[per_take] = StageTiming(stage=per_take, seconds=round(total(by_stage.get(per_take, []), "seconds"), 3))
     for entry in stages.values():
         entry.calls = sum(1 for r in by_stage.get(entry.stage, []) if is_call(r))
@@ -134,6 +159,8 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         attempts_per_shot=round(sum(d["takes"] for d in done) / shots, 4),
         retry_renders=sum(d["takes"] - d["shots"] for d in done),
         shots_to_humans=sum(d.get("shots_to_humans", 0) for d in done),
+        clip_shots=sum(d.get("clip_shots", 0) for d in done),
+        clip_fallbacks=sum(d.get("clip_fallbacks", 0) for d in done),
         model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
         completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),

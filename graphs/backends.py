@@ -1,4 +1,5 @@
-"""Build the run's context from settings: which text, image and speech backends, memory and ledger."""
+"""Build the run's context from settings: the backend of every role (from the registry in tools/registry.py),
+memory and ledger."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
 from dramafactory.memory.characters import CharacterMemory
+from dramafactory.tools import registry
 from dramafactory.tools.assembly.video import FFmpegMissing, ffmpeg_exe
 from dramafactory.tools.image.base import ImageBackend
 from dramafactory.tools.ledger import Ledger
 from dramafactory.tools.speech.base import SpeechBackend
-from dramafactory.tools.speech.voicebank import SpeechEngineMissing, VoiceBankSpeech
 from dramafactory.tools.text.base import TextBackend
-from dramafactory.tools.text.embedded_model import EmbeddedModelError
-from dramafactory.tools.text.registry import build_text_backend
+from dramafactory.tools.video.base import VideoBackend
 
 SUPPORTED_LANGUAGES = {"en", "en-us", "en-gb"}
 
@@ -30,43 +30,29 @@ def check_language(language: str, settings: Settings) -> None:
 
 
 def build_image(settings: Settings) -> ImageBackend:
-    if settings.image_backend == "storyboard":
-        from dramafactory.tools.image.storyboard import StoryboardRenderer
+    return registry.build("image", settings)
 
-        renderer: ImageBackend = StoryboardRenderer(use_feedback=settings.render_feedback == "on")
-        if settings.fault_rate > 0:  # a QC drill: break a share of the takes on purpose
-            from dramafactory.tools.image.faults import FaultyRenderer
 
-            renderer = FaultyRenderer(renderer, settings.fault_rate)
-        return renderer
-    raise DramaError(f"unknown image backend {settings.image_backend!r}", "set DRAMAFACTORY_IMAGE_BACKEND=storyboard")
+def build_video(settings: Settings) -> VideoBackend | None:
+    return registry.build("video", settings)
 
 
 def build_speech(settings: Settings) -> SpeechBackend:
-    speech = VoiceBankSpeech(piper_model=settings.piper_model_path, espeak_binary=settings.espeak_binary)
-    try:
-        speech.check_available()
-    except SpeechEngineMissing as exc:
-        raise DramaError(str(exc).split(" Fix:")[0], "apt-get install espeak-ng (see README)") from exc
-    return speech
+    return registry.build("speech", settings)
 
 
 def build_text(settings: Settings) -> TextBackend:
-    try:
-        return build_text_backend(
-            settings.text_backend, model_path=settings.text_model_path, threads=settings.text_threads,
-            cache_dir=settings.model_cache_dir, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
-            model=settings.openai_model, structured_mode=settings.openai_structured_mode,
-            timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries)
-    except (EmbeddedModelError, ValueError) as exc:
-        raise DramaError(str(exc), "reinstall with the README's run command, or set DRAMAFACTORY_TEXT_MODEL_PATH") \
-            from exc
+    return registry.build("text", settings)
+
+
+_UNSET = object()
 
 
 def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None = None,
                   image: ImageBackend | None = None, speech: SpeechBackend | None = None,
-                  run_id: str | None = None) -> AgentContext:
-    """Backends given explicitly (tests, benchmarks) win over the ones the settings name."""
+                  video: VideoBackend | None | object = _UNSET, run_id: str | None = None) -> AgentContext:
+    """Backends given explicitly (tests, benchmarks) win over the ones the settings name. Every configured backend
+    is checked here, before the run spends anything."""
     try:
         ffmpeg_exe()
     except FFmpegMissing as exc:
@@ -78,6 +64,7 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
         text=text or build_text(settings),
         image=image or build_image(settings),
         speech=speech or build_speech(settings),
+        video=build_video(settings) if video is _UNSET else video,  # type: ignore[arg-type]
         memory=CharacterMemory(run_dir / "memory"),
         ledger=Ledger(run_dir / "ledger.jsonl", run_id=run_id),
     )

@@ -16,6 +16,11 @@ def merge_takes(old: list[dict], new: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def merge_clips(old: dict, new: dict) -> dict:
+    """Clips are keyed by the keyframe take they animate: a clip once made is kept (a resumed run reuses it)."""
+    return {**(old or {}), **(new or {})}
+
+
 class SeriesState(TypedDict, total=False):
     concept: dict
     seed: int
@@ -33,6 +38,8 @@ class SeriesState(TypedDict, total=False):
     notes: dict  # "bible" / "script:<n>" -> the note of the last rejection, for the redo
     revisions: dict  # same keys -> how many times that step was redone after a rejection
     reviews: Annotated[list[dict], operator.add]  # every decision a person made, in order (the audit trail)
+    references: dict  # character name -> its reference sheet record (graphs/references.py)
+    clips: Annotated[dict, merge_clips]  # "shot_id/attempt" of the keyframe -> its clip record (graphs/clips.py)
 
 
 class ShotState(TypedDict, total=False):
@@ -44,8 +51,14 @@ class ShotState(TypedDict, total=False):
     seed: int
     attempt: int
     pending: dict  # the take just rendered, waiting for QC
+    references: dict  # name -> run-relative path of the visible characters' accepted reference sheets
     takes: Annotated[list[dict], operator.add]
 
 
 class ShotOutput(TypedDict):
     takes: list[dict]
+
+
+class ClipState(TypedDict):
+    shot: dict  # the shot at its final (voiced) length
+    take: dict  # the keyframe take to animate

@@ -42,6 +42,14 @@ class CharacterMemory:
             metadatas=[{"series": series, "name": c.name, "character": c.model_dump_json()} for c in characters],
         )
 
+    def references(self):  # noqa: ANN201 - memory.references.ReferenceStore
+        """The characters' reference sheets (face embeddings), in the same Chroma store."""
+        from .references import ReferenceStore
+
+        if not hasattr(self, "_references"):
+            self._references = ReferenceStore(self._client)
+        return self._references
+
     def canonical(self, series: str, name: str) -> Character:
         found = self._collection.get(ids=[self._id(series, name)], include=["metadatas"])
         if not found["ids"]:

@@ -29,3 +29,31 @@ def fake_context(tmp_path: Path, fast_settings: Settings):
         return build_context(run_dir or tmp_path / "run", fast_settings, text=text or FakeText(),
                              image=image or FakeImage(), speech=speech or FakeSpeech())
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Folders of tiny randomly initialised diffusers pipelines (tests/tiny_pipelines.py), built once per session."""
+    pytest.importorskip("diffusers")
+    from .tiny_pipelines import tiny_pipeline_dir
+
+    root = tmp_path_factory.mktemp("tiny-pipelines")
+    return lambda kind: tiny_pipeline_dir(kind, root)
+
+
+def tiny_settings(tiny_models, *, image: str = "reference_image", video: str | None = "image_to_video",
+                  **extra) -> Settings:
+    """Settings that point the diffusers backends at tiny pipeline folders, on the CPU."""
+    from .tiny_pipelines import TINY_SETTINGS
+
+    keys = ("width", "height", "multiple", "steps", "guidance", "dtype", "max_batch", "fps", "frame_step",
+            "max_frames")
+
+    def opts(kind: str) -> dict:
+        return {k: v for k, v in TINY_SETTINGS[kind].items() if k in keys}
+
+    values = {"image_backend": "diffusers", "image_model": str(tiny_models(image)), "image_options": opts(image),
+              "device": "cpu"}
+    if video:
+        values.update(video_backend="diffusers", video_model=str(tiny_models(video)), video_options=opts(video))
+    return Settings(_env_file=None, **{**values, **extra})

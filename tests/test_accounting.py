@@ -91,7 +91,7 @@ def test_rows_from_before_cpu_scopes_are_not_billed_as_cpu():
 
 
 def test_a_retake_says_what_changed_before_the_renderer_s_own_fixes():
-    from dramafactory.graphs.series import _changes
+    from dramafactory.graphs.shots import _changes
     from dramafactory.schemas import Shot
 
     shot = Shot.model_validate(json.loads(SHOT))

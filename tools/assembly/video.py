@@ -1,18 +1,18 @@
-"""Episode assembly: Ken Burns clips + burned-in subtitles + audio -> H.264/AAC MP4.
+"""Episode assembly: per-shot frames (Ken Burns stills or animated clips) + burned-in subtitles + audio -> MP4.
 
-Frames are rendered with Pillow (one pre-scaled base image per clip, then a BILINEAR
-resample of a moving crop box per frame) and streamed as raw RGB through a single ffmpeg
-process, which muxes them with the episode WAV. ffmpeg comes only from the
-``imageio-ffmpeg`` package; a system ffmpeg is never used.
+Each shot's frames come from ``frames.frame_source``: a still with its camera move, or the shot's clip decoded,
+trimmed or held to the shot's length. Frames are streamed as raw RGB through a single ffmpeg process (see
+``ffmpeg``), which muxes them with the episode WAV into H.264/AAC. ffmpeg comes only from the ``imageio-ffmpeg``
+package; a system ffmpeg is never used.
+
+The names other modules use are all importable from here (ffmpeg plumbing and frame sources live in their own
+modules so this one stays about the episode).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import re
-import subprocess
-import tempfile
 import threading
 import time
 import wave
@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from .ffmpeg import AssemblyError, FFmpegMissing, encode_rgb, ffmpeg_exe, probe, raw_input_args
+from .frames import CAMERA_MOVES, ClipSpec, StillRenderer, frame_source, normalise_move
 from .subtitles import Cue, SubtitleOverlay, subtitle_overlay
 
 __all__ = [
@@ -40,39 +42,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CAMERA_MOVES = ("static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down")
-ZOOM = 1.12
 CROSSFADE_SECONDS = 0.25
 
-_MOVE_ALIASES = {
-    "still": "static",
-    "locked-off": "static",
-    "none": "static",
-    "zoom-in": "push-in",
-    "dolly-in": "push-in",
-    "push": "push-in",
-    "zoom-out": "pull-out",
-    "dolly-out": "pull-out",
-    "pull-back": "pull-out",
-    "pull": "pull-out",
-    "pan": "pan-right",
-    "tilt": "tilt-up",
-}
-
-
-class AssemblyError(RuntimeError):
-    """Episode assembly failed (bad input, or ffmpeg failed; the message carries its stderr tail)."""
-
-
-class FFmpegMissing(AssemblyError):
-    """The bundled ffmpeg binary could not be found."""
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    image: Path  # the shot's still frame (PNG, any size, ideally 9:16)
-    duration: float  # seconds
-    camera_move: str  # one of CAMERA_MOVES
+# The still renderer under its old name: tests drive a single camera move through it.
+_ClipRenderer = StillRenderer
 
 
 @dataclass(frozen=True)
@@ -82,60 +55,8 @@ class AssemblyResult:
     width: int
     height: int
     seconds: float  # wall time spent assembling
-
-
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary shipped by ``imageio-ffmpeg``."""
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - dependency is declared
-        raise FFmpegMissing(
-            "ffmpeg is unavailable: the imageio-ffmpeg package is not installed (pip install imageio-ffmpeg)"
-        ) from exc
-    try:
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:
-        raise FFmpegMissing(
-            f"ffmpeg binary not found ({exc}); reinstall it with: pip install --force-reinstall imageio-ffmpeg"
-        ) from exc
-    if not exe or not Path(exe).exists():
-        raise FFmpegMissing(
-            f"ffmpeg binary not found at {exe!r}; reinstall it with: pip install --force-reinstall imageio-ffmpeg"
-        )
-    return exe
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-# --------------------------------------------------------------------------- probing
-
-_DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO_RE = re.compile(r"Stream #[^\n]*?:\s*Video:[^\n]*?,\s*(\d+)x(\d+)")
-_AUDIO_RE = re.compile(r"Stream #[^\n]*?:\s*Audio:")
-
-
-def probe(path: Path | str) -> dict[str, float | int | bool]:
-    """Duration (s), width, height and has_audio, parsed from ``ffmpeg -hide_banner -i`` stderr."""
-    path = Path(path)
-    if not path.exists():
-        raise AssemblyError(f"cannot probe {path}: file does not exist")
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace"
-    )
-    info = proc.stderr
-    duration_match = _DURATION_RE.search(info)
-    if duration_match is None:
-        raise AssemblyError(f"cannot probe {path}:\n{_tail(info)}")
-    hours, minutes, secs = duration_match.groups()
-    video_match = _VIDEO_RE.search(info)
-    return {
-        "duration": int(hours) * 3600 + int(minutes) * 60 + float(secs),
-        "width": int(video_match.group(1)) if video_match else 0,
-        "height": int(video_match.group(2)) if video_match else 0,
-        "has_audio": _AUDIO_RE.search(info) is not None,
-    }
+    clip_shots: int = 0  # shots whose frames came from an animated clip
+    still_shots: int = 0  # shots rendered from their still with a camera move
 
 
 # --------------------------------------------------------------------------- audio
@@ -232,95 +153,6 @@ def mix_audio(
 # --------------------------------------------------------------------------- frames
 
 
-def normalise_move(move: str) -> str:
-    """Map a free-form camera move onto CAMERA_MOVES (unknown moves fall back to static)."""
-    key = re.sub(r"[\s_]+", "-", (move or "").strip().lower())
-    for prefix in ("slow-", "gentle-", "subtle-", "fast-"):
-        if key.startswith(prefix):
-            key = key[len(prefix) :]
-    key = _MOVE_ALIASES.get(key, key)
-    if key not in CAMERA_MOVES:
-        log.warning("unknown camera move %r: rendering it static", move)
-        return "static"
-    return key
-
-
-def _ease(p: float) -> float:
-    """Smoothstep ease in/out on [0, 1]."""
-    p = min(1.0, max(0.0, p))
-    return p * p * (3.0 - 2.0 * p)
-
-
-def _cover_crop(img: Image.Image, aspect: float) -> tuple[float, float, float, float]:
-    """Centred box of ``img`` with the target aspect (w / h) that covers the frame."""
-    w, h = img.size
-    if w / h > aspect:
-        cw = h * aspect
-        return ((w - cw) / 2.0, 0.0, (w + cw) / 2.0, float(h))
-    ch = w / aspect
-    return (0.0, (h - ch) / 2.0, float(w), (h + ch) / 2.0)
-
-
-class _ClipRenderer:
-    """Pre-scales one clip's still once, then renders any frame of its camera move."""
-
-    def __init__(self, spec: ClipSpec, width: int, height: int) -> None:
-        self.move = normalise_move(spec.camera_move)
-        self.width = width
-        self.height = height
-        try:
-            with Image.open(spec.image) as src:
-                img = src.convert("RGB")
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
-            raise AssemblyError(f"cannot read shot image {spec.image}: {exc}") from exc
-        scale = 1.0 if self.move == "static" else ZOOM
-        self.base_w = int(round(width * scale))
-        self.base_h = int(round(height * scale))
-        box = _cover_crop(img, width / height)
-        self.base = img.resize((self.base_w, self.base_h), Image.Resampling.LANCZOS, box=box)
-        self._static: Image.Image | None = self.base if self.move == "static" else None
-
-    def frame(self, progress: float) -> Image.Image:
-        if self._static is not None:
-            return self._static
-        p = _ease(progress)
-        w, h, bw, bh = self.width, self.height, self.base_w, self.base_h
-        if self.move in ("push-in", "pull-out"):
-            z = 1.0 + (ZOOM - 1.0) * (p if self.move == "push-in" else 1.0 - p)
-            cw, ch = bw / z, bh / z
-            x0, y0 = (bw - cw) / 2.0, (bh - ch) / 2.0
-            box = (x0, y0, x0 + cw, y0 + ch)
-            return self.base.resize((w, h), Image.Resampling.BILINEAR, box=box)
-        # Pans and tilts: the crop box keeps its size and slides along one axis. A sub-pixel
-        # slide is a linear blend of the two neighbouring integer crops (exact 1-D bilinear),
-        # several times cheaper than a resample.
-        span_x, span_y = bw - w, bh - h
-        if self.move in ("pan-left", "pan-right"):
-            pos = span_x * (p if self.move == "pan-right" else 1.0 - p)  # pan-right: view travels left -> right
-            return self._slide(pos, span_x, horizontal=True)
-        pos = span_y * (p if self.move == "tilt-down" else 1.0 - p)  # tilt-down: view travels top -> bottom
-        return self._slide(pos, span_y, horizontal=False)
-
-    def _slide(self, pos: float, span: int, *, horizontal: bool) -> Image.Image:
-        w, h = self.width, self.height
-        pos = min(float(span), max(0.0, pos))
-        i = min(int(pos), max(0, span - 1))
-        frac = pos - i
-        if horizontal:
-            y0 = (self.base_h - h) // 2
-            a = self.base.crop((i, y0, i + w, y0 + h))
-            if frac < 1e-3 or span == 0:
-                return a
-            b = self.base.crop((i + 1, y0, i + 1 + w, y0 + h))
-        else:
-            x0 = (self.base_w - w) // 2
-            a = self.base.crop((x0, i, x0 + w, i + h))
-            if frac < 1e-3 or span == 0:
-                return a
-            b = self.base.crop((x0, i + 1, x0 + w, i + 1 + h))
-        return Image.blend(a, b, frac)
-
-
 def _frame_plan(clips: Sequence[ClipSpec], fps: int) -> list[tuple[int, int]]:
     """(first_frame, n_frames) per clip; boundaries are rounded cumulative times, so the total is exact."""
     plan: list[tuple[int, int]] = []
@@ -353,35 +185,31 @@ def _render_frames(
                 found = i  # latest-starting active cue wins
         return found
 
-    prev_last: Image.Image | None = None
+    prev_last: Image.Image | None = None  # the previous shot's last frame, without subtitles: dissolved from
     last_key: tuple[object, ...] | None = None
     last_bytes = b""
     for clip_index, (clip, (first, n_frames)) in enumerate(zip(clips, plan, strict=True)):
-        renderer = _ClipRenderer(clip, width, height)
+        source = frame_source(clip, width, height, fps)
         fade = min(fade_frames, n_frames // 2) if prev_last is not None else 0
-        frame_img: Image.Image | None = None
-        for k in range(n_frames):
-            t = (first + k) / fps
-            progress = k / (n_frames - 1) if n_frames > 1 else 1.0
-            cue_index = overlay_at(t)
+        shot_last: Image.Image | None = None
+        for k, (frame_img, source_key) in enumerate(source.frames(n_frames)):
+            shot_last = frame_img
+            cue_index = overlay_at((first + k) / fps)
             in_fade = k < fade
-            static = renderer.move == "static"
-            key = (clip_index, cue_index, k if (in_fade or not static) else -1)
+            key = (clip_index, cue_index, k if in_fade else source_key)
             if key == last_key:
                 yield last_bytes
                 continue
-            frame_img = renderer.frame(progress)
             if in_fade and prev_last is not None:
                 frame_img = Image.blend(prev_last, frame_img, (k + 1) / (fade + 1))
             if cue_index >= 0:
-                if frame_img is renderer.base:
-                    frame_img = frame_img.copy()
+                frame_img = frame_img.copy()  # sources share frames (a still's base, a held clip frame)
                 overlays[cue_index][2].apply(frame_img)
             last_key = key
             last_bytes = frame_img.tobytes()
             yield last_bytes
-        if n_frames > 0:
-            prev_last = renderer.frame(1.0)
+        if shot_last is not None:
+            prev_last = shot_last
 
 
 def _threaded(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
@@ -403,6 +231,12 @@ def _threaded(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
             q.put(("done", None))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
             q.put(("error", exc))
+        finally:
+            # Close the generator here, in the thread that runs it: a clip decoder it was reading from is stopped
+            # now rather than whenever the generator is garbage-collected.
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=work, name="episode-frames", daemon=True)
     worker.start()
@@ -420,6 +254,29 @@ def _threaded(gen: Iterator[bytes], depth: int = 6) -> Iterator[bytes]:
         worker.join(timeout=5)
 
 
+def _check_inputs(clips: Sequence[ClipSpec]) -> None:
+    """Fail before encoding anything: a shot without a usable still or clip would fail the episode midway."""
+    for clip in clips:
+        if not clip.duration > 0:
+            raise AssemblyError(f"clip {clip.clip or clip.image} has non-positive duration {clip.duration}")
+        if clip.clip is None:
+            if not Path(clip.image).is_file():
+                raise AssemblyError(f"shot image not found: {clip.image}")
+            continue
+        if not Path(clip.clip).is_file():
+            raise AssemblyError(f"shot clip not found: {clip.clip}")
+        # A cheap look at the container now; anything wrong deeper in the stream is reported while decoding.
+        # Falling back to the still is the graph's decision, not assembly's: a bad clip is an error here.
+        try:
+            info = probe(clip.clip)
+        except FFmpegMissing:
+            raise
+        except AssemblyError as exc:
+            raise AssemblyError(f"cannot decode shot clip {clip.clip}: {exc}") from exc
+        if not info["width"] or not info["height"]:
+            raise AssemblyError(f"cannot decode shot clip {clip.clip}: it has no video stream")
+
+
 def assemble_episode(
     clips: list[ClipSpec],
     audio_wav: Path,
@@ -433,7 +290,8 @@ def assemble_episode(
     preset: str = "veryfast",
     tune: str | None = None,
 ) -> AssemblyResult:
-    """Render the clips (Ken Burns moves, 0.25 s dissolves, burned subtitles) and mux with the WAV.
+    """Render the shots (clips as decoded, stills with Ken Burns moves; 0.25 s dissolves, burned subtitles) and
+    mux with the WAV.
 
     The MP4 (H.264 yuv420p + AAC 128k, faststart) lasts exactly ``sum(clip.duration)``; the
     audio is padded with silence or trimmed to match.
@@ -445,11 +303,7 @@ def assemble_episode(
         raise AssemblyError(f"frame size must be positive and even for yuv420p, got {width}x{height}")
     if fps <= 0:
         raise AssemblyError(f"fps must be positive, got {fps}")
-    for clip in clips:
-        if not clip.duration > 0:
-            raise AssemblyError(f"clip {clip.image} has non-positive duration {clip.duration}")
-        if not Path(clip.image).is_file():
-            raise AssemblyError(f"shot image not found: {clip.image}")
+    _check_inputs(clips)
     audio_wav = Path(audio_wav)
     if not audio_wav.is_file():
         raise AssemblyError(f"episode audio not found: {audio_wav}")
@@ -460,7 +314,7 @@ def assemble_episode(
 
     cmd = [
         exe, "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0",
+        *raw_input_args(width, height, fps),
         "-i", str(audio_wav),
         "-map", "0:v:0", "-map", "1:a:0",
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
@@ -473,35 +327,15 @@ def assemble_episode(
         "-t", f"{total:.3f}", "-movflags", "+faststart",
         str(out_mp4),
     ]  # fmt: skip
-
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
-        assert proc.stdin is not None
-        failure: BaseException | None = None
-        try:
-            for buf in _threaded(_render_frames(clips, cues, width, height, fps)):
-                proc.stdin.write(buf)
-        except (BrokenPipeError, OSError) as exc:
-            failure = exc
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-        rc = proc.wait()
-        err.seek(0)
-        stderr = err.read().decode("utf-8", errors="replace")
-    if rc != 0 or failure is not None:
-        raise AssemblyError(f"ffmpeg failed (exit {rc}) writing {out_mp4}:\n{_tail(stderr) or failure}")
+    encode_rgb(cmd, _threaded(_render_frames(clips, cues, width, height, fps)), out_mp4)
     info = probe(out_mp4)
+    clip_shots = sum(1 for c in clips if c.clip is not None)
     return AssemblyResult(
         path=out_mp4,
         duration=float(info["duration"]),
         width=int(info["width"]),
         height=int(info["height"]),
         seconds=time.perf_counter() - started,
+        clip_shots=clip_shots,
+        still_shots=len(clips) - clip_shots,
     )

@@ -22,6 +22,9 @@ class ImageRequest:
     width: int = 720
     height: int = 1280
     feedback: str | None = None  # the QC reason of the previous take, if any
+    # Each visible character's accepted reference sheet (a portrait made before the episode's shots), for backends
+    # that condition on reference images; empty where none was made (the storyboard draws from the canonical look).
+    references: dict[str, Path] = field(default_factory=dict)
 
 
 # A revised prompt carries every QC reason its shot was given, oldest first, each after this marker
@@ -60,6 +63,18 @@ class ImageResult:
     # (one note per reason, joined with " | ").
     applied: list[str] = field(default_factory=list)
     feedback_ignored: str | None = None
+    model: str = ""  # the model that drew it (a folder or id; the backend's name where it has no model)
+    # How the take was conditioned on the characters' looks: "reference:NAME" per reference image given to the
+    # pipeline, "canonical-look" for a drawing made from the bible's look, or "none: WHY".
+    conditioning: list[str] = field(default_factory=list)
+    # A backend that does its work off the calling thread (a pipeline worker) measures it itself: these figures
+    # then replace the caller's thread measurement in the ledger (docs/accounting.md).
+    cpu_seconds: float | None = None
+    cpu_scope: str | None = None
+    gpu_seconds: float | None = None
+    load_seconds: float = 0.0  # a model was loaded for this call: the ledger gets a load row for it
+    batch: int = 1  # how many images the pipeline call that made it drew
+    notes: list[str] = field(default_factory=list)  # e.g. an out-of-memory halving
 
 
 @runtime_checkable

@@ -443,3 +443,26 @@ class VoiceBankSpeech:
             return read_wav(tmp)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+# --- the role's entry in the backend registry (tools/registry.py) -----------------------------------------------
+
+def from_settings(settings) -> VoiceBankSpeech:  # noqa: ANN001 - dramafactory.config.Settings
+    from dramafactory.errors import DramaError
+
+    speech = VoiceBankSpeech(piper_model=settings.piper_model_path, espeak_binary=settings.espeak_binary)
+    try:
+        speech.check_available()
+    except SpeechEngineMissing as exc:
+        raise DramaError(str(exc).split(" Fix:")[0], "apt-get install espeak-ng (see README)") from exc
+    return speech
+
+
+def check(settings):  # noqa: ANN001, ANN201 - Settings -> tools.registry.Availability
+    from dramafactory.tools.registry import Availability
+
+    try:
+        VoiceBankSpeech(piper_model=settings.piper_model_path, espeak_binary=settings.espeak_binary).check_available()
+    except SpeechEngineMissing as exc:
+        return Availability(False, str(exc).split(" Fix:")[0], "apt-get install espeak-ng (see README)")
+    return Availability(True, "piper (packaged voice) and espeak-ng, on this machine's CPU")

@@ -39,3 +39,43 @@ def build_text_backend(
         return OpenAICompatText(base_url=base_url, api_key=api_key, model=model, structured_mode=structured_mode,
                                 timeout_s=timeout_s, max_retries=max_retries)
     raise ValueError(f"unknown text backend {kind!r}; known: {', '.join(KNOWN)}")
+
+
+# --- the role's entries in tools/registry.py ---------------------------------------------------------------------
+
+def from_settings(settings) -> TextBackend:  # noqa: ANN001 - dramafactory.config.Settings
+    from dramafactory.errors import DramaError
+
+    from .embedded_model import EmbeddedModelError
+
+    try:
+        return build_text_backend(
+            settings.text_backend, model_path=settings.text_model_path, threads=settings.text_threads,
+            cache_dir=settings.model_cache_dir, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+            model=settings.openai_model, structured_mode=settings.openai_structured_mode,
+            timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries)
+    except (EmbeddedModelError, ValueError) as exc:
+        raise DramaError(str(exc), "reinstall with the README's run command, or set DRAMAFACTORY_TEXT_MODEL_PATH") \
+            from exc
+
+
+def check(settings):  # noqa: ANN001, ANN201 - Settings -> tools.registry.Availability
+    """What the configured text backend would use; no model is loaded and no server is called."""
+    import importlib.util
+
+    from dramafactory.tools.registry import Availability
+
+    kind = settings.text_backend
+    if kind in ("embedded", "llama-cpp") and importlib.util.find_spec("llama_cpp") is None:
+        return Availability(False, "llama-cpp-python is not installed", "reinstall with the README's run command")
+    if kind == "embedded":
+        return Availability(True, "the packaged GGUF model, on this machine's CPU")
+    if kind == "llama-cpp":
+        path = settings.text_model_path
+        if path is None or not Path(path).is_file():
+            return Availability(False, f"no GGUF file at {path}", "set DRAMAFACTORY_TEXT_MODEL_PATH to a .gguf file")
+        return Availability(True, f"{path} on this machine's CPU")
+    if kind == "openai":
+        return Availability(True, f"model {settings.openai_model} at {settings.openai_base_url} (not contacted "
+                                  "by this check)")
+    return Availability(False, f"unknown text backend {kind!r}", f"one of: {', '.join(KNOWN)}")

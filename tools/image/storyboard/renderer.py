@@ -82,7 +82,8 @@ class StoryboardRenderer:
         panel.image.save(out, format="PNG", compress_level=3)
         return ImageResult(path=out, width=panel.image.width, height=panel.image.height,
                            seconds=time.perf_counter() - started, backend=self.name, figures=panel.figures,
-                           applied=panel.applied, feedback_ignored=" | ".join(panel.ignored) or None)
+                           applied=panel.applied, feedback_ignored=" | ".join(panel.ignored) or None,
+                           model="storyboard", conditioning=["canonical-look"] if request.shot.characters else [])
 
     def direction(self, request: ImageRequest) -> Direction:
         """The fixes the shot's QC reasons so far ask of this take (none when feedback is withheld)."""

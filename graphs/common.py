@@ -1,0 +1,68 @@
+"""What the graph's nodes share: the retry policy for transient failures, progress events, stage timings and the
+run's one QC agent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from langgraph.config import get_stream_writer
+from langgraph.types import RetryPolicy
+
+from dramafactory.agents.context import AgentContext
+from dramafactory.agents.qc.agent import QCAgent
+from dramafactory.tools.text.base import TextBackendError
+
+from .review import Checkpoints, Decision
+from .state import SeriesState
+
+# Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
+TRANSIENT = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=(TextBackendError, TimeoutError,
+                                                                          ConnectionError))
+
+
+def emit(**event) -> None:
+    try:
+        get_stream_writer()(event)
+    except RuntimeError:  # not running under a stream (e.g. a plain invoke in a test)
+        pass
+
+
+def timed(stage: str, episode: int | None, start: float) -> list[dict]:
+    return [{"stage": stage, "episode": episode, "seconds": round(time.perf_counter() - start, 3)}]
+
+
+_QC_LOCK = threading.Lock()
+
+
+def qc_agent(ctx: AgentContext) -> QCAgent:
+    """One QC agent per run context (it holds loaded scorer models); shot branches ask for it in parallel."""
+    with _QC_LOCK:
+        if not hasattr(ctx, "_qc_agent"):
+            ctx._qc_agent = QCAgent(ctx.settings, image=ctx.image)  # type: ignore[attr-defined]
+    return ctx._qc_agent  # type: ignore[attr-defined]
+
+
+def record_image_call(ctx: AgentContext, result, measured, *, stage: str, **fields: object) -> None:  # noqa: ANN001
+    """The ledger row of one image call: the backend's own figures where it measured them (a pipeline worker does
+    the work off the calling thread), else the caller's thread measurement; and a load row when it loaded a
+    model for this call."""
+    version = getattr(ctx.image, "version", "")
+    if result.load_seconds:
+        ctx.ledger.record(stage=f"{stage}.load", backend=result.backend, model=result.model or result.backend,
+                          kind="load", seconds=result.load_seconds, version=version)
+    if result.cpu_seconds is not None:
+        ctx.ledger.record(stage=stage, backend=result.backend, model=result.model or result.backend,
+                          seconds=result.seconds, cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope,
+                          gpu_seconds=result.gpu_seconds, version=version, batch=result.batch, **fields)
+    else:
+        ctx.ledger.record_measured(measured, stage=stage, backend=result.backend,
+                                   model=result.model or result.backend, version=version, **fields)
+
+
+def checkpoint(state: SeriesState, name: str) -> bool:
+    return getattr(Checkpoints.model_validate(state.get("checkpoints") or {}), name)
+
+
+def audit(step: str, decision: Decision, **extra) -> list[dict]:
+    return [{"step": step, "action": decision.action, "note": decision.note, "at": round(time.time(), 3), **extra}]

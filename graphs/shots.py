@@ -1,0 +1,247 @@
+"""The shots of an episode: fan-out (one render/QC subgraph per shot, run in parallel branches), the episode's QC
+loop (checks across shots, a retry per failed shot while attempts and the render budget last) and the review of
+the shots QC could not fix."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send, interrupt
+
+from dramafactory.agents.cinematographer.agent import revise
+from dramafactory.agents.context import AgentContext
+from dramafactory.agents.qc.agent import TakeUnderReview
+from dramafactory.agents.structured import stable_seed
+from dramafactory.schemas import Character, Location, SeriesBible, Shot, ShotList, Take
+from dramafactory.tools.accounting import measure
+from dramafactory.tools.image.base import ImageRequest
+
+from .artifacts import write_json
+from .assemble import best_take, episode_takes
+from .common import TRANSIENT, audit, checkpoint, emit, qc_agent, record_image_call
+from .review import Decision, check_shot_decisions
+from .state import SeriesState, ShotOutput, ShotState
+
+
+def _shot_send(state: SeriesState, shot: Shot, attempt: int, feedback: str | None) -> Send:
+    bible = SeriesBible.model_validate(state["bible"])
+    return Send("shot", {"shot": shot.model_dump(mode="json"), "series": bible.title,
+                         "cast": {c.name: c.model_dump(mode="json") for c in bible.characters},
+                         "location": bible.location(shot.location).model_dump(mode="json"), "seed": state["seed"],
+                         "attempt": attempt, "feedback": feedback, "takes": [],
+                         "references": usable_references(state, shot.characters)})
+
+
+def usable_references(state: SeriesState, names: list[str]) -> dict[str, str]:
+    """The accepted reference sheets (run-relative paths) of the named characters: a sheet QC or a person did not
+    accept is never given to a pipeline (it would spread a bad look over every shot)."""
+    sheets = state.get("references") or {}
+    return {n: sheets[n]["path"] for n in names if n in sheets and sheets[n].get("accepted")}
+
+
+def fan_out_shots(state: SeriesState) -> list[Send]:
+    return [_shot_send(state, shot, 0, None) for shot in ShotList.model_validate(state["shotlist"]).shots]
+
+
+# --- the per-shot subgraph: render → qc. The retry loop runs at the episode level (review_takes), where the
+# episode's render budget and the checks across shots (a duplicate of the previous shot) can be seen. ----------
+
+def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    shot = Shot.model_validate(state["shot"])
+    attempt = state.get("attempt", 0) + 1
+    feedback = state.get("feedback")
+    if feedback is not None:
+        shot = revise(shot, feedback, attempt, state["seed"])
+    emit(stage="render", status="start", shot=shot.id, attempt=attempt)
+    relative = Path("episodes") / f"{shot.episode:02d}" / "takes" / f"{shot.id}_a{attempt}.png"
+    request = ImageRequest(
+        shot=shot, cast={n: Character.model_validate(state["cast"][n]) for n in shot.characters},
+        location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / relative,
+        width=ctx.settings.width, height=ctx.settings.height, feedback=feedback,
+        references={n: ctx.run_dir / p for n, p in (state.get("references") or {}).items()},
+    )
+    with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
+        result = ctx.image.render(request)
+    record_image_call(ctx, result, rendered, stage="render", shot=shot.id, attempt=attempt)
+    take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
+                model=result.model, conditioning=result.conditioning, references=state.get("references") or {},
+                batch=result.batch, notes=result.notes, prompt=shot.prompt, seconds=round(result.seconds, 4),
+                changes=_changes(shot, state, attempt, feedback) + result.applied,
+                feedback_ignored=result.feedback_ignored)
+    return {"shot": shot.model_dump(mode="json"), "attempt": attempt, "pending": take.model_dump(mode="json")}
+
+
+def _changes(shot: Shot, state: ShotState, attempt: int, feedback: str | None) -> list[str]:
+    """What a retake changed before the renderer's own fixes: a new seed, and for a person's edit (a retake sent
+    with no QC feedback, its prompt and seed already replaced in the Send) the prompt as well."""
+    if attempt == 1:
+        return []
+    if feedback is None:
+        return ["seed", "prompt"]
+    return ["seed"] if shot.seed != state["shot"]["seed"] else []
+
+
+def _references(ctx: AgentContext, series: str, names: list[str]) -> dict[str, Character | None]:
+    """The canonical looks QC holds a take to, from the continuity memory (None where one is missing)."""
+    out: dict[str, Character | None] = {}
+    for name in names:
+        try:
+            out[name] = ctx.memory.canonical(series, name)
+        except KeyError:
+            out[name] = None
+    return out
+
+
+def _under_review(ctx: AgentContext, take: Take, shot: Shot, *, cast: dict[str, Character], location: Location,
+                  series: str) -> TakeUnderReview:
+    return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=location, cast=cast,
+                           references=_references(ctx, series, shot.characters), backend=take.backend)
+
+
+def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
+    ctx = runtime.context
+    shot = Shot.model_validate(state["shot"])
+    pending = Take.model_validate(state["pending"])
+    cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
+    with measure("thread") as scored:
+        report = qc_agent(ctx).score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
+                                                   location=Location.model_validate(state["location"])))
+    ctx.ledger.record_measured(scored, stage="qc", backend="qc", model="scorers", shot=shot.id,
+                               attempt=pending.attempt, passed=report.passed)
+    take = pending.model_copy(update={"qc": report, "accepted": report.passed,
+                                      "shot": shot.model_dump(mode="json")})
+    emit(stage="qc", status="done", shot=shot.id, attempt=take.attempt, passed=report.passed,
+          reason=report.reason[:160])
+    return {"takes": [take.model_dump(mode="json")]}
+
+
+def build_shot_graph():
+    graph = StateGraph(ShotState, context_schema=AgentContext, output_schema=ShotOutput)
+    graph.add_node("render", render, retry_policy=TRANSIENT)
+    graph.add_node("qc", qc)
+    graph.add_edge(START, "render")
+    graph.add_edge("render", "qc")
+    graph.add_edge("qc", END)
+    return graph.compile()
+
+
+# --- the episode's QC loop: checks across shots, then a retry for each failed shot while attempts and budget last -
+
+def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
+    """A take that passed its own checks must also not repeat the shot before it in its scene, and must keep that
+    shot's wardrobe colours. The check is made against the take that shot will use; when that take changes (it was
+    re-rendered), the check is made again. A shot whose predecessor has no accepted take yet waits for it."""
+    ctx = runtime.context
+    bible = SeriesBible.model_validate(state["bible"])
+    shots = ShotList.model_validate(state["shotlist"]).shots
+    takes = episode_takes(state)
+    cast = {c.name: c for c in bible.characters}
+    updated = []
+    for before, shot in zip([None, *shots[:-1]], shots, strict=True):
+        history = takes.get(shot.id)
+        if not history or before is None or before.scene != shot.scene or not history[-1].accepted:
+            continue
+        latest = history[-1]
+        previous = next((t for t in reversed(takes.get(before.id, [])) if t.accepted), None)
+        if previous is None or latest.compared_with == previous.asset:
+            continue
+        extra = qc_agent(ctx).score_sequence(
+            _under_review(ctx, latest, shot, cast=cast, location=bible.location(shot.location), series=bible.title),
+            _under_review(ctx, previous, before, cast=cast, location=bible.location(before.location),
+                          series=bible.title))
+        own = [s for s in latest.qc.scores if s.scorer != "duplicate" and not s.scorer.startswith("continuity:")]
+        report = latest.qc.model_copy(update={"scores": own + extra,
+                                              "passed": all(s.passed for s in own + extra)})
+        updated.append(latest.model_copy(update={"qc": report, "accepted": report.passed,
+                                                 "compared_with": previous.asset}).model_dump(mode="json"))
+    return {"takes": updated}
+
+
+def render_budget(ctx: AgentContext, shots: int) -> int:
+    return max(shots, math.ceil(ctx.settings.render_budget * shots))
+
+
+def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Send] | str:
+    ctx = runtime.context
+    shots = ShotList.model_validate(state["shotlist"]).shots
+    takes = episode_takes(state)
+    left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values())
+    sends = []
+    for shot in shots:
+        history = takes.get(shot.id)
+        if not history:  # cannot happen after the fan-out; a shot without takes is assembled as an error
+            continue
+        latest = history[-1]
+        if latest.accepted or latest.qc is None or latest.qc.needs_human:
+            continue
+        if len(history) >= ctx.settings.max_attempts or left <= 0:
+            continue
+        left -= 1
+        revised = Shot.model_validate(latest.shot) if latest.shot else shot
+        sends.append(_shot_send(state, revised, latest.attempt, latest.qc.reason or "failed QC"))
+    return sends or "review_shots"
+
+
+def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
+    """Shots QC could not fix go to people: listed in review_queue.json, and where the run asks for it (the
+    `shots` checkpoint, or review_shots="interrupt") the run pauses here until someone decides: approve (the best
+    take is accepted by a person), reject with a note or edit the prompt (the shot renders again, and comes back
+    here if QC still fails it), or flag (assembled with its best take, left in the queue)."""
+    ctx = runtime.context
+    number = state["episode"]
+    takes = episode_takes(state)
+    flagged = []
+    for shot_id, history in takes.items():
+        if not any(t.accepted for t in history):
+            best = best_take(history)
+            flagged.append({"episode": number, "shot": shot_id, "attempts": len(history),
+                            "best_take": best.attempt, "asset": best.asset,
+                            "reason": best.qc.reason if best.qc else "not scored",
+                            "needs_human": bool(best.qc and best.qc.needs_human),
+                            "takes": [{"attempt": t.attempt, "asset": t.asset, "prompt": t.prompt,
+                                       "qc": t.qc.model_dump(mode="json") if t.qc else None} for t in history]})
+    queue_path = ctx.run_dir / "review_queue.json"
+    queue = [q for q in (json.loads(queue_path.read_text()) if queue_path.is_file() else [])
+             if q["episode"] != number]
+    listed = [{k: v for k, v in q.items() if k != "takes"} for q in flagged]
+    write_json(queue_path, queue + listed)
+    emit(stage="qc", status="review", episode=number, flagged=len(flagged))
+    # a shot a person chose to flag earlier in this episode is not asked about again (another shot's redo brings
+    # the episode back here)
+    kept_flagged = {shot for r in state.get("reviews", []) if r.get("step") == f"shots:{number}"
+                    for shot, choice in (r.get("shots") or {}).items() if choice.get("action") == "flag"}
+    to_ask = [q for q in flagged if q["shot"] not in kept_flagged]
+    if not to_ask or not (checkpoint(state, "shots") or ctx.settings.review_shots == "interrupt"):
+        return Command(goto="voices")
+    answer = interrupt({"kind": "shots", "episode": number, "shots": to_ask}) or {}
+    if "action" not in answer:  # the CLI's form, {shot_id: "approve"}: shots left out stay flagged
+        answer = {"action": "approve", "shots": {shot: {"action": answer.get(shot, "flag")}
+                                                for shot in (q["shot"] for q in to_ask)}}
+    decision = Decision.model_validate(answer)
+    per_shot = check_shot_decisions(decision, [q["shot"] for q in to_ask])
+    updated, sends = [], []
+    shots = {s.id: s for s in ShotList.model_validate(state["shotlist"]).shots}
+    for item in to_ask:
+        choice = per_shot[item["shot"]]
+        history = takes[item["shot"]]
+        if choice.action == "approve":
+            take = next(t for t in history if t.attempt == item["best_take"])
+            updated.append(take.model_copy(update={"accepted": True, "approved_by": "human"}).model_dump(mode="json"))
+        elif choice.action in ("reject", "edit"):
+            latest = history[-1]
+            shot = Shot.model_validate(latest.shot) if latest.shot else shots[item["shot"]]
+            if choice.action == "edit":  # the person's prompt as written; a new seed so the take differs
+                shot = shot.model_copy(update={"prompt": choice.prompt,
+                                               "seed": stable_seed(state["seed"], shot.id, "edit", latest.attempt)})
+                sends.append(_shot_send(state, shot, latest.attempt, None))
+            else:
+                sends.append(_shot_send(state, shot, latest.attempt, f"reviewer: {choice.note}"))
+    still = [q for q in listed if q["shot"] in kept_flagged or per_shot[q["shot"]].action == "flag"]
+    write_json(queue_path, queue + still)
+    audit_rows = audit(f"shots:{number}", decision, shots={k: v.model_dump(mode="json") for k, v in per_shot.items()})
+    return Command(goto=sends or "voices", update={"takes": updated, "reviews": audit_rows})

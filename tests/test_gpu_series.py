@@ -1,0 +1,156 @@
+"""A whole series through the graph on the diffusers keyframe and clip backends, pointed at tiny randomly initialised
+pipeline folders (tests/tiny_pipelines.py) on the CPU. Text and speech are the fast fakes of tests/fakes.py.
+
+Noise is what random weights draw: QC must fail those frames and send the shots to review (that is the right answer),
+and the episode must still finish, assembled from the clips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dramafactory.graphs.backends import build_context
+from dramafactory.graphs.runner import produce
+from dramafactory.schemas import RunSummary, SeriesConcept
+from dramafactory.tools.assembly.video import probe
+from dramafactory.tools.image.base import ImageRequest, ImageResult
+
+from .conftest import tiny_settings
+from .fakes import FakeSpeech, FakeText
+
+pytest.importorskip("diffusers")
+
+
+def _concept() -> SeriesConcept:
+    return SeriesConcept(logline="A night-shift nurse discovers the billionaire patient she saved is her runaway "
+                                 "father.", genre="family", episodes=1, seconds_per_episode=20)
+
+
+def _settings(tiny_models, video: str | None = "image_to_video", **extra):
+    values = {"width": 180, "height": 320, "fps": 8, "music": True, "max_attempts": 2, **extra}
+    return tiny_settings(tiny_models, video=video, **values)
+
+
+@pytest.fixture(scope="module")
+def gpu_run(tiny_models, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("gpu-series")
+    ctx = build_context(run_dir, _settings(tiny_models), text=FakeText(), speech=FakeSpeech())
+    outcome = produce(ctx, concept=_concept(), seed=5)
+    return ctx, outcome
+
+
+def test_the_series_finishes_on_diffusers_keyframes_and_clips(gpu_run, tiny_models):
+    ctx, outcome = gpu_run
+    run = ctx.run_dir
+    assert outcome.status == "finished"
+    shots = json.loads((run / "episodes/01/shots.json").read_text())["shots"]
+    assert shots
+    for record in shots:
+        takes = record["takes"]
+        assert takes and all(t["backend"] == "diffusers" and t["model"] == str(tiny_models("reference_image"))
+                             for t in takes)
+        assert all(t["qc"] is not None and t["qc"]["scores"] for t in takes)  # every take carries a QC report
+        assert record["clip"] is not None and (run / record["clip"]["path"]).is_file()
+        assert record["clip_fallback"] is None
+        frames = record["clip"]["frames"]
+        assert (frames - 1) % 4 == 0 and record["clip"]["backend"] == "diffusers"
+    info = probe(run / "episodes/01/episode.mp4")
+    assert info["height"] > info["width"] and info["has_audio"]
+    summary = RunSummary.model_validate_json((run / "summary.json").read_text())
+    assert summary.clip_shots == len(shots) and summary.clip_fallbacks == 0
+    assert "clip" in {s.stage for s in summary.stages}
+
+
+def test_noise_frames_fail_qc_and_go_to_review(gpu_run):
+    ctx, _ = gpu_run
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    # random weights draw noise: no take may pass, and every shot is queued for a person
+    assert all(not t["accepted"] for r in shots for t in r["takes"])
+    assert all(r["needs_review"] for r in shots)
+    queue = json.loads((ctx.run_dir / "review_queue.json").read_text())
+    assert {q["shot"] for q in queue} == {r["shot"]["id"] for r in shots}
+    reasons = " ".join(t["qc"]["verdict"] for r in shots for t in r["takes"])
+    assert "pass" not in reasons.split()
+
+
+def test_noise_reference_sheets_are_not_used_and_say_why(gpu_run):
+    ctx, _ = gpu_run
+    sheets = json.loads((ctx.run_dir / "references.json").read_text())["sheets"]
+    bible = json.loads((ctx.run_dir / "bible.json").read_text())
+    assert set(sheets) == {c["name"] for c in bible["characters"]}
+    for sheet in sheets.values():
+        assert not sheet["accepted"] and sheet["why_unused"] and (ctx.run_dir / sheet["path"]).is_file()
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    conditioned = [c for r in shots for t in r["takes"] for c in t["conditioning"]]
+    assert conditioned and all(c.startswith("none: no accepted reference sheet") for c in conditioned)
+
+
+def test_the_ledger_holds_the_backends_own_figures_and_the_loads(gpu_run):
+    ctx, _ = gpu_run
+    rows = [json.loads(line) for line in (ctx.run_dir / "ledger.jsonl").read_text().splitlines()]
+    renders = [r for r in rows if r["stage"] == "render"]
+    assert renders and all(r["backend"] == "diffusers" and r["cpu_scope"] == "process" for r in renders)
+    assert all(r["gpu_seconds"] == 0.0 and r["batch"] >= 1 for r in renders)  # CPU device: no GPU did the work
+    loads = {r["stage"] for r in rows if r["kind"] == "load"}
+    assert {"reference.load", "clip.load"} <= loads or {"render.load", "clip.load"} <= loads
+    assert len([r for r in rows if r["stage"] == "clip" and r["kind"] == "call"]) == \
+        len(json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"])
+
+
+class PortraitSheets:
+    """A test double around the real diffusers backend: reference sheets are a real photograph of one person (so
+    they pass QC and are embedded); every shot is drawn by the real pipeline, conditioned on the accepted sheet."""
+
+    def __init__(self, inner, photo: Path):
+        self.inner, self.photo = inner, photo
+        self.name = inner.name
+        self.wants_reference_sheets = True
+        self.references_seen: list[dict] = []
+
+    def people_scorer(self):
+        return self.inner.people_scorer()
+
+    def render(self, request: ImageRequest) -> ImageResult:
+        if not request.shot.id.startswith("ref-"):
+            self.references_seen.append({n: str(p) for n, p in request.references.items()})
+            return self.inner.render(request)
+        portrait = Image.open(self.photo).convert("RGB")
+        canvas = Image.new("RGB", (request.width, request.height), (200, 200, 205))
+        scale = 0.8 * request.width / portrait.width
+        portrait = portrait.resize((int(portrait.width * scale), int(portrait.height * scale)))
+        canvas.paste(portrait, ((request.width - portrait.width) // 2, request.height // 5))
+        request.out_path.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(request.out_path)
+        return ImageResult(request.out_path, request.width, request.height, 0.01, self.name, model="photo")
+
+
+def test_accepted_reference_sheets_are_embedded_and_condition_every_shot(tiny_models, tmp_path):
+    pytest.importorskip("dlib")
+    from matplotlib import cbook
+
+    from dramafactory.tools import registry
+
+    photo = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    settings = _settings(tiny_models, video=None, width=360, height=640)
+    image = PortraitSheets(registry.build("image", settings), photo)
+    ctx = build_context(tmp_path / "run", settings, text=FakeText(), speech=FakeSpeech(), image=image)
+    assert produce(ctx, concept=_concept(), seed=5).status == "finished"
+    sheets = json.loads((ctx.run_dir / "references.json").read_text())["sheets"]
+    assert all(s["accepted"] and s["embedded"] for s in sheets.values()), sheets
+    store = ctx.memory.references()
+    bible = json.loads((ctx.run_dir / "bible.json").read_text())
+    for character in bible["characters"]:
+        stored = store.get(bible["title"], character["name"])
+        assert stored is not None and len(stored.embedding) == 128
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    for record in shots:
+        for take in record["takes"]:
+            visible = record["shot"]["characters"]
+            assert take["conditioning"] == [f"reference:{n}" for n in visible]
+            assert set(take["references"]) == set(visible)  # the sheets of the people in the shot
+    assert any(image.references_seen)  # the pipeline was handed the sheets (shots with nobody get none)
+    assert np.asarray(Image.open(ctx.run_dir / next(iter(sheets.values()))["path"])).std() > 10
