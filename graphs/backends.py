@@ -57,6 +57,10 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
         ffmpeg_exe()
     except FFmpegMissing as exc:
         raise DramaError(str(exc), "pip install --force-reinstall imageio-ffmpeg") from exc
+    given = {"text": text, "image": image, "speech": speech, "video": None if video is _UNSET else video}
+    for role in registry.ROLES:  # every configured backend checked before any is built or loaded
+        if given[role] is None and not (role == "video" and video is not _UNSET):
+            registry.preflight(role, settings)
     run_dir.mkdir(parents=True, exist_ok=True)
     return AgentContext(
         run_dir=run_dir,

@@ -99,3 +99,36 @@ def test_a_paused_shot_review_is_answered_with_approve(fake_context, concept, fa
     result = run("--resume", "--out", str(run_dir), "--approve", "e01s03")
     assert result.exit_code == 0, result.output
     assert json.loads((run_dir / "review_queue.json").read_text()) == []
+
+
+def test_a_gpu_backend_without_cuda_stops_before_any_work(tmp_path):
+    # this machine's torch is the CPU build: the configured GPU backend must be refused in one line, before the
+    # text model loads or anything is written
+    result = run("A maid finds out her fiance framed her brother.", "--out", str(tmp_path / "run"),
+                 env={"DRAMAFACTORY_IMAGE_BACKEND": "diffusers"})
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert lines[0].startswith("error: image backend 'diffusers': a GPU backend is configured but no CUDA device")
+    assert "DRAMAFACTORY_DEVICE=cpu" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_model_folder_names_the_role_and_the_setting(tmp_path):
+    result = run("A maid finds out her fiance framed her brother.", "--out", str(tmp_path / "run"),
+                 env={"DRAMAFACTORY_VIDEO_BACKEND": "diffusers", "DRAMAFACTORY_DEVICE": "cpu",
+                      "DRAMAFACTORY_VIDEO_MODEL": str(tmp_path / "no-wan")})
+    assert result.exit_code == 2
+    assert "video backend 'diffusers': the model path" in result.output and "DRAMAFACTORY_VIDEO_MODEL" in result.output
+
+
+def test_backends_lists_every_role_and_fails_when_the_configured_one_cannot_run(tmp_path):
+    result = runner.invoke(app, ["backends", "--json"], env={})
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = json.loads(result.stdout)
+    assert {r["role"] for r in rows} == {"text", "image", "video", "speech"}
+    assert {(r["role"], r["name"]) for r in rows if r["configured"]} == {
+        ("text", "embedded"), ("image", "storyboard"), ("video", "none"), ("speech", "voicebank")}
+    broken = runner.invoke(app, ["backends"], env={"DRAMAFACTORY_IMAGE_BACKEND": "diffusers"})
+    assert broken.exit_code == 2 and "no CUDA device" in broken.output

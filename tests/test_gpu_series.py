@@ -154,3 +154,70 @@ def test_accepted_reference_sheets_are_embedded_and_condition_every_shot(tiny_mo
             assert set(take["references"]) == set(visible)  # the sheets of the people in the shot
     assert any(image.references_seen)  # the pipeline was handed the sheets (shots with nobody get none)
     assert np.asarray(Image.open(ctx.run_dir / next(iter(sheets.values()))["path"])).std() > 10
+
+
+class _Crash(BaseException):
+    """A test double of the process dying mid-clip (not an Exception: nothing in the graph may catch it)."""
+
+
+class CountingVideo:
+    """The real clip backend, counting calls; optionally the process 'dies' on the nth clip."""
+
+    def __init__(self, inner, crash_on: int | None = None):
+        self.inner, self.crash_on, self.calls = inner, crash_on, []
+        self.name, self.model, self.version = inner.name, inner.model, inner.version
+
+    def take_load_seconds(self) -> float:
+        return self.inner.take_load_seconds()
+
+    def animate(self, request):
+        self.calls.append(request.shot.id)
+        if self.crash_on is not None and len(self.calls) == self.crash_on:
+            raise _Crash("killed")
+        return self.inner.animate(request)
+
+
+def test_a_crash_mid_clips_resumes_without_remaking_or_rebilling_committed_clips(tiny_models, tmp_path):
+    from dramafactory.tools import registry
+
+    settings = _settings(tiny_models)
+    run_dir = tmp_path / "run"
+    dying = CountingVideo(registry.build("video", settings), crash_on=4)
+    with pytest.raises(_Crash):
+        produce(build_context(run_dir, settings, text=FakeText(), speech=FakeSpeech(), video=dying),
+                concept=_concept(), seed=5)
+    made = sorted(p.name for p in (run_dir / "episodes/01/clips").glob("*.mp4"))
+    assert len(made) >= 1 and not (run_dir / "episodes/01/episode.mp4").exists()
+    again = CountingVideo(registry.build("video", settings))
+    outcome = produce(build_context(run_dir, settings, text=FakeText(), speech=FakeSpeech(), video=again),
+                      concept=None, resume=True)
+    assert outcome.status == "finished"
+    shots = json.loads((run_dir / "episodes/01/shots.json").read_text())["shots"]
+    committed = {p.split("_a")[0] for p in made}
+    assert not committed & set(again.calls), "a committed clip was made again"
+    assert len(again.calls) == len(shots) - len(committed)
+    rows = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
+    clip_calls = [r["shot"] for r in rows if r["stage"] == "clip" and r["kind"] == "call"]
+    assert sorted(clip_calls) == sorted(r["shot"]["id"] for r in shots)  # each clip billed once
+
+
+def test_a_failed_clip_falls_back_to_the_keyframe_marked(tiny_models, tmp_path):
+    from dramafactory.tools import registry
+
+    settings = _settings(tiny_models)
+
+    class OneBadClip(CountingVideo):
+        def animate(self, request):
+            if request.shot.id.endswith("s02"):
+                raise RuntimeError("the pipeline produced NaNs")
+            return super().animate(request)
+
+    ctx = build_context(tmp_path / "run", settings, text=FakeText(), speech=FakeSpeech(),
+                        video=OneBadClip(registry.build("video", settings)))
+    assert produce(ctx, concept=_concept(), seed=5).status == "finished"
+    shots = {r["shot"]["id"]: r for r in json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]}
+    bad = shots["e01s02"]
+    assert bad["clip"] is None and "NaNs" in bad["clip_fallback"] and "camera motion" in bad["clip_fallback"]
+    assert all(r["clip"] for sid, r in shots.items() if sid != "e01s02")
+    summary = RunSummary.model_validate_json((ctx.run_dir / "summary.json").read_text())
+    assert summary.clip_fallbacks == 1 and summary.clip_shots == len(shots) - 1

@@ -89,14 +89,19 @@ def entry_for(role: str, settings: Settings) -> BackendEntry:
     return known[name]
 
 
-def build(role: str, settings: Settings) -> Any:
-    """The configured backend of a role, checked first: a backend that cannot run here stops the run before any
-    work is spent, with the reason and the fix."""
+def preflight(role: str, settings: Settings) -> BackendEntry:
+    """The configured backend of a role, checked: one that cannot run here raises with the reason and the fix."""
     entry = entry_for(role, settings)
     state = entry.check(settings)
     if not state.ok:
         raise DramaError(f"{role} backend {entry.name!r}: {state.detail}", state.fix)
-    return entry.build(settings)
+    return entry
+
+
+def build(role: str, settings: Settings) -> Any:
+    """The configured backend of a role, checked first: a backend that cannot run here stops the run before any
+    work is spent, with the reason and the fix."""
+    return preflight(role, settings).build(settings)
 
 
 def report(settings: Settings) -> list[dict[str, Any]]:
