@@ -322,6 +322,8 @@ class RunSummary(_Model):
     clip_shots: int = Field(default=0, description="Shots assembled from a clip the video backend made.")
     clip_fallbacks: int = Field(default=0, description="Shots that wanted a clip and got their keyframe with "
                                                        "camera motion instead (shots.json says why).")
+    clips_flagged: int = Field(default=0, description="Clips QC did not pass, used as the best of their attempts "
+                                                      "and listed for a person in review_queue.json.")
     model_calls: int
     prompt_tokens: int
     completion_tokens: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from dramafactory.agents.cinematographer.agent import retime
@@ -111,13 +112,29 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
     make_contact_sheet(sheet, folder / "contact_sheet.png", columns=4,
                        title=f"{script.title} - episode {number:02d}")
     write_json(folder / "shots.json", {"episode": number, "seconds": round(clock, 3), "shots": records})
+    flagged_clips = _queue_clips(ctx, number, records)
     first_pass = sum(1 for r in records if r["takes"][0]["accepted"] and r["takes"][0].get("approved_by") != "human")
     final = sum(1 for r in records if not r["needs_review"])
     humans = sum(1 for r in records if not any(t["accepted"] and t.get("approved_by") != "human" for t in r["takes"]))
     return {"episode": number, "seconds": round(result.duration, 3), "shots": len(records),
             "takes": sum(len(r["takes"]) for r in records), "first_pass_usable": first_pass, "final_usable": final,
             "shots_to_humans": humans, "clip_shots": result.clip_shots,
-            "clip_fallbacks": sum(1 for r in records if r["clip_fallback"])}
+            "clip_fallbacks": sum(1 for r in records if r["clip_fallback"]), "clips_flagged": flagged_clips}
+
+
+def _queue_clips(ctx: AgentContext, number: int, records: list[dict]) -> int:
+    """Clips QC did not pass are used (the best of their attempts) and listed for a person in review_queue.json,
+    beside the shots (kind "clip"); the episode's earlier clip entries are replaced."""
+    queue_path = ctx.run_dir / "review_queue.json"
+    queue = json.loads(queue_path.read_text()) if queue_path.is_file() else []
+    queue = [q for q in queue if not (q.get("kind") == "clip" and q["episode"] == number)]
+    flagged = [{"episode": number, "shot": r["shot"]["id"], "kind": "clip", "asset": r["clip"]["path"],
+                "attempts": len(r["clip"].get("attempts", [])), "reason": r["clip"].get("reason") or "not judged",
+                "needs_human": r["clip"].get("verdict") == "partial"}
+               for r in records if r["clip"] and not r["clip"].get("accepted", True)]
+    if flagged or queue_path.is_file():
+        write_json(queue_path, queue + flagged)
+    return len(flagged)
 
 
 def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
@@ -161,6 +178,7 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         shots_to_humans=sum(d.get("shots_to_humans", 0) for d in done),
         clip_shots=sum(d.get("clip_shots", 0) for d in done),
         clip_fallbacks=sum(d.get("clip_fallbacks", 0) for d in done),
+        clips_flagged=sum(d.get("clips_flagged", 0) for d in done),
         model_calls=len(text_rows), prompt_tokens=sum(r.get("prompt_tokens", 0) for r in text_rows),
         completion_tokens=sum(r.get("completion_tokens", 0) for r in text_rows),
         fallback_lines=sum(1 for r in _lines(ctx.run_dir) if r.get("fallback")),

@@ -1,5 +1,8 @@
 """Clips: where a video backend is configured, each shot's chosen keyframe is animated after the voices are made,
-so the clip is made once, at the shot's final (voiced) length. One Send branch per shot: a crash keeps the clips
+so the clip is made once, at the shot's final (voiced) length. QC judges every clip (agents/qc/scorers/clip_checks:
+decodes, covers its shot, not black, frozen or flickering, starts from its keyframe, no identity drift); a failed
+clip is made again with another seed while attempts last, and the best one, unless it passed, is flagged for a
+person (review_queue.json) and still used. One Send branch per shot: a crash keeps the clips
 already committed (LangGraph keeps the finished branches' writes), and a resumed run does not make them again.
 
 A clip the backend could not make (an error that is not transient) is recorded with its reason; assembly then uses
@@ -14,9 +17,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from dramafactory.agents.context import AgentContext
-from dramafactory.schemas import Shot, Take
+from dramafactory.agents.qc.scorers.clip_checks import score_clip
+from dramafactory.agents.qc.scorers.reference import shared_embedder
+from dramafactory.agents.structured import stable_seed
+from dramafactory.schemas import QCReport, Shot, Take
 from dramafactory.tools.accounting import measure
 from dramafactory.tools.video.base import ClipRequest, motion_prompt
+from dramafactory.tools.vision.faces import faces_available
 
 from .assemble import best_take, episode_takes, final_shots
 from .common import emit
@@ -52,34 +59,45 @@ def fan_out_clips(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Se
     return sends or "assemble"
 
 
-def clip(state: ClipState, runtime: Runtime[AgentContext]) -> dict:
-    ctx = runtime.context
+def _judge_clip(ctx: AgentContext, path: Path, shot: Shot, keyframe: Path, fps: float) -> QCReport:
+    """QC of a clip: it decodes, covers its shot, does not go black, freeze or flicker, starts from its keyframe,
+    and (with the face scorer installed, and people in the shot) keeps its people who they were."""
+    faces = None
+    if shot.characters:
+        available, _ = faces_available()
+        faces = shared_embedder() if available else None
+    with measure("thread") as scored:
+        scores = score_clip(path, keyframe=keyframe, target_seconds=shot.duration_s, fps=fps, faces=faces,
+                            expected_people=len(shot.characters))
+    report = QCReport(passed=all(s.passed for s in scores), scores=scores)
+    ctx.ledger.record_measured(scored, stage="qc", backend="qc", model="clip-checks", shot=shot.id, clip=path.name,
+                               passed=report.passed)
+    return report
+
+
+def _attempt(ctx: AgentContext, shot: Shot, take: Take, attempt: int) -> tuple[dict, QCReport | None]:
+    """One clip of the shot (a new seed per attempt): its record and its QC report (None: the backend failed)."""
     assert ctx.video is not None
-    shot = Shot.model_validate(state["shot"])
-    take = Take.model_validate(state["take"])
-    key = clip_key(shot.id, take.attempt)
-    relative = Path("episodes") / f"{shot.episode:02d}" / "clips" / f"{shot.id}_a{take.attempt}.mp4"
-    request = ClipRequest(shot=shot, keyframe=ctx.run_dir / take.asset, prompt=motion_prompt(shot), seed=shot.seed,
+    video = ctx.video
+    relative = Path("episodes") / f"{shot.episode:02d}" / "clips" / f"{shot.id}_a{take.attempt}" \
+        f"{'' if attempt == 1 else f'_c{attempt}'}.mp4"
+    seed = shot.seed if attempt == 1 else stable_seed(shot.seed, shot.id, "clip", attempt)
+    request = ClipRequest(shot=shot, keyframe=ctx.run_dir / take.asset, prompt=motion_prompt(shot), seed=seed,
                           duration_s=shot.duration_s, out_path=ctx.run_dir / relative, width=ctx.settings.width,
                           height=ctx.settings.height)
-    emit(stage="clip", status="start", shot=shot.id)
-    base = {"shot": shot.id, "take": take.attempt, "keyframe": take.asset, "target_s": shot.duration_s,
-            "backend": ctx.video.name, "model": getattr(ctx.video, "model", ctx.video.name)}
-    version = getattr(ctx.video, "version", "")
+    version = getattr(video, "version", "")
+    model = getattr(video, "model", video.name)
     try:
         with measure("thread") as spent:
-            result = ctx.video.animate(request)
+            result = video.animate(request)
     except _RETRIED:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded and shown: the shot falls back to its keyframe, marked
         reason = f"{type(exc).__name__}: {exc}"
-        ctx.ledger.record(stage="clip", backend=base["backend"], model=base["model"], kind="error",
-                          seconds=spent.wall_seconds if spent.wall_seconds else 0.0, version=version,
-                          shot=shot.id, error=reason[:500])
-        emit(stage="clip", status="failed", shot=shot.id, reason=reason[:160])
-        return {"clips": {key: {**base, "error": reason,
-                                "fallback": "the keyframe with camera motion (no clip)"}}}
-    load = getattr(ctx.video, "take_load_seconds", lambda: 0.0)()
+        ctx.ledger.record(stage="clip", backend=video.name, model=model, kind="error", seconds=spent.wall_seconds,
+                          version=version, shot=shot.id, attempt=attempt, error=reason[:500])
+        return {"attempt": attempt, "seed": seed, "error": reason}, None
+    load = getattr(video, "take_load_seconds", lambda: 0.0)()
     if load:
         ctx.ledger.record(stage="clip.load", backend=result.backend, model=result.model, kind="load", seconds=load,
                           version=version)
@@ -87,11 +105,40 @@ def clip(state: ClipState, runtime: Runtime[AgentContext]) -> dict:
         ctx.ledger.record(stage="clip", backend=result.backend, model=result.model, seconds=result.seconds,
                           cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope,
                           gpu_seconds=result.gpu_seconds if result.gpu_seconds is not None else 0.0,
-                          version=version, shot=shot.id, frames=result.frames)
+                          version=version, shot=shot.id, attempt=attempt, frames=result.frames)
     else:
         ctx.ledger.record_measured(spent, stage="clip", backend=result.backend, model=result.model, version=version,
-                                   shot=shot.id, frames=result.frames)
-    emit(stage="clip", status="done", shot=shot.id, frames=result.frames)
-    return {"clips": {key: {**base, "path": str(relative), "frames": result.frames, "fps": result.fps,
-                            "duration_s": round(result.duration_s, 3), "width": result.width, "height": result.height,
-                            "seconds": round(result.seconds, 3), "notes": result.notes}}}
+                                   shot=shot.id, attempt=attempt, frames=result.frames)
+    report = _judge_clip(ctx, ctx.run_dir / relative, shot, ctx.run_dir / take.asset, result.fps)
+    return {"attempt": attempt, "seed": seed, "path": str(relative), "frames": result.frames, "fps": result.fps,
+            "duration_s": round(result.duration_s, 3), "width": result.width, "height": result.height,
+            "seconds": round(result.seconds, 3), "notes": result.notes,
+            "qc": report.model_dump(mode="json")}, report
+
+
+def clip(state: ClipState, runtime: Runtime[AgentContext]) -> dict:
+    """Clips of one shot until one passes QC, a check no scorer can settle needs a person, or the attempts
+    (settings.max_attempts) run out; the best is kept and, unless it passed, flagged for review."""
+    ctx = runtime.context
+    assert ctx.video is not None
+    shot = Shot.model_validate(state["shot"])
+    take = Take.model_validate(state["take"])
+    key = clip_key(shot.id, take.attempt)
+    emit(stage="clip", status="start", shot=shot.id)
+    base = {"shot": shot.id, "take": take.attempt, "keyframe": take.asset, "target_s": shot.duration_s,
+            "backend": ctx.video.name, "model": getattr(ctx.video, "model", ctx.video.name)}
+    attempts: list[tuple[dict, QCReport]] = []
+    for attempt in range(1, ctx.settings.max_attempts + 1):
+        record, report = _attempt(ctx, shot, take, attempt)
+        if report is None:  # the backend could not make it: another seed will not help
+            emit(stage="clip", status="failed", shot=shot.id, reason=record["error"][:160])
+            return {"clips": {key: {**base, "error": record["error"],
+                                    "fallback": "the keyframe with camera motion (no clip)",
+                                    "attempts": [a for a, _ in attempts] + [record]}}}
+        attempts.append((record, report))
+        if report.passed or report.needs_human:
+            break
+    chosen, report = max(reversed(attempts), key=lambda a: (a[1].passed, sum(s.passed for s in a[1].scores)))
+    emit(stage="clip", status="done", shot=shot.id, frames=chosen["frames"], passed=report.passed)
+    return {"clips": {key: {**base, **chosen, "accepted": report.passed, "verdict": report.verdict,
+                            "reason": report.reason, "attempts": [a for a, _ in attempts]}}}

@@ -97,8 +97,26 @@ def test_the_ledger_holds_the_backends_own_figures_and_the_loads(gpu_run):
     assert all(r["gpu_seconds"] == 0.0 and r["batch"] >= 1 for r in renders)  # CPU device: no GPU did the work
     loads = {r["stage"] for r in rows if r["kind"] == "load"}
     assert {"reference.load", "clip.load"} <= loads or {"render.load", "clip.load"} <= loads
-    assert len([r for r in rows if r["stage"] == "clip" and r["kind"] == "call"]) == \
-        len(json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"])
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    made = sum(len(r["clip"]["attempts"]) for r in shots)
+    assert len([r for r in rows if r["stage"] == "clip" and r["kind"] == "call"]) == made  # each clip billed once
+    assert len([r for r in rows if r["stage"] == "qc" and r["model"] == "clip-checks"]) == made
+
+
+def test_every_clip_carries_its_qc_and_the_ones_qc_did_not_pass_are_queued(gpu_run):
+    ctx, _ = gpu_run
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    for record in shots:
+        clip = record["clip"]
+        scorers = {s["scorer"] for s in clip["qc"]["scores"]}
+        assert {"clip_readable", "clip_length", "clip_frozen", "clip_starts_from_keyframe"} <= scorers
+        for attempt in clip["attempts"]:
+            assert attempt["qc"]["scores"] and (ctx.run_dir / attempt["path"]).is_file()
+    queue = json.loads((ctx.run_dir / "review_queue.json").read_text())
+    queued = {q["shot"] for q in queue if q.get("kind") == "clip"}
+    assert queued == {r["shot"]["id"] for r in shots if not r["clip"]["accepted"]}
+    summary = RunSummary.model_validate_json((ctx.run_dir / "summary.json").read_text())
+    assert summary.clips_flagged == len(queued)
 
 
 class PortraitSheets:
@@ -195,10 +213,11 @@ def test_a_crash_mid_clips_resumes_without_remaking_or_rebilling_committed_clips
     shots = json.loads((run_dir / "episodes/01/shots.json").read_text())["shots"]
     committed = {p.split("_a")[0] for p in made}
     assert not committed & set(again.calls), "a committed clip was made again"
-    assert len(again.calls) == len(shots) - len(committed)
+    assert set(again.calls) == {r["shot"]["id"] for r in shots} - committed
     rows = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
     clip_calls = [r["shot"] for r in rows if r["stage"] == "clip" and r["kind"] == "call"]
-    assert sorted(clip_calls) == sorted(r["shot"]["id"] for r in shots)  # each clip billed once
+    billed = sorted(r["shot"]["id"] for r in shots for _ in r["clip"]["attempts"])
+    assert sorted(clip_calls) == billed  # each clip that was kept billed once, none twice
 
 
 def test_a_failed_clip_falls_back_to_the_keyframe_marked(tiny_models, tmp_path):

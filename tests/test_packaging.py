@@ -36,6 +36,7 @@ def test_wheel_holds_and_imports_every_module(tmp_path):
     missing = source_modules() - in_wheel
     assert not missing, f"modules missing from the wheel: {sorted(missing)}"
     assert "dramafactory/evals/golden/concepts.yaml" in names, "the eval golden set must ship in the wheel"
+    assert "dramafactory/tools/presets.yaml" in names, "the GPU presets must ship in the wheel"
     for page in (ROOT / "api" / "static").iterdir():  # the service's web pages
         assert f"dramafactory/api/static/{page.name}" in names, f"api/static/{page.name} must ship in the wheel"
     # Import every module from the extracted wheel (not from the source tree) in a clean interpreter.
