@@ -58,12 +58,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--video-model", type=Path, help="a local diffusers image-to-video folder")
     p.add_argument("--batch", type=int, default=4, help="images per batched keyframe call (preset max_batch)")
     p.add_argument("--keyframe-steps", type=int, help="default: klein 4, Z-Image-Turbo 8 (their distilled counts)")
-    p.add_argument("--clip-steps", type=int, default=4, help="a step-distilled TI2V-5B (FastWan: 3; base: 30-50)")
-    p.add_argument("--clip-guidance", type=float, default=1.0, help=">1 doubles the passes (CFG)")
+    from dramafactory.tools.presets import preset
+
+    clip = preset("throughput").video  # the product's own settings, so the figure is what the preset would make
+    p.add_argument("--clip-steps", type=int, default=clip.steps,
+                   help=f"default: the throughput preset's {clip.steps} (a step-distilled TI2V-5B: 3-4)")
+    p.add_argument("--clip-guidance", type=float, default=clip.guidance,
+                   help=f"default: the preset's {clip.guidance:g}; >1 doubles the passes (CFG), 1.0 for distilled")
     p.add_argument("--clip-seconds", type=float, default=5.0)
     p.add_argument("--fps", type=int, default=24)
     p.add_argument("--shots-per-minute", type=float, default=20.0, help="shots per finished episode-minute")
-    p.add_argument("--attempts-per-shot", type=float, help="default: the largest in bench/results/*.json, else 1.5")
+    p.add_argument("--attempts-per-shot", type=float, help="default: the QC drill's feedback arm (the product path) in bench/results/*.json, else the "
+                        "largest recorded, else 1.5")
     p.add_argument("--qc-seconds", type=float, default=QC_DEFAULT, help="GPU seconds of QC per keyframe take")
     return p.parse_args(argv)
 

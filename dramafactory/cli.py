@@ -110,7 +110,7 @@ class ProgressView:
             if status in ("done", "failed"):
                 self.progress.advance(task)
             return
-        if stage == "render" or status == "line" or (stage == "references" and status == "start"):
+        if stage == "render" or status == "line" or (stage == "reference" and status == "start"):
             return
         label = f"{stage}" + (f" (episode {episode:02d})" if episode else "")
         key = f"{stage}{episode}"

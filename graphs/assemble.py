@@ -113,6 +113,11 @@ def assemble_episode_files(ctx: AgentContext, state: SeriesState) -> dict:
                        title=f"{script.title} - episode {number:02d}")
     write_json(folder / "shots.json", {"episode": number, "seconds": round(clock, 3), "shots": records})
     flagged_clips = _queue_clips(ctx, number, records)
+    errors = {r["clip_fallback"] for r in records if r["clip_fallback"]}
+    if ctx.video is not None and records and len(errors) == 1 and all(r["clip_fallback"] for r in records):
+        # Every clip failed the same way: a broken set-up, not bad luck; stop (resumable) rather than ship stills.
+        raise RuntimeError(f"every clip of episode {number} failed: {errors.pop()}; fix the video backend, then "
+                           "resume (the clips are made again)")
     first_pass = sum(1 for r in records if r["takes"][0]["accepted"] and r["takes"][0].get("approved_by") != "human")
     final = sum(1 for r in records if not r["needs_review"])
     humans = sum(1 for r in records if not any(t["accepted"] and t.get("approved_by") != "human" for t in r["takes"]))

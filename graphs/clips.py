@@ -52,10 +52,13 @@ def fan_out_clips(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Se
         chosen = best_take(history)
         key = clip_key(shot.id, chosen.attempt)
         done = made.get(key)
-        if done and (done.get("error") or (ctx.run_dir / done["path"]).is_file()) \
+        if done and done.get("path") and (ctx.run_dir / done["path"]).is_file() \
                 and done.get("target_s") == shot.duration_s:
-            continue  # made (or failed for good) in an earlier pass of this run
-        sends.append(Send("clip", {"shot": shot.model_dump(mode="json"), "take": chosen.model_dump(mode="json")}))
+            continue  # made in an earlier pass of this run (a failed one is tried again: the cause may be fixed)
+        # The clip follows the take's own shot (a person's edited prompt, a revision's fixes) at its voiced length.
+        spec = Shot.model_validate(chosen.shot).model_copy(update={"duration_s": shot.duration_s}) \
+            if chosen.shot else shot
+        sends.append(Send("clip", {"shot": spec.model_dump(mode="json"), "take": chosen.model_dump(mode="json")}))
     return sends or "assemble"
 
 
@@ -132,9 +135,11 @@ def clip(state: ClipState, runtime: Runtime[AgentContext]) -> dict:
         record, report = _attempt(ctx, shot, take, attempt)
         if report is None:  # the backend could not make it: another seed will not help
             emit(stage="clip", status="failed", shot=shot.id, reason=record["error"][:160])
+            if attempts:  # keep the clips already made (and billed); the best of them is used
+                attempts[-1][0].setdefault("notes", []).append(f"the next attempt failed: {record['error'][:200]}")
+                break
             return {"clips": {key: {**base, "error": record["error"],
-                                    "fallback": "the keyframe with camera motion (no clip)",
-                                    "attempts": [a for a, _ in attempts] + [record]}}}
+                                    "fallback": "the keyframe with camera motion (no clip)", "attempts": [record]}}}
         attempts.append((record, report))
         if report.passed or report.needs_human:
             break

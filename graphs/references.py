@@ -11,6 +11,7 @@ look and needs none. An edited bible remakes the sheets of the characters whose 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from pathlib import Path
@@ -95,7 +96,7 @@ def make_sheet(ctx: AgentContext, character: Character, bible: SeriesBible, seed
         request = ImageRequest(shot=shot, cast={character.name: character}, location=bible.location(shot.location),
                                seed=shot.seed, out_path=ctx.run_dir / relative, width=ctx.settings.width,
                                height=ctx.settings.height, feedback=feedback)
-        emit(stage="references", status="start", character=character.name, attempt=attempt)
+        emit(stage="reference", status="start", character=character.name, attempt=attempt)
         with measure("thread") as rendered:
             result = ctx.image.render(request)
         record_image_call(ctx, result, rendered, stage="reference", shot=shot.id, attempt=attempt)
@@ -117,7 +118,8 @@ def make_sheet(ctx: AgentContext, character: Character, bible: SeriesBible, seed
         record["why_unused"] = f"failed QC after {record['attempts']} attempt(s): {record.get('reason', '')}"
     else:
         record["why_unused"] = ("QC could not judge " + ", ".join(record.get("not_judged", [])) +
-                                ": not given to the pipeline until a person approves it")
+                                ": not given to the pipeline (a sheet must show one face the face scorer can embed;"
+                                " install it with pip install '.[gpu]')")
     return record
 
 
@@ -127,15 +129,20 @@ def reference_sheets(state: SeriesState, runtime: Runtime[AgentContext]) -> dict
         return {}
     start = time.perf_counter()
     bible = SeriesBible.model_validate(state["bible"])
-    sheets = dict(state.get("references") or {})
+    path = ctx.run_dir / "references.json"
+    # Each finished sheet is written to references.json at once, so a crash mid-node keeps (and a resume reuses,
+    # without rendering or billing it again) every sheet already made; the graph state gets them all at the end.
+    saved = json.loads(path.read_text(encoding="utf-8")).get("sheets", {}) if path.is_file() else {}
+    sheets = {**saved, **(state.get("references") or {})}
     for character in bible.characters:
         have = sheets.get(character.name)
-        if have and have.get("look") == look_key(character):
+        if have and have.get("look") == look_key(character) and (ctx.run_dir / have.get("path", "")).is_file():
             continue  # made before (a resumed run, or an edit that left this look alone)
         sheets[character.name] = make_sheet(ctx, character, bible, state["seed"])
-        emit(stage="references", status="done", character=character.name,
+        write_json(path, {"sheets": sheets})
+        emit(stage="reference", status="done", character=character.name,
              accepted=sheets[character.name]["accepted"])
     for gone in set(sheets) - {c.name for c in bible.characters}:
         sheets.pop(gone)
-    write_json(ctx.run_dir / "references.json", {"sheets": sheets})
-    return {"references": sheets, "stage_times": timed("references", None, start)}
+    write_json(path, {"sheets": sheets})
+    return {"references": sheets, "stage_times": timed("reference", None, start)}

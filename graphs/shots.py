@@ -65,11 +65,19 @@ def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
         width=ctx.settings.width, height=ctx.settings.height, feedback=feedback,
         references={n: ctx.run_dir / p for n, p in (state.get("references") or {}).items()},
     )
-    with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
-        result = ctx.image.render(request)
+    try:
+        with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
+            result = ctx.image.render(request)
+    except Exception as exc:  # a failed call is still machine time spent: its own row, then the node's retry
+        ctx.ledger.record(stage="render", backend=ctx.image.name, model=getattr(ctx.image, "model", ctx.image.name),
+                          kind="error", seconds=rendered.wall_seconds, cpu_seconds=rendered.cpu_seconds,
+                          cpu_scope=rendered.scope, shot=shot.id, attempt=attempt,
+                          error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
     record_image_call(ctx, result, rendered, stage="render", shot=shot.id, attempt=attempt)
+    given = {n: p for n, p in (state.get("references") or {}).items() if f"reference:{n}" in result.conditioning}
     take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
-                model=result.model, conditioning=result.conditioning, references=state.get("references") or {},
+                model=result.model, conditioning=result.conditioning, references=given,
                 batch=result.batch, notes=result.notes, prompt=shot.prompt, seconds=round(result.seconds, 4),
                 changes=_changes(shot, state, attempt, feedback) + result.applied,
                 feedback_ignored=result.feedback_ignored)

@@ -42,7 +42,7 @@ def tiny_models(tmp_path_factory):
 
 
 def tiny_settings(tiny_models, *, image: str = "reference_image", video: str | None = "image_to_video",
-                  **extra) -> Settings:
+                  image_extra: dict | None = None, video_extra: dict | None = None, **extra) -> Settings:
     """Settings that point the diffusers backends at tiny pipeline folders, on the CPU."""
     from .tiny_pipelines import TINY_SETTINGS
 
@@ -52,8 +52,23 @@ def tiny_settings(tiny_models, *, image: str = "reference_image", video: str | N
     def opts(kind: str) -> dict:
         return {k: v for k, v in TINY_SETTINGS[kind].items() if k in keys}
 
-    values = {"image_backend": "diffusers", "image_model": str(tiny_models(image)), "image_options": opts(image),
-              "device": "cpu"}
+    values = {"image_backend": "diffusers", "image_model": str(tiny_models(image)),
+              "image_options": opts(image) | (image_extra or {}), "device": "cpu"}
     if video:
-        values.update(video_backend="diffusers", video_model=str(tiny_models(video)), video_options=opts(video))
+        values.update(video_backend="diffusers", video_model=str(tiny_models(video)),
+                      video_options=opts(video) | (video_extra or {}))
     return Settings(_env_file=None, **{**values, **extra})
+
+
+def fresh_backend(settings: Settings, role: str):
+    """A diffusers backend of its own, with its own memory manager: for tests that change it (its worker's window,
+    a stand-in pipeline), where the process-wide shared one (tools/gpu/hosted.shared_backend) would leak."""
+    from dramafactory.tools.gpu.memory import GPUMemory
+    from dramafactory.tools.gpu.setup import setup
+    from dramafactory.tools.image.diffusers_image import DiffusersImage
+    from dramafactory.tools.video.diffusers_video import DiffusersVideo
+
+    ready = setup(settings, role)
+    cls = DiffusersImage if role == "image" else DiffusersVideo
+    return cls(ready.options, ready.info, device=ready.device, memory=GPUMemory(device="cpu",
+                                                                               budget_bytes=float("inf")))

@@ -101,9 +101,16 @@ def test_a_paused_shot_review_is_answered_with_approve(fake_context, concept, fa
     assert json.loads((run_dir / "review_queue.json").read_text()) == []
 
 
-def test_a_gpu_backend_without_cuda_stops_before_any_work(tmp_path):
-    # this machine's torch is the CPU build: the configured GPU backend must be refused in one line, before the
-    # text model loads or anything is written
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """A machine without a usable CUDA device (whatever this one has)."""
+    from dramafactory.tools.gpu import device
+
+    monkeypatch.setattr(device, "cuda_state", lambda: (False, "torch 2.13.0+cpu, CUDA none (a CPU build), devices: 0"))
+
+
+def test_a_gpu_backend_without_cuda_stops_before_any_work(tmp_path, no_cuda):
+    # the configured GPU backend must be refused in one line, before the text model loads or anything is written
     result = run("A maid finds out her fiance framed her brother.", "--out", str(tmp_path / "run"),
                  env={"DRAMAFACTORY_IMAGE_BACKEND": "diffusers"})
     assert result.exit_code == 2, result.output
@@ -121,7 +128,7 @@ def test_a_missing_model_folder_names_the_role_and_the_setting(tmp_path):
     assert "video backend 'diffusers': the model path" in result.output and "DRAMAFACTORY_VIDEO_MODEL" in result.output
 
 
-def test_backends_lists_every_role_and_fails_when_the_configured_one_cannot_run(tmp_path):
+def test_backends_lists_every_role_and_fails_when_the_configured_one_cannot_run(tmp_path, no_cuda):
     result = runner.invoke(app, ["backends", "--json"], env={})
     assert result.exit_code == 0, result.output
     import json

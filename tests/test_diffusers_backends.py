@@ -17,7 +17,7 @@ from dramafactory.tools.assembly.video import probe
 from dramafactory.tools.image.base import ImageRequest
 from dramafactory.tools.video.base import ClipRequest, motion_prompt
 
-from .conftest import tiny_settings
+from .conftest import fresh_backend, tiny_settings
 from .tiny_pipelines import TINY_SETTINGS
 
 pytest.importorskip("diffusers")
@@ -55,7 +55,17 @@ def _parallel(calls):
 
 @pytest.fixture(scope="module")
 def klein(tiny_models):
-    return registry.build("image", tiny_settings(tiny_models, video=None))
+    return fresh_backend(tiny_settings(tiny_models, video=None), "image")
+
+
+def test_runs_in_one_process_share_one_pipeline_and_its_worker(tiny_models):
+    # the HTTP service runs several productions in one process: each builds its context, none may get a pipeline
+    # (and worker thread) of its own for the same model and options
+    settings = tiny_settings(tiny_models, video=None)
+    first, second = registry.build("image", settings), registry.build("image", settings)
+    assert first is second and first.worker is second.worker
+    other = registry.build("image", tiny_settings(tiny_models, video=None, image_extra={"steps": 3}))
+    assert other is not first and other.key != first.key
 
 
 def test_shots_that_arrive_together_are_drawn_in_one_pipeline_call(klein, tmp_path):
@@ -94,7 +104,7 @@ def test_reference_sheets_condition_the_take_and_the_take_says_so(klein, tmp_pat
 
 
 def test_a_pipeline_without_reference_support_still_draws_and_says_so(tiny_models, tmp_path):
-    zimage = registry.build("image", tiny_settings(tiny_models, image="plain_image", video=None))
+    zimage = fresh_backend(tiny_settings(tiny_models, image="plain_image", video=None), "image")
     result = zimage.render(_request(tmp_path, 1, {"Maya Cole": tmp_path / "unused.png"}))
     assert result.path.is_file()
     assert result.conditioning == ["none: ZImagePipeline takes no reference images; continuity rests on QC"]
@@ -103,7 +113,7 @@ def test_a_pipeline_without_reference_support_still_draws_and_says_so(tiny_model
 def test_cuda_out_of_memory_halves_the_batch_through_the_backend(tiny_models, tmp_path):
     import torch
 
-    backend = registry.build("image", tiny_settings(tiny_models, video=None))
+    backend = fresh_backend(tiny_settings(tiny_models, video=None), "image")
     backend.render(_request(tmp_path / "warm", 0))  # loads the pipeline
     loaded = backend.memory._entries[backend.key].loaded
     real = loaded.pipe
@@ -123,7 +133,7 @@ def test_cuda_out_of_memory_halves_the_batch_through_the_backend(tiny_models, tm
 
 
 def test_the_first_take_reports_the_model_load_once(tiny_models, tmp_path):
-    backend = registry.build("image", tiny_settings(tiny_models, video=None))
+    backend = fresh_backend(tiny_settings(tiny_models, video=None), "image")
     first, second = backend.render(_request(tmp_path, 0)), backend.render(_request(tmp_path, 1))
     assert first.load_seconds > 0 and second.load_seconds == 0.0
 

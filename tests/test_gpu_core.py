@@ -317,3 +317,41 @@ def test_a_configured_backend_that_cannot_run_stops_before_any_work(tmp_path):
     rows = {(r["role"], r["name"]): r for r in registry.report(settings)}
     assert rows[("image", "diffusers")]["configured"] and not rows[("image", "diffusers")]["ok"]
     assert rows[("image", "storyboard")]["ok"] and rows[("video", "none")]["configured"]
+
+
+def test_a_wrong_result_count_fails_the_callers_and_never_kills_the_worker():
+    def run(batch):
+        return batch[:-1] if len(batch) > 1 or batch == ["short"] else batch
+
+    worker = PipelineWorker("t", run, device="cpu", max_batch=1)
+    with pytest.raises(RuntimeError, match="returned 0 results for 1 jobs"):
+        worker.submit("k", "short")
+    assert worker.submit("k", "fine")[0] == "fine"  # the thread lives on
+
+
+def test_the_out_of_memory_retry_runs_after_the_failed_call_is_released():
+    import gc
+    import weakref
+
+    import torch
+
+    alive: list[bool] = []
+    held: list = []
+
+    def run(batch):
+        if held:  # a retry: the failed call's tensor must be gone by now
+            alive.append(held[0]() is not None)
+        if len(batch) > 1:
+            activations = torch.zeros(16)
+            held.append(weakref.ref(activations))
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return batch
+
+    worker = PipelineWorker("t", run, device="cpu", max_batch=2, window_s=0.3)
+    threads = [threading.Thread(target=worker.submit, args=("k", i)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    gc.collect()
+    assert alive and not any(alive)

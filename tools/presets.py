@@ -36,7 +36,8 @@ class GenerationOptions(_Model):
     max_frames: int | None = Field(default=None, ge=1, le=2000)
 
     def size(self) -> tuple[int, int]:
-        """Width and height rounded down to the model's multiple (at least one multiple), keeping 9:16."""
+        """Width and height rounded down to the model's multiple (at least one multiple): close to 9:16 (704x1280
+        for a multiple of 32); keyframes and clips are cover-fitted to the episode's exact size."""
         def down(value: int) -> int:
             return max(self.multiple, value // self.multiple * self.multiple)
 

@@ -21,7 +21,7 @@ class HostedPipeline:
         self.device = device
         self.memory = memory
         self.model = opts.model
-        self.key = f"{role}:{opts.model}"
+        self.key = f"{role}:{opts.model}#{id(self)}"  # its own entry in the memory manager, whoever else loads it
         self._loaded = False
         self._load_lock = threading.Lock()
         self._unreported_load = 0.0  # load seconds not yet written to the ledger
@@ -47,3 +47,19 @@ class HostedPipeline:
         with self._load_lock:
             load, self._unreported_load = self._unreported_load, 0.0
         return load
+
+
+_SHARED: dict[tuple, HostedPipeline] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_backend(cls: type[HostedPipeline], opts: GenerationOptions, info: PipelineInfo, *, device: str,
+                   memory: GPUMemory) -> HostedPipeline:
+    """The process's one backend per class, options, model folder and device. Every run the process makes (the HTTP
+    service runs several at once) uses it, so a pipeline is loaded once, counted once against the VRAM budget, and
+    called by its one worker thread only: two runs never call one pipeline from two threads."""
+    key = (cls, opts.model_dump_json(), str(info.folder), device, id(memory))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = cls(opts, info, device=device, memory=memory)  # type: ignore[call-arg]
+        return _SHARED[key]

@@ -94,15 +94,17 @@ class GPUMemory:
 
 
 def card_bytes() -> float:
+    """What is free on the card now (a vLLM server sharing it holds its share already), not its total."""
     import torch
 
-    return float(torch.cuda.get_device_properties(0).total_memory)
+    free, _total = torch.cuda.mem_get_info()
+    return float(free)
 
 
 @lru_cache(maxsize=4)
 def gpu_memory(device: str, vram_gb: float | None) -> GPUMemory:
-    """The process's one memory manager per device and budget (DRAMAFACTORY_VRAM_GB; default: 90% of the card,
-    leaving room for activations)."""
+    """The process's one memory manager per device and budget (DRAMAFACTORY_VRAM_GB; default: 90% of what is free
+    on the card when the first GPU backend is built, leaving room for activations)."""
     if device == "cpu":
         return GPUMemory(device="cpu", budget_bytes=float("inf"))
     budget = vram_gb * GIB if vram_gb is not None else 0.9 * card_bytes()

@@ -72,6 +72,12 @@ def resolve_source(source: str, role: str) -> Path:
             "folder") from exc
 
 
+# Pipelines whose call takes a LIST of reference images beside the prompt, shared by every prompt of a batch, and
+# draws from the prompt when none is given. Others with an `image` argument take one picture per prompt to edit
+# (FluxKontext) or need one (Qwen-Image-Edit-Plus fails without it): they are not used as reference-takers.
+REFERENCE_LISTS = frozenset({"Flux2KleinPipeline", "Flux2Pipeline"})
+
+
 def _kind(params: dict[str, inspect.Parameter]) -> tuple[Kind, bool]:
     video = "num_frames" in params
     image_in = "image" in params
@@ -88,7 +94,14 @@ def inspect_pipeline(source: str, role: str) -> PipelineInfo:
     """What the configured model is, read from its model_index.json, checked against what the role needs."""
     folder = resolve_source(source, role)
     setting = ROLE_SETTING.get(role, "the model setting")
-    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        if not isinstance(index, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(role, f"{folder}/model_index.json cannot be read ({type(exc).__name__}: {exc})",
+                                 f"save the pipeline again with save_pretrained, or point {setting} elsewhere") \
+            from exc
     class_name = str(index.get("_class_name", ""))
     try:
         import diffusers
@@ -101,6 +114,7 @@ def inspect_pipeline(source: str, role: str) -> PipelineInfo:
                                  "upgrade diffusers, or choose a model of a supported pipeline class")
     params = dict(inspect.signature(cls.__call__).parameters)
     kind, references = _kind(params)
+    references = references and class_name in REFERENCE_LISTS
     wanted = ROLE_KIND.get(role)
     if wanted and kind != wanted:
         other = {"image-to-video": "DRAMAFACTORY_VIDEO_MODEL", "text-to-image": "DRAMAFACTORY_IMAGE_MODEL"}

@@ -2,13 +2,15 @@
 
 A diffusers pipeline is not thread-safe, and the graph renders shots in parallel branches (LangGraph's Send). Each
 branch submits its job here and waits; the worker takes the jobs that arrive together (within `window_s`) and share
-a batch key (same size, steps, references), up to `max_batch`, and makes one pipeline call for them. CUDA out of
-memory halves the batch and retries each half; at one job it is a `GPUOutOfMemory`, and later batches stay at the
-size that worked.
+a batch key (the reference images; size and steps are the backend's own), up to `max_batch`, and makes one pipeline
+call for them. CUDA out of memory halves the batch and retries each half; at one job it is a `GPUOutOfMemory`, and
+later batches stay at the size that worked. One worker per pipeline per process: the backends are shared by every
+run the process makes (tools/gpu/hosted.shared_backend), so two runs never call one pipeline from two threads.
 """
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -34,6 +36,7 @@ class Share:
     gpu_seconds: float | None  # None on the CPU device: no GPU did the work (0.0 is written to the ledger)
     batch: int
     notes: tuple[str, ...] = ()
+    failed_seconds: float = 0.0  # wall seconds of calls for this job that ran out of memory before this one
 
 
 @dataclass
@@ -42,6 +45,7 @@ class _Job:
     payload: Any
     future: Future = field(default_factory=Future)
     notes: list[str] = field(default_factory=list)
+    spent: list[float] = field(default_factory=list)  # wall seconds of failed calls that included this job
 
 
 class PipelineWorker:
@@ -92,10 +96,21 @@ class PipelineWorker:
 
     def _loop(self) -> None:
         while True:
-            self._run(self._next_batch())
+            batch = self._next_batch()
+            try:
+                self._run(batch)
+            except BaseException as exc:  # noqa: BLE001 - the worker must never die with callers waiting
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(
+                            f"{self.name} worker interrupted: {exc!r}"))
+                if not isinstance(exc, Exception):
+                    raise
 
     def _run(self, jobs: list[_Job]) -> None:
         scope = "thread" if self.device == "cuda" else "process"  # torch's CPU kernels run on its own threads
+        failure: Exception | None = None
+        spent = None
         try:
             with measure(scope) as spent:  # type: ignore[arg-type]
                 results = self._run_batch([j.payload for j in jobs])
@@ -103,30 +118,43 @@ class PipelineWorker:
                     import torch
 
                     torch.cuda.synchronize()  # the call's GPU work is done inside the measured span
+            if len(results) != len(jobs):
+                raise RuntimeError(f"{self.name}: the pipeline call returned {len(results)} results for "
+                                   f"{len(jobs)} jobs")
         except Exception as exc:  # noqa: BLE001 - every error reaches the waiting branch
-            if is_out_of_memory(exc):
-                empty_cache(self.device)
-                if len(jobs) == 1:
-                    jobs[0].future.set_exception(GPUOutOfMemory(
-                        f"{self.name}: CUDA out of memory on a batch of one; lower the resolution or frame count, "
-                        f"set DRAMAFACTORY_VRAM_GB lower so the pipeline is offloaded, or use a smaller model"))
-                    return
-                half = len(jobs) // 2
-                self.max_batch = min(self.max_batch, half)
-                note = f"CUDA out of memory at batch {len(jobs)}: halved to {half}"
+            failure = exc
+        if failure is not None:
+            oom = is_out_of_memory(failure)
+            for job in jobs:  # the failed call's machine time is the jobs' too (the ledger's error rows)
+                job.spent.append(spent.wall_seconds / len(jobs) if spent is not None else 0.0)
+            if not oom:
                 for job in jobs:
-                    job.notes.append(note)
-                self._run(jobs[:half])
-                self._run(jobs[half:])
+                    job.future.set_exception(failure)
                 return
+            # Retry outside the except block, the failed call's frames (and the tensors they hold) released first:
+            # inside it the traceback keeps them alive and the halves would run out of memory again.
+            failure = None
+            gc.collect()
+            empty_cache(self.device)
+            if len(jobs) == 1:
+                jobs[0].future.set_exception(GPUOutOfMemory(
+                    f"{self.name}: CUDA out of memory on a batch of one; lower the resolution or frame count, "
+                    f"set DRAMAFACTORY_VRAM_GB lower so the pipeline is offloaded, or use a smaller model"))
+                return
+            half = len(jobs) // 2
+            self.max_batch = min(self.max_batch, half)
+            note = f"CUDA out of memory at batch {len(jobs)}: halved to {half}"
             for job in jobs:
-                job.future.set_exception(exc)
+                job.notes.append(note)
+            self._run(jobs[:half])
+            self._run(jobs[half:])
             return
+        assert spent is not None
         self.batches.append(len(jobs))
         n = len(jobs)
         for job, result in zip(jobs, results, strict=True):
             share = Share(started_at=spent.started_at, wall_seconds=spent.wall_seconds / n,
                           cpu_seconds=spent.cpu_seconds / n, cpu_scope=scope,
                           gpu_seconds=spent.wall_seconds / n if self.device == "cuda" else None, batch=n,
-                          notes=tuple(job.notes))
+                          notes=tuple(job.notes), failed_seconds=sum(job.spent))
             job.future.set_result((result, share))

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from dramafactory.config import Settings
-from dramafactory.tools.gpu.hosted import HostedPipeline
+from dramafactory.tools.gpu.hosted import HostedPipeline, shared_backend
 from dramafactory.tools.gpu.memory import GPUMemory
 from dramafactory.tools.gpu.pipelines import PipelineInfo
 from dramafactory.tools.gpu.setup import diffusers_missing, setup
@@ -91,9 +91,15 @@ class DiffusersImage(HostedPipeline):
                                   "num_inference_steps": self.options.steps,
                                   "generator": [torch.Generator(device="cpu" if self.device == "cpu" else "cuda")
                                                 .manual_seed(r.seed) for r in requests]}
-        if "guidance_scale" in params:
+        if "true_cfg_scale" in params:
+            # Qwen-Image's classifier-free guidance is true_cfg_scale, active only with a negative prompt;
+            # its guidance_scale is for guidance-distilled variants.
+            kwargs["true_cfg_scale"] = self.options.guidance
+            kwargs["negative_prompt"] = [r.shot.negative_prompt or " " for r in requests]
+        elif "guidance_scale" in params:
             kwargs["guidance_scale"] = self.options.guidance
-        if "negative_prompt" in params and any(r.shot.negative_prompt for r in requests):
+        if "negative_prompt" in params and "negative_prompt" not in kwargs \
+                and any(r.shot.negative_prompt for r in requests):
             kwargs["negative_prompt"] = [r.shot.negative_prompt for r in requests]
         if "output_type" in params:
             kwargs["output_type"] = "pil"
@@ -122,4 +128,4 @@ def check(settings: Settings) -> Availability:
 
 def from_settings(settings: Settings) -> DiffusersImage:
     ready = setup(settings, "image")
-    return DiffusersImage(ready.options, ready.info, device=ready.device, memory=ready.memory)
+    return shared_backend(DiffusersImage, ready.options, ready.info, device=ready.device, memory=ready.memory)  # type: ignore[return-value]

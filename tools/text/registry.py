@@ -76,6 +76,11 @@ def check(settings):  # noqa: ANN001, ANN201 - Settings -> tools.registry.Availa
             return Availability(False, f"no GGUF file at {path}", "set DRAMAFACTORY_TEXT_MODEL_PATH to a .gguf file")
         return Availability(True, f"{path} on this machine's CPU")
     if kind == "openai":
+        from dramafactory.tools.presets import preset
+
+        expected = preset(settings.preset).text
+        note = "" if expected.model == settings.openai_model else \
+            f"; the {settings.preset} preset expects {expected.model} on {expected.server}"
         return Availability(True, f"model {settings.openai_model} at {settings.openai_base_url} (not contacted "
-                                  "by this check)")
+                                  f"by this check){note}")
     return Availability(False, f"unknown text backend {kind!r}", f"one of: {', '.join(KNOWN)}")

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from dramafactory.config import Settings
-from dramafactory.tools.gpu.hosted import HostedPipeline
+from dramafactory.tools.gpu.hosted import HostedPipeline, shared_backend
 from dramafactory.tools.gpu.memory import GPUMemory
 from dramafactory.tools.gpu.pipelines import LoadedPipeline, PipelineInfo
 from dramafactory.tools.gpu.setup import diffusers_missing, setup
@@ -75,9 +75,9 @@ class DiffusersVideo(HostedPipeline):
         return frame_count(duration_s, self.fps, self._frame_step, self.options.max_frames)
 
     def animate(self, request: ClipRequest) -> ClipResult:
-        started = time.perf_counter()
         frames_wanted = self.frames_for(request.duration_s)
         frames, share = self.worker.submit((), (request, frames_wanted))
+        started = time.perf_counter()  # the pipeline's share is the worker's; the encode is this thread's own
         out = Path(request.out_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         width, height, count = write_clip(frames, out, self.fps)
@@ -86,7 +86,8 @@ class DiffusersVideo(HostedPipeline):
             notes.append(f"clip capped at {count} frames ({count / self.fps:.2f} s) of the shot's "
                          f"{request.duration_s:.2f} s: assembly holds its last frame for the rest")
         return ClipResult(path=out, frames=count, fps=self.fps, width=width, height=height,
-                          seconds=time.perf_counter() - started, backend=self.name, model=self.model,
+                          seconds=share.wall_seconds + time.perf_counter() - started, backend=self.name,
+                          model=self.model,
                           duration_s=count / self.fps, gpu_seconds=share.gpu_seconds, notes=notes,
                           cpu_seconds=share.cpu_seconds, cpu_scope=share.cpu_scope)
 
@@ -109,6 +110,8 @@ class DiffusersVideo(HostedPipeline):
                 kwargs["negative_prompt"] = request.shot.negative_prompt
             if "output_type" in params:
                 kwargs["output_type"] = "np"
+            if "frame_rate" in params:  # LTX-Video conditions on the frame rate it is asked for
+                kwargs["frame_rate"] = int(round(self.fps))
             with self.memory.use(self.key) as loaded:
                 result = loaded.pipe(**kwargs)
             out.append(as_uint8_frames(result.frames))
@@ -129,4 +132,4 @@ def check(settings: Settings) -> Availability:
 
 def from_settings(settings: Settings) -> DiffusersVideo:
     ready = setup(settings, "video")
-    return DiffusersVideo(ready.options, ready.info, device=ready.device, memory=ready.memory)
+    return shared_backend(DiffusersVideo, ready.options, ready.info, device=ready.device, memory=ready.memory)  # type: ignore[return-value]
