@@ -246,25 +246,69 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+CLIP_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi")
+
+
+def _reference_faces(pairs: list[str]) -> tuple[dict, dict[str, str]]:
+    """--reference NAME=IMAGE: each image's one face embedded; a reference that cannot serve (unreadable, no face,
+    several faces, too small) is left out with its reason (that character's identity is then not judged)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from dramafactory.tools.vision.faces import FacesUnavailable, NotOneFace, shared_embedder
+
+    faces, problems = {}, {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise fail(f"--reference {pair!r} is not NAME=IMAGE", "e.g. --reference 'Maya Cole=maya.png'")
+        try:
+            with Image.open(path) as image:
+                rgb = np.asarray(image.convert("RGB"))
+            faces[name.strip()] = shared_embedder().embed_one(rgb).embedding
+        except (OSError, UnidentifiedImageError) as exc:
+            problems[name.strip()] = f"the reference image {path} cannot be read ({exc})"
+        except NotOneFace as exc:
+            problems[name.strip()] = f"the reference image {path} cannot serve: {exc}"
+        except FacesUnavailable as exc:
+            raise fail(str(exc), "pip install '.[gpu]'") from exc
+    return faces, problems
+
+
 @app.command()
 def qc(
-    image: Annotated[Path, typer.Argument(help="The frame to score (PNG/JPEG).")],
+    image: Annotated[Path, typer.Argument(metavar="FRAME_OR_CLIP", help="The frame (PNG/JPEG) or clip (MP4) to "
+                                                                          "score.")],
     prompt: Annotated[str, typer.Option(help="What the frame should show, in words.")],
     character: Annotated[list[str] | None, typer.Option(help="A character who must be in the frame (repeatable).")
                          ] = None,
     bible: Annotated[Path | None, typer.Option(help="bible.json of the series: the canonical looks to check.")
                      ] = None,
-    backend: Annotated[str, typer.Option(help="The image backend that drew the frame.")] = "storyboard",
+    reference: Annotated[list[str] | None, typer.Option(
+        help="NAME=IMAGE: a portrait of a character; faces in footage are matched against these (repeatable).")
+                         ] = None,
+    backend: Annotated[str | None, typer.Option(help="The image backend that drew the frame (default: "
+                                                     "'diffusers', judged by faces, with --reference; else "
+                                                     "'storyboard').")] = None,
+    keyframe: Annotated[Path | None, typer.Option(help="For a clip: the keyframe it must start from.")] = None,
+    seconds: Annotated[float | None, typer.Option(help="For a clip: the shot's length (default: the clip's own).")
+                       ] = None,
 ) -> None:
-    """Score one image as the QC agent would and print its report as JSON: a top-level `verdict` (pass, fail, or
-    partial when nothing failed but some of what the prompt asks could not be judged, listed in `not_judged`),
-    `passed`, then each scorer's score, threshold and reason. The frame is held to the configured frame size
-    (DRAMAFACTORY_WIDTH/HEIGHT). Without --bible, what the prompt says about how many people, the time of day and
-    interior or exterior is still judged from the pixels. Exit code 0 on a pass, 1 otherwise."""
+    """Score one image or clip as the QC agent would and print its report as JSON: a top-level `verdict` (pass,
+    fail, or partial when nothing failed but some of what the prompt asks could not be judged, listed in
+    `not_judged`), `passed`, then each scorer's score, threshold and reason. A frame is held to the configured frame
+    size (DRAMAFACTORY_WIDTH/HEIGHT). Without --bible, what the prompt says about how many people, the time of day
+    and interior or exterior is still judged from the pixels; with --reference, who is on screen is judged by their
+    faces. Exit code 0 on a pass, 1 otherwise."""
     from dramafactory.agents.qc.agent import QCAgent, TakeUnderReview
     from dramafactory.agents.qc.spec import claims_from_prompt, spec_from_prompt
     from dramafactory.schemas import Location, SeriesBible
 
+    faces, unusable = _reference_faces(list(reference or []))
+    named = sorted({*faces, *unusable})
+    if image.suffix.lower() in CLIP_SUFFIXES:
+        _qc_clip(image, keyframe, seconds, character or [n for n in named if n.lower() in prompt.lower()])
+        return
     series = None
     if bible is not None:
         try:
@@ -272,8 +316,9 @@ def qc(
         except (OSError, ValidationError) as exc:
             raise fail(f"cannot read the bible {bible}: {str(exc).splitlines()[0]}", "pass a bible.json that "
                        "`dramafactory produce` wrote") from exc
-    if character and series is None:
-        raise fail("--character needs --bible", "pass the series' bible.json so QC knows how the character looks")
+    if character and series is None and not named:
+        raise fail("--character needs --bible or --reference", "pass the series' bible.json, or a portrait of each "
+                   "character with --reference NAME=IMAGE")
     settings = Settings()
     text = ledger = None
     if series is not None and not character:  # the words may not settle who is meant: the text model can read it
@@ -290,7 +335,7 @@ def qc(
     from dramafactory.agents.structured import StructuredOutputError
 
     try:
-        shot = spec_from_prompt(prompt, series, list(character or []), text, ledger)
+        shot = spec_from_prompt(prompt, series, list(character or []) if series else [], text, ledger)
     except ValueError as exc:
         raise fail(str(exc), "use a name from the bible") from exc
     except TextBackendError as exc:
@@ -298,19 +343,45 @@ def qc(
     except StructuredOutputError as exc:
         raise fail(f"the text model could not read who the prompt means ({exc.reasons[-1]})",
                    "name them with --character") from None
+    if series is None and named:  # who is meant: --character, else the referenced names the prompt mentions
+        shot = shot.model_copy(update={"characters": list(character or [])
+                                       or [n for n in named if n.lower() in prompt.lower()]})
     claims = claims_from_prompt(prompt)
     cast = {c.name: c for c in series.characters} if series else {}
     location = series.location(shot.location) if series else Location(name="unknown", kind="interior",
                                                                         description="")
-    people_checks = "auto" if series else "off"  # without a cast, who is who cannot be checked: only how many
+    people_checks = "auto" if series or named else "off"  # without a cast, who is who cannot be checked
     agent = QCAgent(settings.model_copy(update={"qc_people": people_checks}))
     report = agent.score(TakeUnderReview(path=image, shot=shot, location=location, cast=cast,
-                                         references={n: cast.get(n) for n in shot.characters}, backend=backend,
-                                         claims=claims))
+                                         references={n: cast.get(n) for n in shot.characters},
+                                         backend=backend or ("diffusers" if named else "storyboard"),
+                                         claims=claims, faces=faces if named else None))
     out = {"verdict": report.verdict, "not_judged": report.not_judged, **report.model_dump(mode="json")}
     out["spec"] = {"framing": shot.framing, "characters": shot.characters, "time_of_day": shot.time_of_day,
                    "location": shot.location}
     out["claims"] = {"people": claims.people, "time_of_day": claims.time_of_day, "interior_exterior": claims.kind}
+    if unusable:
+        out["unusable_references"] = unusable
+    print(json.dumps(out, indent=2))  # noqa: T201 - the report is the command's output
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def _qc_clip(clip: Path, keyframe: Path | None, seconds: float | None, people: list[str]) -> None:
+    from dramafactory.agents.qc.scorers.clip_checks import score_clip
+    from dramafactory.schemas import QCReport
+    from dramafactory.tools.assembly.ffmpeg import AssemblyError, probe
+    from dramafactory.tools.vision.faces import faces_available, shared_embedder
+
+    if seconds is None:
+        try:
+            seconds = float(probe(clip)["duration"])
+        except (AssemblyError, OSError, KeyError):
+            seconds = 0.0  # the clip checks report the file as unreadable with the reason
+    scores = score_clip(clip, keyframe=keyframe, target_seconds=seconds,
+                        faces=shared_embedder() if faces_available()[0] else None,
+                        expected_people=len(people) if people else None)
+    report = QCReport(passed=all(s.passed for s in scores), scores=scores)
+    out = {"verdict": report.verdict, "not_judged": report.not_judged, **report.model_dump(mode="json")}
     print(json.dumps(out, indent=2))  # noqa: T201 - the report is the command's output
     raise typer.Exit(0 if report.passed else 1)
 
@@ -324,8 +395,11 @@ def eval_qc(
     out: Annotated[Path, typer.Option(help="Folder for the labelled set, results.json and cases.json.")],
     series: Annotated[int, typer.Option(help="Casts in the labelled set.")] = 6,
     shots: Annotated[int, typer.Option(help="Shots per cast.")] = 16,
+    footage: Annotated[bool, typer.Option(help="Also measure footage QC (faces) on the labelled photographs.")
+                       ] = True,
 ) -> None:
-    """QC precision and recall for 'bad shot', per defect kind, on the labelled set (made by code)."""
+    """QC precision and recall for 'bad shot', per defect kind, on the labelled set (made by code), and footage QC
+    (identity, wrong, missing and extra person, count, framing) on frames built from real photographs."""
     from rich.table import Table
 
     from dramafactory.evals.qc_eval import run
@@ -347,7 +421,46 @@ def eval_qc(
                             "{} .. {}".format(*row["bad"]), str(row["suggested"] or "not separable"))
     Console().print(calibration)
     console.print(f"false alarms on good frames: {results['false_alarm_rate']:.1%}; results in {out}/results.json")
-    raise typer.Exit(0 if results["passed"] else 1)
+    footage_ok = _eval_footage(out) if footage else True
+    raise typer.Exit(0 if results["passed"] and footage_ok else 1)
+
+
+def _eval_footage(out: Path) -> bool:
+    """Footage QC (faces against reference sheets) on the labelled photographs (evals/footage_set.py)."""
+    from rich.table import Table
+
+    from dramafactory.tools.vision.faces import faces_available
+
+    available, why = faces_available()
+    if not available:
+        console.print(f"footage QC not measured: {why}", style="yellow")
+        return True
+    from dramafactory.evals.footage_eval import evaluate_footage
+
+    results = evaluate_footage(threshold=Settings().qc.max_face_distance)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "footage.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    kinds = ", ".join(f"{k} {n}" for k, n in results["set"]["kinds"].items())
+    table = Table(title=f"Footage QC on {results['set']['frames']} frames from photographs shipped in packages "
+                        f"({kinds}); face distance threshold {results['threshold']}")
+    for column in ("check", "positives", "precision", "recall", "missed / false alarms"):
+        table.add_column(column, overflow="fold")
+    for name in ("identity", "wrong_person", "missing_person", "extra_person"):
+        row = results["checks"][name]
+        misses = ", ".join(row["false_negatives"] + row["false_positives"]) or "-"
+        table.add_row(name, str(row["positives"]), f"{row['precision']:.3f}" if row["precision"] is not None
+                      else "-", f"{row['recall']:.3f}" if row["recall"] is not None else "-", misses)
+    for name in ("count", "framing"):
+        row = results["checks"][name]
+        table.add_row(name, str(row["n"]), f"accuracy {row['accuracy']:.3f}", "", "")
+    Console().print(table)
+    calibration = results["threshold_calibration"]
+    distances = results["distances"]
+    console.print(f"face distances: same person {distances['same_person']['min']}..{distances['same_person']['max']},"
+                  f" different {distances['different_person']['min']}..{distances['different_person']['max']}; "
+                  f"best threshold {calibration['best']} (in use {calibration['in_use']}); a small set: 2 people, "
+                  f"one photograph each (docs/decisions/0010-footage-qc.md); results in {out}/footage.json")
+    return all(results["checks"][n]["recall"] == 1.0 for n in ("identity", "wrong_person", "missing_person"))
 
 
 

@@ -30,6 +30,9 @@ class QCThresholds(BaseModel):
     max_palette_drift: float = Field(default=18.0, description="RGB distance between a character's wardrobe colour "
                                                                "in the frame and its canonical colour.")
     clip_similarity: float = 0.22
+    max_face_distance: float = Field(default=0.6, description="Largest face-embedding distance (dlib's Euclidean) "
+                                     "at which a face is its character's reference sheet; calibrated on the "
+                                     "labelled photo set (`dramafactory eval qc`, docs/decisions/0010).")
 
 
 class GenerationOverrides(BaseModel):

@@ -18,12 +18,11 @@ from langgraph.types import Send
 
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.qc.scorers.clip_checks import score_clip
-from dramafactory.agents.qc.scorers.reference import shared_embedder
 from dramafactory.agents.structured import stable_seed
 from dramafactory.schemas import QCReport, Shot, Take
 from dramafactory.tools.accounting import measure
 from dramafactory.tools.video.base import ClipRequest, motion_prompt
-from dramafactory.tools.vision.faces import faces_available
+from dramafactory.tools.vision.faces import faces_available, shared_embedder
 
 from .assemble import best_take, episode_takes, final_shots
 from .common import emit

@@ -67,22 +67,20 @@ def _judge(ctx: AgentContext, path: Path, shot: Shot, bible: SeriesBible, backen
                                                  cast=cast, references={shot.characters[0]:
                                                                         cast[shot.characters[0]]},
                                                  backend=backend))
-    embedding = None
+    # One embeddable face is a sheet's people check: the sheet defines the character's face, so there is nothing
+    # earlier to match it against, and the shot checks of who is on screen do not apply to it.
+    people = ("adherence_people", "adherence_framing", "adherence_order")
+    scores = [s for s in report.scores if s.scorer not in people and not s.scorer.startswith("identity:")]
+    report = QCReport(passed=all(s.passed for s in scores), scores=scores)
     try:
         rgb = load_frame(path).rgb
     except UnreadableFrame:
         return report, None
-    if report.verdict != "fail":  # a broken picture has no face worth looking for
-        face, embedding = score_reference_face(rgb)
-        scores = report.scores
-        if face.passed:
-            # One embeddable face answers who is on a portrait; the people checks a backend without a people-scorer
-            # leaves unjudged are settled by it. The sheet defines the face: nothing earlier to match it against.
-            scores = [s for s in scores if s.judged or not (s.scorer == "adherence_people"
-                                                            or s.scorer.startswith("identity:"))]
-        scores = [*scores, face]
-        report = QCReport(passed=all(s.passed for s in scores), scores=scores)
-    return report, embedding
+    if report.verdict == "fail":  # a broken picture has no face worth looking for
+        return report, None
+    face, embedding = score_reference_face(rgb)
+    scores = [*scores, face]
+    return QCReport(passed=all(s.passed for s in scores), scores=scores), embedding
 
 
 def make_sheet(ctx: AgentContext, character: Character, bible: SeriesBible, seed: int) -> dict:

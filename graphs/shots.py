@@ -108,7 +108,8 @@ def _references(ctx: AgentContext, series: str, names: list[str]) -> dict[str, C
 def _under_review(ctx: AgentContext, take: Take, shot: Shot, *, cast: dict[str, Character], location: Location,
                   series: str) -> TakeUnderReview:
     return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=location, cast=cast,
-                           references=_references(ctx, series, shot.characters), backend=take.backend)
+                           references=_references(ctx, series, shot.characters), backend=take.backend,
+                           series=series, faces=ctx.memory.references())
 
 
 def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:

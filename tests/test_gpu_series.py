@@ -281,3 +281,64 @@ def test_a_crash_mid_reference_sheets_resumes_without_redrawing_finished_sheets(
     rows = [json.loads(line) for line in (run_dir / "ledger.jsonl").read_text().splitlines()]
     billed = [r["shot"] for r in rows if r["stage"] == "reference" and r["kind"] == "call"]
     assert len(billed) == len(set(billed)) == 3  # each sheet billed once
+
+
+class PhotographTakes:
+    """A test double around the real diffusers backend: the reference sheets are real photographs (the labelled
+    footage set's), and one take is replaced by a photograph of the right person and one by the wrong person's;
+    every other picture is drawn by the real pipeline."""
+
+    def __init__(self, inner, sheets: dict[str, np.ndarray], takes: dict[str, np.ndarray]):
+        self.inner, self.sheets, self.takes = inner, sheets, takes
+        self.name, self.wants_reference_sheets = inner.name, True
+
+    def people_scorer(self):
+        return self.inner.people_scorer()
+
+    def render(self, request: ImageRequest) -> ImageResult:
+        shot = request.shot
+        photo = self.sheets.get(shot.characters[0]) if shot.id.startswith("ref-") else self.takes.get(shot.id)
+        if photo is None:
+            return self.inner.render(request)
+        request.out_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(photo).save(request.out_path)
+        return ImageResult(request.out_path, request.width, request.height, 0.01, self.name, model="photo")
+
+
+def test_a_take_replaced_by_a_photograph_of_the_right_or_wrong_person_gets_the_right_verdict(tiny_models, tmp_path):
+    pytest.importorskip("dlib")
+    pytest.importorskip("skimage")
+    from dramafactory.evals.footage_set import items
+    from dramafactory.tools import registry
+
+    frames = {item.id: item for item in items()}
+    settings = _settings(tiny_models, video=None, width=720, height=1280, max_attempts=1)
+    # a first pass to learn the cast and the shots (the fake text model is deterministic for a seed)
+    probe_ctx = build_context(tmp_path / "probe", settings, text=FakeText(), speech=FakeSpeech(),
+                              image=registry.build("image", settings))
+    produce(probe_ctx, concept=_concept(), seed=5, stop_after="cinematographer")
+    bible = json.loads((tmp_path / "probe/bible.json").read_text())
+    shots = json.loads((tmp_path / "probe/episodes/01/shotlist.json").read_text())["shots"]
+    first, second = bible["characters"][0]["name"], bible["characters"][1]["name"]
+    alone = {name: next(s["id"] for s in shots if s["characters"] == [name]) for name in (first, second)}
+    image = PhotographTakes(registry.build("image", settings),
+                            sheets={first: frames["paste-c-coffee"].frame(), second: frames["paste-h-rocket"].frame()},
+                            takes={alone[first]: frames["medium-c"].frame(),    # her: the right person
+                                   alone[second]: frames["medium-c"].frame()})  # her again: the wrong person
+    ctx = build_context(tmp_path / "run", settings, text=FakeText(), speech=FakeSpeech(), image=image)
+    assert produce(ctx, concept=_concept(), seed=5).status == "finished"
+    sheets = json.loads((ctx.run_dir / "references.json").read_text())["sheets"]
+    assert sheets[first]["accepted"] and sheets[second]["accepted"]
+    records = {r["shot"]["id"]: r for r in json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]}
+
+    def scores(shot_id):
+        return {s["scorer"]: s for s in records[shot_id]["takes"][0]["qc"]["scores"]}
+
+    right, wrong = scores(alone[first]), scores(alone[second])
+    assert right[f"identity:{first}"]["passed"] and right[f"identity:{first}"]["judged"]
+    assert not wrong[f"identity:{second}"]["passed"] and wrong[f"identity:{second}"]["judged"]
+    assert first in wrong[f"identity:{second}"]["reason"] and second in wrong[f"identity:{second}"]["reason"]
+    # every other take was drawn by the tiny pipeline (noise): its footage checks are listed, not judged
+    for shot_id, record in records.items():
+        if shot_id not in alone.values() and record["shot"]["characters"]:
+            assert "adherence_people" in scores(shot_id)

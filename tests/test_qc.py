@@ -125,7 +125,7 @@ def test_a_missing_reference_is_not_judged_and_goes_to_a_person(tmp_path, agent)
 def test_another_backend_without_a_people_scorer_says_it_cannot_judge(tmp_path, agent):
     shot = _shot("medium", ["Mira Chen"], "Mira Chen")
     take = _take(_render(tmp_path, shot), shot)
-    take.backend = "diffusers"
+    take.backend = "some-remote-renderer"  # a backend that declares no people-scorer
     report = agent.score(take)
     assert not report.passed and report.needs_human and "CLIP" in report.reason
 
@@ -313,8 +313,13 @@ def test_the_storyboard_backend_declares_its_people_scorer():
     from dramafactory.tools.image.people import people_scorer_for, people_scorer_of
     from dramafactory.tools.image.storyboard_people import StoryboardPeople
 
+    from dramafactory.tools.image.base import FaceScorer
+    from dramafactory.tools.vision.faces import faces_available
+
     assert isinstance(people_scorer_for("storyboard"), PeopleScorer)
-    assert people_scorer_for("diffusers") is None
+    # footage is judged by faces where the face scorer is installed; an unknown backend declares nothing
+    assert isinstance(people_scorer_for("diffusers"), FaceScorer) == faces_available()[0]
+    assert people_scorer_for("some-remote-renderer") is None
     assert isinstance(people_scorer_of(StoryboardRenderer()), StoryboardPeople)
     # the drill's wrapper renders through the storyboard: its takes are judged with the storyboard's colour model
     assert isinstance(people_scorer_of(FaultyRenderer(StoryboardRenderer(), 0.5)), StoryboardPeople)
@@ -420,7 +425,7 @@ def test_qc_command_fails_what_contradicts_the_prompt_without_a_bible(tmp_path):
     # a frame of unknown origin: its people cannot be counted (nor, here, its picture told from the panel around
     # it), so they are not judged, never passed
     other = json.loads(runner.invoke(app, ["qc", str(frame), "--prompt", "two people on a rooftop at night",
-                                           "--backend", "diffusers"]).stdout)
+                                           "--backend", "some-remote-renderer"]).stdout)
     assert other["verdict"] == "partial" and "people_count" in other["not_judged"]
 
 

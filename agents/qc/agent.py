@@ -21,12 +21,14 @@ from PIL import Image
 
 from dramafactory.config import Settings
 from dramafactory.schemas import Character, Location, QCReport, ScoreResult, Shot
-from dramafactory.tools.image.base import ImageBackend, PeopleScorer
+from dramafactory.tools.image.base import FaceScorer, ImageBackend, PeopleScorer
 from dramafactory.tools.image.people import people_scorer_for, people_scorer_of
 
 from .scorers.adherence import score_adherence
 from .scorers.clip_adherence import ClipAdherence
 from .scorers.continuity import score_continuity
+from .scorers.footage import not_judged as footage_not_judged
+from .scorers.footage import score_footage
 from .scorers.identity import score_identity
 from .scorers.scene import PromptClaims, read_sky, score_interior_exterior, score_people_count, score_time_of_day
 from .scorers.technical import Frame, UnreadableFrame, load_frame, score_duplicate, score_technical, unreadable
@@ -44,6 +46,10 @@ class TakeUnderReview:
     backend: str = "storyboard"  # the image backend that drew it: its people-scorer recognises its people
     people: PeopleScorer | None = None  # that backend's people-scorer, when the caller has it (else looked up)
     claims: PromptClaims | None = None  # what a free-text prompt says beyond the spec (`dramafactory qc`)
+    # For footage judged by faces: the series whose reference sheets to match against, and the sheets (the
+    # continuity memory's ReferenceStore, or name -> face embedding from `dramafactory qc --reference`).
+    series: str = ""
+    faces: object | None = None
 
 
 class QCAgent:
@@ -79,6 +85,8 @@ class QCAgent:
         claims = self._score_claims(frame, take, people, readable) if take.claims is not None else []
         if self.settings.qc_people == "off":
             pass
+        elif isinstance(people, FaceScorer):  # photographic footage: faces against the reference sheets
+            scores += self._score_faces(frame, take, people, usable=all(s.passed for s in scores))
         elif people is None and self.clip is None:
             scores.append(ScoreResult(
                 scorer="adherence_people", score=0.0, threshold=1.0, passed=False, judged=False,
@@ -100,6 +108,16 @@ class QCAgent:
             scores.append(self.clip.score(Image.fromarray(frame.rgb), take.shot.prompt))
         scores += claims
         return QCReport(passed=all(s.passed for s in scores), scores=scores)
+
+    def _score_faces(self, frame: Frame, take: TakeUnderReview, people: FaceScorer, usable: bool) -> list[ScoreResult]:
+        if not usable:  # listed, not silently left out: a person sees which checks a broken picture skipped
+            return footage_not_judged(take.shot, "the picture is not usable")
+        refs = take.faces if take.faces is not None else {}
+        try:
+            reading = people.read_faces(frame.rgb, refs, take.series or None, self.limits.max_face_distance)
+        except Exception as exc:  # noqa: BLE001 - a scorer that fails is a scorer that could not judge
+            return footage_not_judged(take.shot, f"the face scorer failed ({type(exc).__name__}: {exc})")
+        return score_footage(take.shot, reading, {n: _has_sheet(refs, take.series, n) for n in take.shot.characters})
 
     def _score_claims(self, frame: Frame, take: TakeUnderReview, people: PeopleScorer | None,
                       readable: bool) -> list[ScoreResult]:
@@ -148,3 +166,11 @@ class QCAgent:
             drift = score_continuity(take.references, now, self.limits.max_palette_drift, previous=then)
             out += [s for s in drift if s.scorer.startswith("continuity:")]
         return out
+
+
+def _has_sheet(refs: object, series: str, name: str) -> bool:
+    """Whether the character has a reference face to be recognised by (a store's sheet, or a given image's)."""
+    if isinstance(refs, dict):
+        return name in refs
+    getter = getattr(refs, "get", None)
+    return bool(getter and getter(series, name) is not None)

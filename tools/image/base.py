@@ -158,3 +158,22 @@ class DeclaresPeople(Protocol):
 
     def people_scorer(self) -> PeopleScorer | None: ...
 
+
+
+@runtime_checkable
+class FaceScorer(Protocol):
+    """Recognises the people in photographic footage by their faces, against the series' reference sheets (face
+    embeddings in the continuity memory, or a name -> embedding mapping). QC takes this path instead of
+    PeopleScorer's for a backend that declares one (tools/image/face_people.py)."""
+
+    name: str
+
+    def read_faces(self, frame: np.ndarray, references: object, series: str | None,
+                   threshold: float) -> object:
+        """A tools.vision.footage.FootageReading: the faces, named by nearest reference or unknown, and the
+        framing from their sizes."""
+        ...
+
+    def count(self, frame: np.ndarray) -> int | None: ...
+
+    def picture(self, frame: np.ndarray) -> np.ndarray: ...

@@ -51,9 +51,11 @@ class DiffusersImage(HostedPipeline):
         self.worker = PipelineWorker("image", self._draw, device=device, max_batch=opts.max_batch)
 
     def people_scorer(self) -> PeopleScorer | None:
-        # Footage is judged by faces (issue 11, tools/vision/faces.py); until that scorer is declared here, QC
-        # reports who is on screen as "not judged" and the take goes to a person: never a guess.
-        return None
+        """Faces against the reference sheets (tools/image/face_people.py); None where the face scorer is not
+        installed: QC then reports who is on screen "not judged" and the take goes to a person, never a guess."""
+        from .people import people_scorer_for
+
+        return people_scorer_for(self.name)
 
     def render(self, request: ImageRequest) -> ImageResult:
         self._ensure_loaded()

@@ -19,7 +19,17 @@ def _storyboard() -> PeopleScorer:
     return StoryboardPeople()
 
 
-BY_NAME: dict[str, Callable[[], PeopleScorer]] = {"storyboard": _storyboard}
+def _faces() -> PeopleScorer | None:
+    from dramafactory.tools.vision.faces import faces_available
+
+    if not faces_available()[0]:
+        return None  # no face scorer installed: who is on screen stays "not judged"
+    from .face_people import FacePeople
+
+    return FacePeople()  # type: ignore[return-value]
+
+
+BY_NAME: dict[str, Callable[[], PeopleScorer | None]] = {"storyboard": _storyboard, "diffusers": _faces}
 
 
 def people_scorer_for(backend: str) -> PeopleScorer | None:

@@ -258,3 +258,17 @@ def _resize(frame: np.ndarray, scale: float) -> np.ndarray:
     height, width = frame.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.ascontiguousarray(np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR)))
+
+
+_SHARED: FaceEmbedder | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_embedder() -> FaceEmbedder:
+    """The process's one face embedder: its models load once and every caller (QC of takes, sheets and clips,
+    in parallel shot branches) goes through its lock."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = FaceEmbedder()
+        return _SHARED

@@ -12,7 +12,7 @@ def score_reference_face(rgb: np.ndarray) -> tuple[ScoreResult, np.ndarray | Non
     """The check and, when it passed, the face's embedding. Without the face scorer installed the check is not
     judged (a person must look), never passed."""
     try:
-        from dramafactory.tools.vision.faces import FacesUnavailable, NotOneFace
+        from dramafactory.tools.vision.faces import FacesUnavailable, NotOneFace, shared_embedder
     except ImportError as exc:
         return ScoreResult(scorer="reference_face", score=0.0, threshold=1.0, passed=False, judged=False,
                            reason=f"the face scorer is not installed ({exc}): pip install '.[gpu]'"), None
@@ -28,16 +28,3 @@ def score_reference_face(rgb: np.ndarray) -> tuple[ScoreResult, np.ndarray | Non
         return ScoreResult(scorer="reference_face", score=0.0, threshold=1.0, passed=False,
                            reason="the face on the reference sheet is too small to embed: frame it closer"), None
     return ScoreResult(scorer="reference_face", score=1.0, threshold=1.0, passed=True, reason=""), face.embedding
-
-
-_EMBEDDER = None
-
-
-def shared_embedder():  # noqa: ANN201 - tools.vision.faces.FaceEmbedder
-    """One face embedder per process: its models load once (dlib holds them in memory)."""
-    global _EMBEDDER
-    if _EMBEDDER is None:
-        from dramafactory.tools.vision.faces import FaceEmbedder
-
-        _EMBEDDER = FaceEmbedder()
-    return _EMBEDDER

@@ -44,7 +44,9 @@ def load_frame(path: Path) -> Frame:
 
 
 def unreadable(reason: str) -> ScoreResult:
-    return ScoreResult(scorer="readable", score=0.0, threshold=1.0, passed=False, reason=reason)
+    # Nothing in an undecodable file can be judged: not a pass, and not a verdict a redraw is known to cure; a
+    # person looks at it (the take goes to review with this reason).
+    return ScoreResult(scorer="readable", score=0.0, threshold=1.0, passed=False, judged=False, reason=reason)
 
 
 def laplacian_variance(gray: np.ndarray) -> float:
