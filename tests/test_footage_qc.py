@@ -124,3 +124,50 @@ def test_a_noise_frame_lists_the_footage_checks_it_could_not_make(agent, tmp_pat
                                          faces=sheets))
     by = {s.scorer: s for s in report.scores}
     assert report.verdict == "fail" and not by["adherence_people"].judged and not by["identity:hopper"].judged
+
+
+def test_the_qc_command_judges_footage_against_reference_portraits(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dramafactory.cli import app
+
+    for name in CAST:
+        Image.fromarray(reference_sheet(name)).save(tmp_path / f"{name}.png")
+    Image.fromarray(ITEMS["medium-h"].frame()).save(tmp_path / "take.png")
+    Image.fromarray(ITEMS["empty-coffee"].frame()).save(tmp_path / "nobody.png")
+    runner = CliRunner(env={"DRAMAFACTORY_WIDTH": "720", "DRAMAFACTORY_HEIGHT": "1280"})
+
+    def qc(prompt, *refs):
+        result = runner.invoke(app, ["qc", str(tmp_path / "take.png"), "--prompt", prompt,
+                                     *[a for r in refs for a in ("--reference", r)]])
+        return result.exit_code, json.loads(result.stdout)
+
+    refs = [f"{n}={tmp_path / n}.png" for n in CAST]
+    code, right = qc("medium shot of hopper", *refs)
+    scores = {s["scorer"]: s for s in right["scores"]}
+    assert scores["identity:hopper"]["passed"] and scores["adherence_people"]["passed"], right
+    code, wrong = qc("medium shot of collins", *refs)
+    scores = {s["scorer"]: s for s in wrong["scores"]}
+    assert code == 1 and not scores["identity:collins"]["passed"] and "hopper" in scores["identity:collins"]["reason"]
+    # a portrait with no face cannot serve as a reference: said, and that identity is not judged
+    code, unusable = qc("medium shot of hopper", f"hopper={tmp_path / 'nobody.png'}")
+    assert "no face" in unusable["unusable_references"]["hopper"]
+    assert "identity:hopper" in unusable["not_judged"]
+
+
+def test_the_qc_command_judges_a_clip(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dramafactory.cli import app
+    from dramafactory.tools.video.encode import write_clip
+
+    frame = ITEMS["medium-h"].frame()
+    write_clip(np.stack([frame[::4, ::4]] * 24), tmp_path / "still.mp4", 12)
+    result = CliRunner().invoke(app, ["qc", str(tmp_path / "still.mp4"), "--prompt", "hopper looks up"])
+    report = json.loads(result.stdout)
+    frozen = next(s for s in report["scores"] if s["scorer"] == "clip_frozen")
+    assert result.exit_code == 1 and not frozen["passed"] and "frozen" in frozen["reason"].lower()

@@ -78,6 +78,12 @@ def test_noise_frames_fail_qc_and_go_to_review(gpu_run):
     assert {q["shot"] for q in queue} == {r["shot"]["id"] for r in shots}
     reasons = " ".join(t["qc"]["verdict"] for r in shots for t in r["takes"])
     assert "pass" not in reasons.split()
+    # the footage scorers are in every report of a shot with people: judged where the picture allows, else said
+    for record in shots:
+        if record["shot"]["characters"] and record["shot"]["framing"] != "insert":
+            for take in record["takes"]:
+                names = {s["scorer"] for s in take["qc"]["scores"]}
+                assert "adherence_people" in names and any(n.startswith("identity:") for n in names), names
 
 
 def test_noise_reference_sheets_are_not_used_and_say_why(gpu_run):

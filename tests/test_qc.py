@@ -308,12 +308,10 @@ def test_qc_imports_no_renderer():
 
 
 def test_the_storyboard_backend_declares_its_people_scorer():
-    from dramafactory.tools.image.base import PeopleScorer
+    from dramafactory.tools.image.base import FaceScorer, PeopleScorer
     from dramafactory.tools.image.faults import FaultyRenderer
     from dramafactory.tools.image.people import people_scorer_for, people_scorer_of
     from dramafactory.tools.image.storyboard_people import StoryboardPeople
-
-    from dramafactory.tools.image.base import FaceScorer
     from dramafactory.tools.vision.faces import faces_available
 
     assert isinstance(people_scorer_for("storyboard"), PeopleScorer)
