@@ -186,7 +186,10 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
         if not history:  # cannot happen after the fan-out; a shot without takes is assembled as an error
             continue
         latest = history[-1]
-        if latest.accepted or latest.qc is None or latest.qc.needs_human:
+        # A check that judged and failed may be cured by a retake (even when another check could not judge: a
+        # blurred frame of footage leaves its people unjudged, yet a sharp retake is worth one); a take where
+        # nothing failed but something went unjudged ("partial") goes to a person: another render cannot settle it.
+        if latest.accepted or latest.qc is None or latest.qc.verdict != "fail":
             continue
         if len(history) >= ctx.settings.max_attempts or left <= 0:
             continue
