@@ -249,6 +249,13 @@ def serve(
 CLIP_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi")
 
 
+def _mentioned(names: list[str], prompt: str) -> list[str]:
+    """The names the prompt mentions as whole words ("Al" is not in "Sally")."""
+    import re
+
+    return [n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", prompt, flags=re.IGNORECASE)]
+
+
 def _reference_faces(pairs: list[str]) -> tuple[dict, dict[str, str]]:
     """--reference NAME=IMAGE: each image's one face embedded; a reference that cannot serve (unreadable, no face,
     several faces, too small) is left out with its reason (that character's identity is then not judged)."""
@@ -268,7 +275,7 @@ def _reference_faces(pairs: list[str]) -> tuple[dict, dict[str, str]]:
             faces[name.strip()] = shared_embedder().embed_one(rgb).embedding
         except (OSError, UnidentifiedImageError) as exc:
             problems[name.strip()] = f"the reference image {path} cannot be read ({exc})"
-        except NotOneFace as exc:
+        except (NotOneFace, ValueError) as exc:  # no face, several, too small, or not a picture at all
             problems[name.strip()] = f"the reference image {path} cannot serve: {exc}"
         except FacesUnavailable as exc:
             raise fail(str(exc), "pip install '.[gpu]'") from exc
@@ -307,7 +314,7 @@ def qc(
     faces, unusable = _reference_faces(list(reference or []))
     named = sorted({*faces, *unusable})
     if image.suffix.lower() in CLIP_SUFFIXES:
-        _qc_clip(image, keyframe, seconds, character or [n for n in named if n.lower() in prompt.lower()])
+        _qc_clip(image, keyframe, seconds, character or _mentioned(named, prompt))
         return
     series = None
     if bible is not None:
@@ -344,8 +351,7 @@ def qc(
         raise fail(f"the text model could not read who the prompt means ({exc.reasons[-1]})",
                    "name them with --character") from None
     if series is None and named:  # who is meant: --character, else the referenced names the prompt mentions
-        shot = shot.model_copy(update={"characters": list(character or [])
-                                       or [n for n in named if n.lower() in prompt.lower()]})
+        shot = shot.model_copy(update={"characters": list(character or []) or _mentioned(named, prompt)})
     claims = claims_from_prompt(prompt)
     cast = {c.name: c for c in series.characters} if series else {}
     location = series.location(shot.location) if series else Location(name="unknown", kind="interior",
@@ -427,11 +433,15 @@ def eval_qc(
 
 def _eval_footage(out: Path) -> bool:
     """Footage QC (faces against reference sheets) on the labelled photographs (evals/footage_set.py)."""
+    import importlib.util
+
     from rich.table import Table
 
     from dramafactory.tools.vision.faces import faces_available
 
     available, why = faces_available()
+    if available and importlib.util.find_spec("skimage") is None:  # the labelled photographs ship in it
+        available, why = False, "scikit-image is not installed (pip install '.[test]')"
     if not available:
         console.print(f"footage QC not measured: {why}", style="yellow")
         return True

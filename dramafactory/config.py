@@ -31,8 +31,9 @@ class QCThresholds(BaseModel):
                                                                "in the frame and its canonical colour.")
     clip_similarity: float = 0.22
     max_face_distance: float = Field(default=0.6, description="Largest face-embedding distance (dlib's Euclidean) "
-                                     "at which a face is its character's reference sheet; calibrated on the "
-                                     "labelled photo set (`dramafactory eval qc`, docs/decisions/0010).")
+                                     "at which a face is its character's reference sheet: dlib's published "
+                                     "threshold, kept until labelled footage can calibrate it (on the labelled "
+                                     "photographs, `dramafactory eval qc`, 0.45 separates best; docs/decisions/0010).")
 
 
 class GenerationOverrides(BaseModel):

@@ -136,6 +136,8 @@ def reference_sheets(state: SeriesState, runtime: Runtime[AgentContext]) -> dict
         have = sheets.get(character.name)
         if have and have.get("look") == look_key(character) and (ctx.run_dir / have.get("path", "")).is_file():
             continue  # made before (a resumed run, or an edit that left this look alone)
+        if have:  # a new look: the old sheet's face must not judge it, whatever becomes of the new sheet
+            ctx.memory.references().remove(bible.title, character.name)
         sheets[character.name] = make_sheet(ctx, character, bible, state["seed"])
         write_json(path, {"sheets": sheets})
         emit(stage="reference", status="done", character=character.name,

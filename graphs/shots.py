@@ -109,7 +109,7 @@ def _under_review(ctx: AgentContext, take: Take, shot: Shot, *, cast: dict[str, 
                   series: str) -> TakeUnderReview:
     return TakeUnderReview(path=ctx.run_dir / take.asset, shot=shot, location=location, cast=cast,
                            references=_references(ctx, series, shot.characters), backend=take.backend,
-                           series=series, faces=ctx.memory.references())
+                           series=series, faces=ctx.memory.references)  # opened only where faces are read
 
 
 def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
@@ -189,7 +189,9 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
         # A check that judged and failed may be cured by a retake (even when another check could not judge: a
         # blurred frame of footage leaves its people unjudged, yet a sharp retake is worth one); a take where
         # nothing failed but something went unjudged ("partial") goes to a person: another render cannot settle it.
-        if latest.accepted or latest.qc is None or latest.qc.verdict != "fail":
+        # (an undecodable file is "not judged", yet a retake usually writes a good one: it is retried too)
+        curable = latest.qc is not None and (latest.qc.verdict == "fail" or latest.qc.not_judged == ["readable"])
+        if latest.accepted or not curable:
             continue
         if len(history) >= ctx.settings.max_attempts or left <= 0:
             continue

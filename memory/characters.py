@@ -7,6 +7,7 @@ by name when writing prompts (so a prompt never drifts from the bible), and QC/e
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from dramafactory.schemas import Character
@@ -14,6 +15,7 @@ from dramafactory.schemas import Character
 from .embeddings import PackagedMiniLM
 
 COLLECTION = "characters"
+_REFERENCES_LOCK = threading.Lock()
 
 
 def canonical_description(character: Character) -> str:
@@ -46,8 +48,9 @@ class CharacterMemory:
         """The characters' reference sheets (face embeddings), in the same Chroma store."""
         from .references import ReferenceStore
 
-        if not hasattr(self, "_references"):
-            self._references = ReferenceStore(self._client)
+        with _REFERENCES_LOCK:  # parallel shot branches ask for it at once
+            if not hasattr(self, "_references"):
+                self._references = ReferenceStore(self._client)
         return self._references
 
     def canonical(self, series: str, name: str) -> Character:

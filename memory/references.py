@@ -36,6 +36,10 @@ class ReferenceStore:
         self._collection.upsert(ids=[json.dumps([series, name])], embeddings=[vector],
                                 metadatas=[{"series": series, "name": name, "path": path, "model": model}])
 
+    def remove(self, series: str, name: str) -> None:
+        """Forget a character's sheet (their look changed: the old face must not judge the new look)."""
+        self._collection.delete(ids=[json.dumps([series, name])])
+
     def get(self, series: str, name: str) -> StoredReference | None:
         found = self._collection.get(ids=[json.dumps([series, name])], include=["metadatas", "embeddings"])
         if not found["ids"]:

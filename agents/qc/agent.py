@@ -49,7 +49,7 @@ class TakeUnderReview:
     # For footage judged by faces: the series whose reference sheets to match against, and the sheets (the
     # continuity memory's ReferenceStore, or name -> face embedding from `dramafactory qc --reference`).
     series: str = ""
-    faces: object | None = None
+    faces: object | None = None  # or a zero-argument callable giving it (opened only when faces are read)
 
 
 class QCAgent:
@@ -86,7 +86,7 @@ class QCAgent:
         if self.settings.qc_people == "off":
             pass
         elif isinstance(people, FaceScorer):  # photographic footage: faces against the reference sheets
-            scores += self._score_faces(frame, take, people, usable=all(s.passed for s in scores))
+            scores += self._score_faces(frame, take, people, usable=readable)  # faces do not need the size
         elif people is None and self.clip is None:
             scores.append(ScoreResult(
                 scorer="adherence_people", score=0.0, threshold=1.0, passed=False, judged=False,
@@ -112,7 +112,8 @@ class QCAgent:
     def _score_faces(self, frame: Frame, take: TakeUnderReview, people: FaceScorer, usable: bool) -> list[ScoreResult]:
         if not usable:  # listed, not silently left out: a person sees which checks a broken picture skipped
             return footage_not_judged(take.shot, "the picture is not usable")
-        refs = take.faces if take.faces is not None else {}
+        refs = take.faces() if callable(take.faces) else take.faces
+        refs = refs if refs is not None else {}
         try:
             reading = people.read_faces(frame.rgb, refs, take.series or None, self.limits.max_face_distance)
         except Exception as exc:  # noqa: BLE001 - a scorer that fails is a scorer that could not judge
@@ -134,7 +135,10 @@ class QCAgent:
                     for name in asked]
         out = []
         if count:
-            seen = people.count(frame.rgb) if people is not None and claims.people is not None else None
+            try:
+                seen = people.count(frame.rgb) if people is not None and claims.people is not None else None
+            except ValueError:  # a picture too small for the face detector: the count is not judged
+                seen = None
             out.append(score_people_count(claims.people, seen, take.backend))
         if claims.time_of_day is None and claims.kind is None:
             return out
@@ -160,7 +164,9 @@ class QCAgent:
         same_light = (take.shot.time_of_day, take.location.kind) == (previous.shot.time_of_day, previous.location.kind)
         usable = frame.size == before.size == (self.settings.width, self.settings.height)
         people = self.people_scorer(take) if take.backend == previous.backend else None
-        if self.settings.qc_people == "auto" and people is not None and same_light and usable:
+        # wardrobe continuity needs the storyboard's colour model; faces say who, not what they wear
+        palette = people is not None and not isinstance(people, FaceScorer)
+        if self.settings.qc_people == "auto" and palette and same_light and usable:
             now, then = (people.read(f.rgb, t.shot, t.cast, t.references, t.location).garments
                          for f, t in ((frame, take), (before, previous)))
             drift = score_continuity(take.references, now, self.limits.max_palette_drift, previous=then)

@@ -19,11 +19,18 @@ def expected_faces(shot: Shot) -> tuple[list[str], list[str]]:
         return [], []
     subject = shot.speaker if shot.speaker in shot.characters else None
     if shot.framing == "close-up":
-        return [subject or shot.characters[0]], []
+        main = subject or shot.characters[0]
+        return [main], [c for c in shot.characters if c != main]  # a listed partner's shoulder is no intruder
     if shot.framing == "over-shoulder" and len(shot.characters) > 1:
         facing = subject or shot.characters[-1]
         return [facing], [c for c in shot.characters if c != facing]
     return list(shot.characters), []
+
+
+# Framings where every listed person faces the camera large enough for the detector: a face not found there is a
+# person not on screen. In wider framings a face may be turned away or too small for it: fewer faces than people
+# is then "not judged", never a missing person.
+FACES_EXPECTED = ("close-up", "medium")
 
 
 def _face_note(face: SeenFace) -> str:
@@ -55,36 +62,65 @@ def score_footage(shot: Shot, reading: FootageReading, have_reference: dict[str,
         return [ScoreResult(scorer="adherence_people", score=0.0 if faces else 1.0, threshold=1.0,
                             passed=not faces, reason=f"an insert shows the prop, but the frame shows {seen}; frame "
                                                      f"only the object" if faces else "")]
-    problems = []
-    if must and reading.count == 0:
-        problems.append(f"nobody on screen: the shot shows {', '.join(must)}")
-    elif not must and not shot.characters and reading.count:
-        problems.append(f"the shot lists nobody, but the frame shows {seen}: show the empty location")
-    else:
-        missing = [n for n in must if n not in reading.names]
-        small = reading.unidentifiable
-        if missing and small:  # the missing may be the faces too small to recognise: nothing can be said
-            return [ScoreResult(scorer="adherence_people", score=0.0, threshold=1.0, passed=False, judged=False,
-                                reason=f"{len(small)} face(s) too small to recognise ({', '.join(str(f.size_px) for f in small)} px): "
-                                       f"who they are is not judged; frame them closer"),
-                    *[_identity(n, reading, have_reference.get(n, False), threshold) for n in must]]
-        if missing:
-            problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on screen")
-        for face in reading.unexpected(must + allowed):
-            problems.append(f"{face.name} should not be in this shot" if face.name
-                            else f"{_face_note(face)} is in the frame")
-        for name in reading.duplicates:
-            problems.append(f"{name} appears twice")
-    out = [ScoreResult(scorer="adherence_people", score=0.0 if problems else 1.0, threshold=1.0,
-                       passed=not problems,
-                       reason=("; ".join(problems) + f" (the frame shows: {seen})") if problems else "")]
+    known = [n for n in must if have_reference.get(n)]
+    unsheeted = [n for n in must if not have_reference.get(n)]  # nobody can tell their face from a stranger's
+    out = [_people(shot, reading, known, unsheeted, allowed, seen)]
+    # in a wider framing with fewer faces than people, an unseen person may be turned away: not judged absent
+    lenient = shot.framing not in FACES_EXPECTED and reading.count < len(must)
     for name in must:
-        out.append(_identity(name, reading, have_reference.get(name, False), threshold))
+        out.append(_identity(name, reading, have_reference.get(name, False), threshold, must + allowed, lenient))
     out += _framing(shot, reading, must)
     return out
 
 
-def _identity(name: str, reading: FootageReading, has_sheet: bool, threshold: float) -> ScoreResult:
+def _people(shot: Shot, reading: FootageReading, known: list[str], unsheeted: list[str], allowed: list[str],
+            seen: str) -> ScoreResult:
+    must = known + unsheeted
+    faces_expected = shot.framing in FACES_EXPECTED
+
+    def result(problems: list[str], judged: bool = True, note: str = "") -> ScoreResult:
+        reason = ("; ".join(problems) + f" (the frame shows: {seen})") if problems else note
+        return ScoreResult(scorer="adherence_people", score=0.0 if problems or not judged else 1.0, threshold=1.0,
+                           passed=not problems and judged, judged=judged or bool(problems), reason=reason)
+
+    if not must:
+        return result([f"the shot lists nobody, but the frame shows {seen}: show the empty location"]
+                      if reading.count else [])
+    if reading.count == 0:
+        if faces_expected:
+            return result([f"nobody on screen: the shot shows {', '.join(must)}"])
+        return result([], judged=False, note=f"no face found in a {shot.framing}: its people may be turned away "
+                                              f"or too small for the face detector; who is on screen is not judged")
+    problems = []
+    for name in reading.duplicates:
+        problems.append(f"{name} appears twice")
+    named_intruders = [f for f in reading.faces if f.name is not None and f.name not in must + allowed]
+    problems += [f"{f.name} should not be in this shot" for f in named_intruders]
+    unknown = reading.unknown
+    # Unknown faces may be the characters who have no reference sheet (up to that many): they are not strangers.
+    strangers = unknown[len(unsheeted):]
+    problems += [f"{_face_note(f)} is in the frame" for f in strangers]
+    missing = [n for n in known if n not in reading.names]
+    undercount = reading.count < len(must)
+    if missing and (faces_expected or not undercount) and not reading.unidentifiable:
+        problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on screen")
+    if problems:
+        return result(problems)
+    why = []
+    if missing:
+        why.append(f"{', '.join(missing)} not found: "
+                   + ("faces too small to recognise" if reading.unidentifiable else
+                      f"fewer faces than people in a {shot.framing} (turned away or too small)"))
+    if unsheeted:
+        why.append(f"{', '.join(unsheeted)} {'has' if len(unsheeted) == 1 else 'have'} no accepted reference "
+                   "sheet: their faces cannot be told from a stranger's")
+    if why:
+        return result([], judged=False, note="who is on screen is not judged: " + "; ".join(why))
+    return result([])
+
+
+def _identity(name: str, reading: FootageReading, has_sheet: bool, threshold: float, expected: list[str],
+              lenient: bool = False) -> ScoreResult:
     scorer = f"identity:{name}"
     if not has_sheet:
         return ScoreResult(scorer=scorer, score=0.0, threshold=threshold, passed=False, judged=False,
@@ -100,7 +136,7 @@ def _identity(name: str, reading: FootageReading, has_sheet: bool, threshold: fl
         return ScoreResult(scorer=scorer, score=round(d, 4), threshold=threshold, passed=False,
                            reason=f"{name} does not look like {name}: face distance {d:.2f} from their reference "
                                   f"sheet (at most {threshold:.2f}); render them as on the sheet")
-    others = [f for f in reading.faces if f.name and f.name != name]
+    others = [f for f in reading.faces if f.name and f.name not in expected]  # not someone who belongs here
     if others:
         who = ", ".join(f"{f.name} ({f.distance_to_nearest:.2f})" for f in others)
         return ScoreResult(scorer=scorer, score=0.0, threshold=threshold, passed=False,
@@ -109,6 +145,10 @@ def _identity(name: str, reading: FootageReading, has_sheet: bool, threshold: fl
         return ScoreResult(scorer=scorer, score=0.0, threshold=threshold, passed=False, judged=False,
                            reason=f"{name}'s identity is not judged: the face on screen is too small to recognise; "
                                   f"frame them closer")
+    if lenient:
+        return ScoreResult(scorer=scorer, score=0.0, threshold=threshold, passed=False, judged=False,
+                           reason=f"{name}'s face was not found: in this framing they may be turned away or too "
+                                  f"small for the face detector (not judged)")
     return ScoreResult(scorer=scorer, score=0.0, threshold=threshold, passed=False,
                        reason=f"{name} is not on screen (no face of theirs found)")
 
