@@ -262,8 +262,12 @@ def _reference_faces(pairs: list[str]) -> tuple[dict, dict[str, str]]:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
-    from dramafactory.tools.vision.faces import FacesUnavailable, NotOneFace, shared_embedder
+    from dramafactory.agents.qc.scorers.reference import score_reference_face
+    from dramafactory.tools.vision.faces import faces_available
 
+    available, why = faces_available()
+    if pairs and not available:
+        raise fail(why, "pip install '.[gpu]'")
     faces, problems = {}, {}
     for pair in pairs:
         name, sep, path = pair.partition("=")
@@ -272,13 +276,14 @@ def _reference_faces(pairs: list[str]) -> tuple[dict, dict[str, str]]:
         try:
             with Image.open(path) as image:
                 rgb = np.asarray(image.convert("RGB"))
-            faces[name.strip()] = shared_embedder().embed_one(rgb).embedding
         except (OSError, UnidentifiedImageError) as exc:
             problems[name.strip()] = f"the reference image {path} cannot be read ({exc})"
-        except (NotOneFace, ValueError) as exc:  # no face, several, too small, or not a picture at all
-            problems[name.strip()] = f"the reference image {path} cannot serve: {exc}"
-        except FacesUnavailable as exc:
-            raise fail(str(exc), "pip install '.[gpu]'") from exc
+            continue
+        check, embedding = score_reference_face(rgb)  # the same check a reference sheet passes in a run
+        if embedding is None:
+            problems[name.strip()] = f"the reference image {path}: {check.reason}"
+        else:
+            faces[name.strip()] = embedding
     return faces, problems
 
 

@@ -58,17 +58,18 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
     except FFmpegMissing as exc:
         raise DramaError(str(exc), "pip install --force-reinstall imageio-ffmpeg") from exc
     given = {"text": text, "image": image, "speech": speech, "video": None if video is _UNSET else video}
-    for role in registry.ROLES:  # every configured backend checked before any is built or loaded
-        if given[role] is None and not (role == "video" and video is not _UNSET):
-            registry.preflight(role, settings)
+    wanted = [r for r in registry.ROLES if (video is _UNSET if r == "video" else given[r] is None)]
+    # every configured backend checked before any is built or loaded, each check made once
+    entries = {role: registry.preflight(role, settings) for role in wanted}
+    built = {role: entry.build(settings) for role, entry in entries.items()}
     run_dir.mkdir(parents=True, exist_ok=True)
     return AgentContext(
         run_dir=run_dir,
         settings=settings,
-        text=text or build_text(settings),
-        image=image or build_image(settings),
-        speech=speech or build_speech(settings),
-        video=build_video(settings) if video is _UNSET else video,  # type: ignore[arg-type]
+        text=text or built["text"],
+        image=image or built["image"],
+        speech=speech or built["speech"],
+        video=built["video"] if "video" in built else video,  # type: ignore[arg-type]
         memory=CharacterMemory(run_dir / "memory"),
         ledger=Ledger(run_dir / "ledger.jsonl", run_id=run_id),
     )

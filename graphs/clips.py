@@ -25,7 +25,7 @@ from dramafactory.tools.video.base import ClipRequest, motion_prompt
 from dramafactory.tools.vision.faces import faces_available, shared_embedder
 
 from .assemble import best_take, episode_takes, final_shots
-from .common import emit
+from .common import emit, record_call, record_failed_call
 from .state import ClipState, SeriesState
 
 # Errors the node's retry policy retries (graphs/common.TRANSIENT); anything else is recorded as a failed clip.
@@ -95,22 +95,12 @@ def _attempt(ctx: AgentContext, shot: Shot, take: Take, attempt: int) -> tuple[d
     except _RETRIED:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded and shown: the shot falls back to its keyframe, marked
-        reason = f"{type(exc).__name__}: {exc}"
-        ctx.ledger.record(stage="clip", backend=video.name, model=model, kind="error", seconds=spent.wall_seconds,
-                          version=version, shot=shot.id, attempt=attempt, error=reason[:500])
+        reason = record_failed_call(ctx, spent, exc, stage="clip", backend=video.name, model=model, version=version,
+                                    shot=shot.id, attempt=attempt)
         return {"attempt": attempt, "seed": seed, "error": reason}, None
-    load = getattr(video, "take_load_seconds", lambda: 0.0)()
-    if load:
-        ctx.ledger.record(stage="clip.load", backend=result.backend, model=result.model, kind="load", seconds=load,
-                          version=version)
-    if result.cpu_seconds is not None:  # the backend measured its worker's share itself
-        ctx.ledger.record(stage="clip", backend=result.backend, model=result.model, seconds=result.seconds,
-                          cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope,
-                          gpu_seconds=result.gpu_seconds if result.gpu_seconds is not None else 0.0,
-                          version=version, shot=shot.id, attempt=attempt, frames=result.frames)
-    else:
-        ctx.ledger.record_measured(spent, stage="clip", backend=result.backend, model=result.model, version=version,
-                                   shot=shot.id, attempt=attempt, frames=result.frames)
+    record_call(ctx, result, spent, stage="clip", version=version,
+                load_seconds=getattr(video, "take_load_seconds", lambda: 0.0)(), shot=shot.id, attempt=attempt,
+                frames=result.frames)
     report = _judge_clip(ctx, ctx.run_dir / relative, shot, ctx.run_dir / take.asset, result.fps)
     return {"attempt": attempt, "seed": seed, "path": str(relative), "frames": result.frames, "fps": result.fps,
             "duration_s": round(result.duration_s, 3), "width": result.width, "height": result.height,

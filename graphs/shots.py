@@ -22,7 +22,7 @@ from dramafactory.tools.image.base import ImageRequest
 
 from .artifacts import write_json
 from .assemble import best_take, episode_takes
-from .common import TRANSIENT, audit, checkpoint, emit, qc_agent, record_image_call
+from .common import TRANSIENT, audit, checkpoint, emit, qc_agent, record_failed_call, record_image_call
 from .review import Decision, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
 
@@ -68,11 +68,10 @@ def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     try:
         with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
             result = ctx.image.render(request)
-    except Exception as exc:  # a failed call is still machine time spent: its own row, then the node's retry
-        ctx.ledger.record(stage="render", backend=ctx.image.name, model=getattr(ctx.image, "model", ctx.image.name),
-                          kind="error", seconds=rendered.wall_seconds, cpu_seconds=rendered.cpu_seconds,
-                          cpu_scope=rendered.scope, shot=shot.id, attempt=attempt,
-                          error=f"{type(exc).__name__}: {exc}"[:500])
+    except Exception as exc:  # its own error row, then the node's retry
+        record_failed_call(ctx, rendered, exc, stage="render", backend=ctx.image.name,
+                           model=getattr(ctx.image, "model", ctx.image.name),
+                           version=getattr(ctx.image, "version", ""), shot=shot.id, attempt=attempt)
         raise
     record_image_call(ctx, result, rendered, stage="render", shot=shot.id, attempt=attempt)
     given = {n: p for n, p in (state.get("references") or {}).items() if f"reference:{n}" in result.conditioning}

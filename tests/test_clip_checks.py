@@ -21,15 +21,17 @@ N = 33  # 2.06 s at 16 fps, a Wan-like 4k+1 frame count
 
 @pytest.fixture(scope="module")
 def hopper() -> np.ndarray:
-    from matplotlib import cbook
+    from dramafactory.evals.footage_set import photo
 
-    return np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
+    return photo("hopper").copy()  # the labelled set's source photographs, one loader for both
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data", reason="scikit-image is not installed (source of the astronaut photo)")
-    return data.astronaut()
+    pytest.importorskip("skimage.data", reason="scikit-image is not installed (source of the astronaut photo)")
+    from dramafactory.evals.footage_set import photo
+
+    return photo("collins").copy()
 
 
 # Where each photograph's 9:16 window starts: the face's centre (x) and the window's top and height (source px).

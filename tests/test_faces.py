@@ -46,15 +46,17 @@ def embedder() -> FaceEmbedder:
 
 @pytest.fixture(scope="module")
 def hopper() -> np.ndarray:
-    from matplotlib import cbook
+    from dramafactory.evals.footage_set import photo
 
-    return np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
+    return photo("hopper").copy()  # the labelled set's source photographs, one loader for both
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data", reason="scikit-image is not installed (source of the astronaut photo)")
-    return data.astronaut()
+    pytest.importorskip("skimage.data", reason="scikit-image is not installed (source of the astronaut photo)")
+    from dramafactory.evals.footage_set import photo
+
+    return photo("collins").copy()
 
 
 def frame(photo: np.ndarray, at: tuple[int, int] = (100, 300), scale: float = 1.0, crop=None, mirror: bool = False,

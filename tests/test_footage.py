@@ -35,9 +35,9 @@ if not faces_available()[0]:
 
 @pytest.fixture(scope="module")
 def embedder() -> FaceEmbedder:
-    fe = FaceEmbedder()
-    fe.load()
-    return fe
+    from dramafactory.tools.vision.faces import shared_embedder
+
+    return shared_embedder()  # the product's one embedder
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,12 @@ class HostedPipeline:
     def _on_loaded(self, loaded: LoadedPipeline) -> None:
         """What a backend reads off its pipeline once it is loaded (e.g. the video model's frame rule)."""
 
+    def generator(self, seed: int):  # noqa: ANN201 - torch.Generator
+        """A take's own random stream, on the device the pipeline draws its noise on."""
+        import torch
+
+        return torch.Generator(device="cpu" if self.device == "cpu" else "cuda").manual_seed(seed)
+
     def take_load_seconds(self) -> float:
         """Seconds spent loading the pipeline not yet reported; reported once."""
         with self._load_lock:

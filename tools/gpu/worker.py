@@ -36,7 +36,6 @@ class Share:
     gpu_seconds: float | None  # None on the CPU device: no GPU did the work (0.0 is written to the ledger)
     batch: int
     notes: tuple[str, ...] = ()
-    failed_seconds: float = 0.0  # wall seconds of calls for this job that ran out of memory before this one
 
 
 @dataclass
@@ -45,7 +44,6 @@ class _Job:
     payload: Any
     future: Future = field(default_factory=Future)
     notes: list[str] = field(default_factory=list)
-    spent: list[float] = field(default_factory=list)  # wall seconds of failed calls that included this job
 
 
 class PipelineWorker:
@@ -125,8 +123,6 @@ class PipelineWorker:
             failure = exc
         if failure is not None:
             oom = is_out_of_memory(failure)
-            for job in jobs:  # the failed call's machine time is the jobs' too (the ledger's error rows)
-                job.spent.append(spent.wall_seconds / len(jobs) if spent is not None else 0.0)
             if not oom:
                 for job in jobs:
                     job.future.set_exception(failure)
@@ -156,5 +152,5 @@ class PipelineWorker:
             share = Share(started_at=spent.started_at, wall_seconds=spent.wall_seconds / n,
                           cpu_seconds=spent.cpu_seconds / n, cpu_scope=scope,
                           gpu_seconds=spent.wall_seconds / n if self.device == "cuda" else None, batch=n,
-                          notes=tuple(job.notes), failed_seconds=sum(job.spent))
+                          notes=tuple(job.notes))
             job.future.set_result((result, share))

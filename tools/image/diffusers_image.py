@@ -85,14 +85,12 @@ class DiffusersImage(HostedPipeline):
 
     def _draw(self, requests: list[ImageRequest]) -> list[tuple[Image.Image, list[str]]]:
         """One pipeline call for a batch (run on the worker thread only)."""
-        import torch
 
         width, height = self.options.size()
         params = self.info.call_params
         kwargs: dict[str, Any] = {"prompt": [r.shot.prompt for r in requests], "width": width, "height": height,
                                   "num_inference_steps": self.options.steps,
-                                  "generator": [torch.Generator(device="cpu" if self.device == "cpu" else "cuda")
-                                                .manual_seed(r.seed) for r in requests]}
+                                  "generator": [self.generator(r.seed) for r in requests]}
         if "true_cfg_scale" in params:
             # Qwen-Image's classifier-free guidance is true_cfg_scale, active only with a negative prompt;
             # its guidance_scale is for guidance-distilled variants.

@@ -92,7 +92,6 @@ class DiffusersVideo(HostedPipeline):
                           cpu_seconds=share.cpu_seconds, cpu_scope=share.cpu_scope)
 
     def _animate(self, jobs: list[tuple[ClipRequest, int]]) -> list[np.ndarray]:
-        import torch
 
         out = []
         width, height = self.options.size()
@@ -102,8 +101,7 @@ class DiffusersVideo(HostedPipeline):
             kwargs: dict[str, Any] = {
                 "image": keyframe, "prompt": request.prompt, "width": width, "height": height, "num_frames": frames,
                 "num_inference_steps": self.options.steps,
-                "generator": torch.Generator(device="cpu" if self.device == "cpu" else "cuda").manual_seed(
-                    request.seed)}
+                "generator": self.generator(request.seed)}
             if "guidance_scale" in params:
                 kwargs["guidance_scale"] = self.options.guidance
             if "negative_prompt" in params and request.shot.negative_prompt:

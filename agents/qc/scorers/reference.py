@@ -21,7 +21,7 @@ def score_reference_face(rgb: np.ndarray) -> tuple[ScoreResult, np.ndarray | Non
     except FacesUnavailable as exc:
         return ScoreResult(scorer="reference_face", score=0.0, threshold=1.0, passed=False, judged=False,
                            reason=str(exc)), None
-    except NotOneFace as exc:
+    except (NotOneFace, ValueError) as exc:  # no face, several, too small; or not a picture (NotAnImage)
         return ScoreResult(scorer="reference_face", score=0.0, threshold=1.0, passed=False,
                            reason=f"the reference sheet cannot serve: {exc}"), None
     if face.embedding is None:
