@@ -79,6 +79,24 @@ def written_in(language: str) -> Check:
 LATIN_LANGUAGES = {"en", "es", "fr", "de", "it", "pt", "nl", "sv", "da", "no", "pl", "cs", "ro", "tr", "id", "vi"}
 
 
+def each_part(check: Check) -> Check:
+    """no_copy_of_example and written_in read an answer's own string fields; a nested answer (a cast, a list of
+    outlines, a scene) is checked part by part, so a copied name or a foreign script deep inside is still caught."""
+
+    def parts(model: BaseModel):
+        yield model
+        for field in type(model).model_fields:
+            value = getattr(model, field)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, BaseModel):
+                    yield from parts(item)
+
+    def check_parts(answer: BaseModel) -> str | None:
+        return next((r for r in (check(part) for part in parts(answer)) if r), None)
+
+    return check_parts
+
+
 def parse_reply(text: str, schema: type[M]) -> M:
     # llama.cpp can emit raw control characters inside strings: strict=False accepts them.
     data = json.loads(text, strict=False)
@@ -111,7 +129,8 @@ def ask_json(
     for user, assistant in examples:
         messages += [("user", user), ("assistant", assistant)]
     messages.append(("user", ask))
-    reasons: list[str] = []
+    reasons: list[str] = []  # why each try failed, for the flag and the error
+    rules: list[str] = []  # what the model is told on the re-ask
     json_schema = schema.model_json_schema()
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
@@ -127,11 +146,15 @@ def ask_json(
             raise
         except UnusableReply as exc:  # the model ran but made nothing of this request: re-ask like a bad answer
             reasons.append(str(exc))
+            if exc.hint:  # only what the model can act on goes into its rules, never a server's URL or a setting
+                rules.append(exc.hint)
+                messages = messages[:-1] + [("user", _with_rules(ask, rules))]
             _record_load(ledger, backend, stage, exc.load_seconds, exc.load_cpu_seconds, exc.remote)
             ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=exc.seconds,
                           cpu_seconds=exc.cpu_seconds, cpu_scope=exc.cpu_scope, gpu_seconds=exc.gpu_seconds,
                           remote=exc.remote, version=getattr(backend, "version", ""), attempt=attempt + 1,
-                          rejected=str(exc)[:300])
+                          rejected=str(exc)[:300], prompt_tokens=exc.prompt_tokens,
+                          completion_tokens=exc.completion_tokens, **_server_timing(exc.server_seconds))
             continue
         try:
             answer = parse_reply(result.text, schema)
@@ -145,11 +168,16 @@ def ask_json(
         if reason is None:
             return answer
         reasons.append(reason)
+        rules.append(reason)
         # Re-ask with the reasons as rules, but without the rejected answer: shown its own bad answer, a 0.5B model
         # mostly repeats it (measured: the same reply three times in a row).
-        rules = "\n".join(f"- {r}" for r in dict.fromkeys(reasons))
-        messages = messages[:-1] + [("user", f"{ask}\nRules for this answer:\n{rules}")]
+        messages = messages[:-1] + [("user", _with_rules(ask, rules))]
     raise StructuredOutputError(stage, reasons)
+
+
+def _with_rules(ask: str, rules: list[str]) -> str:
+    listed = "\n".join(f"- {r}" for r in dict.fromkeys(rules))
+    return f"{ask}\nRules for this answer:\n{listed}"
 
 
 def _record_load(ledger: Ledger, backend: TextBackend, stage: str, seconds: float, cpu_seconds: float | None,
@@ -165,4 +193,11 @@ def _record_call(ledger: Ledger, backend: TextBackend, result: TextResult, *, st
     ledger.record(stage=stage, backend=result.backend, model=result.model, seconds=result.seconds,
                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                   cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope, gpu_seconds=result.gpu_seconds,
-                  remote=result.remote, version=getattr(backend, "version", ""), **extra)
+                  remote=result.remote, version=getattr(backend, "version", ""),
+                  **_server_timing(getattr(result, "server_seconds", None)), **extra)
+
+
+def _server_timing(server_seconds: float | None) -> dict[str, float]:
+    """The server's own compute time for the call, next to our wall clock (which also holds queueing and the
+    network). Only where the server reports it: rows of local calls stay as they were."""
+    return {} if server_seconds is None else {"server_seconds": round(server_seconds, 4)}

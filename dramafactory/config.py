@@ -64,12 +64,20 @@ class Settings(BaseSettings):
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = "EMPTY"
     openai_model: str = "Qwen/Qwen2.5-7B-Instruct"
-    openai_structured_mode: Literal["json_schema", "json_object_schema"] = "json_schema"
+    # How the server is asked for JSON: "json_schema" (vLLM, OpenAI: response_format json_schema), "json_object_schema"
+    # (llama.cpp's servers: response_format json_object with a schema), "ollama" (Ollama's own `format` field).
+    openai_structured_mode: Literal["json_schema", "json_object_schema", "ollama"] = "json_schema"
+    openai_max_in_flight: int = Field(default=8, ge=1, le=512, description="Requests this process keeps in flight "
+                                      "to one server at most (all runs together): vLLM batches what is in flight.")
     openai_timeout_s: float = Field(default=120.0, gt=0, description="Seconds one request to the server may take "
                                     "before it counts as failed (then retried).")
     openai_max_retries: int = Field(default=2, ge=0, le=10, description="HTTP-level retries with backoff for "
                                     "connection errors, timeouts, 429 and 5xx; then the graph node's retry policy.")
     model_cache_dir: Path | None = None
+    # How the agents use the text model: "tiny" (code decides the structure, the model writes one short field per
+    # call: right for the packaged 0.5B) or "capable" (the director writes the cast and the outlines, the writer a
+    # whole scene, one structured call each, checked by the same validators).
+    text_strategy: Literal["tiny", "capable"] = "tiny"
 
     # Backends per role are looked up by these names in tools/registry.py (`dramafactory backends` lists them).
     image_backend: str = Field(default="storyboard", description="'storyboard' (the embedded CPU animatic) or "

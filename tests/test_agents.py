@@ -166,3 +166,17 @@ def test_an_english_answer_that_drifts_into_another_script_is_sent_back():
     assert "not English" in english(Reply(synopsis="Она знает правду."))
     assert english(Reply(synopsis="A naïve café owner's rôle, 3 times.")) is None  # Latin letters with accents
     assert written_in("zh")(Reply(synopsis="他们揭开了真相。")) is None  # other languages are not policed here
+
+
+def test_the_ledger_keeps_the_servers_own_timing_only_where_it_reports_one(ctx):
+    class Timed(FakeText):
+        def complete_json(self, request):
+            reply = super().complete_json(request)
+            return TextResult(reply.text, 5, 5, 0.9, self.model, self.name, remote=True, gpu_seconds=None,
+                              server_seconds=0.5)
+
+    ask_json(Timed(), ctx.ledger, stage="writer.line", schema=LineReply, system="s", examples=[], ask="a", seed=1)
+    ask_json(FakeText(), ctx.ledger, stage="writer.line", schema=LineReply, system="s", examples=[], ask="a", seed=1)
+    timed, local = ctx.ledger.rows()
+    assert timed["server_seconds"] == 0.5 and timed["seconds"] == 0.9
+    assert "server_seconds" not in local

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
-from dramafactory.tools.text.base import JsonRequest
+import pytest
+from openai.types.chat import ChatCompletion
+
+from dramafactory.config import Settings
+from dramafactory.tools.text.base import JsonRequest, TextBackend
 from dramafactory.tools.text.embedded_model import EmbeddedModelError, verify_file
-from dramafactory.tools.text.llamacpp import flat_string_fields
-from dramafactory.tools.text.openai_compat import OpenAICompatText, response_format
-from dramafactory.tools.text.registry import build_text_backend
+from dramafactory.tools.text.llamacpp import LlamaCppText, flat_string_fields
+from dramafactory.tools.text.ollama import OllamaText, native_root, ollama_server_seconds
+from dramafactory.tools.text.openai_compat import OpenAICompatText, llama_server_seconds, response_format
+from dramafactory.tools.text.registry import build_text_backend, check
+
+from .fakes import FakeText
 
 
 def test_flat_string_schemas_use_field_prefill_and_others_the_grammar():
@@ -23,18 +31,117 @@ def test_flat_string_schemas_use_field_prefill_and_others_the_grammar():
 
 def test_response_format_per_server_kind():
     schema = {"type": "object"}
-    assert response_format(schema, "json_schema")["json_schema"]["schema"] is schema
+    assert response_format(schema, "json_schema") == {"type": "json_schema", "json_schema": {
+        "name": "reply", "schema": schema, "strict": False}}
     assert response_format(schema, "json_object_schema") == {"type": "json_object", "schema": schema}
+    with pytest.raises(ValueError, match="ollama"):
+        OpenAICompatText(base_url="http://unused/v1", model="m", structured_mode="ollama", client=object())
 
 
-def test_openai_compatible_backend_returns_text_and_usage():
-    chat = GenericFakeChatModel(messages=iter([AIMessage(content='{"line": "hi"}',
-                                                         usage_metadata={"input_tokens": 7, "output_tokens": 3,
-                                                                         "total_tokens": 10})]))
-    backend = OpenAICompatText(base_url="http://unused", model="m", chat_model=chat)
-    result = backend.complete_json(JsonRequest(system="s", messages=[("user", "u")], schema={"type": "object"}))
-    assert (result.text, result.prompt_tokens, result.completion_tokens, result.backend) == ('{"line": "hi"}', 7, 3,
-                                                                                             "openai")
+class FakeCompletions:
+    """A test fake of the openai client's `chat.completions`: answers from FakeText, records what it was sent and
+    how many calls were in flight at once (each call takes `delay` seconds)."""
+
+    def __init__(self, delay: float = 0.0, extra: dict | None = None):
+        self.text, self.delay, self.extra = FakeText(), delay, extra or {}
+        self.sent: list[dict] = []
+        self.in_flight = self.peak = 0
+        self._lock = threading.Lock()
+        self.chat = SimpleNamespace(completions=self)
+
+    def create(self, **kwargs) -> ChatCompletion:
+        with self._lock:
+            self.sent.append(kwargs)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            fmt = kwargs["response_format"]
+            schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else fmt["schema"]
+            with self._lock:
+                result = self.text.complete_json(JsonRequest(system="s", messages=[("user", "u")], schema=schema))
+            return ChatCompletion.model_validate({
+                "id": "fake", "object": "chat.completion", "created": 0, "model": "served-name",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": result.text}}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}, **self.extra})
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+LINE = {"type": "object", "properties": {"line": {"type": "string"}}}
+
+
+def test_openai_compatible_backend_sends_the_modes_format_and_returns_text_usage_and_timing():
+    fake = FakeCompletions(extra={"timings": {"prompt_ms": 250.0, "predicted_ms": 1000.0, "predicted_n": 3}})
+    backend = OpenAICompatText(base_url="http://unused-1/v1", model="m", structured_mode="json_object_schema",
+                               client=fake)
+    result = backend.complete_json(JsonRequest(system="s", messages=[("user", "u")], schema=LINE, max_tokens=33,
+                                               seed=5, stop=["\n"]))
+    assert result.text.startswith('{"line": ')
+    assert (result.prompt_tokens, result.completion_tokens, result.backend, result.model) == (7, 3, "openai",
+                                                                                            "served-name")
+    assert (result.remote, result.gpu_seconds, result.cpu_scope, result.server_seconds) == (True, None, "thread",
+                                                                                            1.25)
+    sent = fake.sent[0]
+    assert sent["response_format"] == {"type": "json_object", "schema": LINE}
+    assert (sent["max_tokens"], sent["seed"], sent["stop"], sent["model"]) == (33, 5, ["\n"], "m")
+    assert "guided_json" not in sent and "guided_json" not in (sent.get("extra_body") or {})
+
+
+def test_server_timings_are_read_only_where_the_server_reports_them():
+    assert llama_server_seconds({"timings": {"prompt_ms": 100, "predicted_ms": 400.5}}) == pytest.approx(0.5005)
+    assert llama_server_seconds({}) is None and llama_server_seconds(None) is None
+    assert ollama_server_seconds({"prompt_eval_duration": 2 * 10**8, "eval_duration": 3 * 10**8,
+                                  "total_duration": 5 * 10**9}) == pytest.approx(0.5)  # the load is not compute
+    assert ollama_server_seconds({"total_duration": 10**9}) == pytest.approx(1.0)
+    assert ollama_server_seconds({}) is None
+    assert native_root("http://gpu-box:11434/v1") == native_root("http://gpu-box:11434/v1/") == "http://gpu-box:11434"
+
+
+def test_in_flight_limit_is_shared_per_server_and_the_smallest_wins():
+    fake = FakeCompletions(delay=0.05)
+    url = "http://in-flight-test/v1"
+    first = OpenAICompatText(base_url=url, model="m", max_in_flight=3, client=fake)
+    second = OpenAICompatText(base_url=url + "/", model="m", max_in_flight=2, client=fake)  # same server
+    other = OpenAICompatText(base_url="http://another-server/v1", model="m", max_in_flight=5, client=FakeCompletions())
+    assert (first.max_in_flight, second.max_in_flight, other.max_in_flight) == (2, 2, 5)
+    request = JsonRequest(system="s", messages=[("user", "u")], schema=LINE)
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda i: (first, second)[i % 2].complete_json(request), range(12)))
+    assert len(results) == 12 and all(r.text.startswith('{"line"') for r in results)
+    assert fake.peak == 2  # both objects together, never more; and the limit was reached, so it was not serial
+    assert all(r.seconds < 0.5 for r in results)  # a call's seconds are the request's, not the wait for a slot
+
+
+def test_backends_say_how_many_calls_they_take_at_once():
+    assert LlamaCppText.max_in_flight == 1
+
+    class Minimal:  # a test fake with only the required attributes: max_in_flight is optional in the protocol
+        name, model, version = "minimal", "m", "0"
+
+        def complete_json(self, request: JsonRequest):
+            raise NotImplementedError
+
+    assert isinstance(Minimal(), TextBackend) and getattr(Minimal(), "max_in_flight", 1) == 1
+    backend = OllamaText(base_url="http://ollama-limit-test:11434/v1", model="qwen2.5:7b", max_in_flight=4)
+    assert backend.max_in_flight == 4 and isinstance(backend, TextBackend)
+
+
+def test_registry_builds_each_structured_mode_and_check_names_it():
+    ollama = build_text_backend("openai", base_url="http://reg-ollama:11434/v1", model="qwen2.5:7b",
+                                structured_mode="ollama", max_in_flight=3)
+    assert isinstance(ollama, OllamaText) and ollama.max_in_flight == 3 and ollama.remote
+    vllm = build_text_backend("openai", base_url="http://reg-vllm:8000/v1", model="Qwen/Qwen2.5-7B-Instruct",
+                              structured_mode="json_schema", max_in_flight=6)
+    assert isinstance(vllm, OpenAICompatText) and vllm.structured_mode == "json_schema" and vllm.max_in_flight == 6
+    for mode, words in [("json_schema", "response_format json_schema"), ("json_object_schema", "json_object with a"),
+                        ("ollama", "Ollama's own format field")]:
+        settings = Settings(_env_file=None, text_backend="openai", openai_structured_mode=mode,
+                            openai_max_in_flight=5)
+        found = check(settings)
+        assert found.ok and words in found.detail and "5 requests in flight" in found.detail, found
 
 
 def test_registry_rejects_unknown_backends_and_missing_paths():

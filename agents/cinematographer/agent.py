@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from dramafactory.schemas import EpisodeScript, Framing, Mood, SeriesBible, Shot, ShotList
+from dramafactory.schemas import EpisodeScript, Framing, Mood, Scene, SeriesBible, Shot, ShotList
 from dramafactory.tools.image.base import FIX_MARKER
 
 from ..context import AgentContext
+from ..parallel import run_all
 from ..structured import StructuredOutputError, ask_json, stable_seed
 from . import prompts
 
@@ -50,23 +51,30 @@ def describe(ctx: AgentContext, series: str, names: list[str]) -> str:
     return "; ".join(parts) + ". " if parts else ""
 
 
+def scene_look(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, scene: Scene, seed: int) -> SceneLook:
+    location = bible.location(scene.location)
+    beats_text = " ".join(b.action for b in scene.beats)
+    try:
+        return ask_json(ctx.text, ctx.ledger, stage="cinematographer.scene", schema=SceneLook,
+                        system=prompts.SYSTEM, examples=[prompts.LIGHTING_EXAMPLE],
+                        ask=prompts.LIGHTING_ASK.format(location=location.name, description=location.description,
+                                                        time=scene.time_of_day, beats=beats_text[:400]),
+                        seed=stable_seed(seed, script.episode, scene.number), max_tries=ctx.settings.max_reasks,
+                        max_tokens=60)
+    except StructuredOutputError:
+        return SceneLook(mood=scene.mood, lighting="soft key light, deep shadows")
+
+
 def plan_shots(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, seed: int,
                target_seconds: float) -> tuple[ShotList, dict[int, str]]:
     shots: list[Shot] = []
     moods: dict[int, str] = {}
     previous: Framing | None = None
-    for scene in script.scenes:
+    # The scenes' looks do not depend on each other: asked together (inline and in order on a one-call backend).
+    looks = run_all(ctx.text, [lambda scene=scene: scene_look(ctx, bible, script, scene, seed)
+                               for scene in script.scenes])
+    for scene, look in zip(script.scenes, looks, strict=True):
         location = bible.location(scene.location)
-        beats_text = " ".join(b.action for b in scene.beats)
-        try:
-            look = ask_json(ctx.text, ctx.ledger, stage="cinematographer.scene", schema=SceneLook,
-                            system=prompts.SYSTEM, examples=[prompts.LIGHTING_EXAMPLE],
-                            ask=prompts.LIGHTING_ASK.format(location=location.name, description=location.description,
-                                                            time=scene.time_of_day, beats=beats_text[:400]),
-                            seed=stable_seed(seed, script.episode, scene.number), max_tries=ctx.settings.max_reasks,
-                            max_tokens=60)
-        except StructuredOutputError:
-            look = SceneLook(mood=scene.mood, lighting="soft key light, deep shadows")
         moods[scene.number] = look.mood
         left_to_right = list(scene.characters)  # screen sides stay fixed for the whole scene (the 180° rule)
 

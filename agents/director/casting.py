@@ -113,10 +113,15 @@ def concept_words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text)}
 
 
-def decide_genders(logline: str, rng: random.Random) -> list[str]:
+def lead_gender_cue(logline: str) -> str | None:
+    """The lead's gender when the logline's cue words decide it ("she", "nurse" against "father"); None on a tie."""
     words = concept_words(logline)
     female, male = len(words & FEMALE_CUES), len(words & MALE_CUES)
-    lead = "female" if female > male else "male" if male > female else rng.choice(["female", "male"])
+    return "female" if female > male else "male" if male > female else None
+
+
+def decide_genders(logline: str, rng: random.Random) -> list[str]:
+    lead = lead_gender_cue(logline) or rng.choice(["female", "male"])
     other = "male" if lead == "female" else "female"
     # antagonist opposite the lead (the micro-drama staple), ally drawn so both genders appear
     return [lead, other, rng.choice([lead, other])]

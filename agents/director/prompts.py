@@ -75,3 +75,67 @@ EXAMPLE_TEXTS = [
     "Rosa Diaz is weeks from marrying Victor Hale when she finds proof he framed her brother.",
     "With Tom Reyes at her side she plays the perfect bride while gathering the evidence that will ruin him.",
 ]
+
+# The capable strategy (text_strategy "capable"): one call writes the whole cast with the title and synopsis, one
+# more all the episode outlines. The examples reuse the names above, so no_copy_of_example knows them.
+CAPABLE_SYSTEM = (
+    "You are the director of a vertical micro-drama series (1-minute episodes, a hook in the first seconds, "
+    "a cliffhanger at the end). You answer with one JSON object and nothing else. Be concrete and short."
+)
+
+CAST_ASK = (
+    "Series: {logline}\nGenre: {genre}. Tone: {tone}. Episodes: {episodes}.\n{lead}"
+    "Cast the series: exactly three people, in this order: the protagonist (who the series is about), the "
+    "antagonist (who stands in the way), the ally. Give each a realistic first and last name of their own (never a "
+    "word of the series line), gender, age, a short description (a few words), a private want and a hidden secret "
+    "(one short sentence each, without their own name). Then a punchy title (at most 6 words) and a two-sentence "
+    "synopsis that names the cast."
+)
+LEAD_RULE = "The protagonist is {gender} (the series line says so).\n"
+CAST_EXAMPLE = (
+    CAST_ASK.format(logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
+                    tone="melodramatic", episodes=3, lead=LEAD_RULE.format(gender="female")),
+    '{"characters": ['
+    '{"role": "protagonist", "name": "Rosa Diaz", "gender": "female", "age": 27, "description": "the hotel maid", '
+    '"want": "To clear her brother\'s name before the wedding.", '
+    '"secret": "She took the job at the hotel to spy on the groom."}, '
+    '{"role": "antagonist", "name": "Victor Hale", "gender": "male", "age": 34, "description": "the heir", '
+    '"want": "To keep control of the Hale fortune before his father dies.", '
+    '"secret": "He forged the evidence that sent Rosa\'s brother to prison."}, '
+    '{"role": "ally", "name": "Tom Reyes", "gender": "male", "age": 29, "description": "the night porter", '
+    '"want": "To see Rosa walk away from the wedding alive.", '
+    '"secret": "He drove the car on the night of the crime."}], '
+    '"title": "The Maid Who Knew", "synopsis": "Rosa Diaz is weeks from marrying Victor Hale when she finds '
+    'proof he framed her brother. With Tom Reyes at her side she plays the perfect bride while gathering the '
+    'evidence that will ruin him."}',
+)
+
+OUTLINES_ASK = (
+    "Series: {title}. {synopsis}\nCast: {cast}\nEpisodes {first} to {last} of {total}. {previous}\n"
+    "Outline each of these {count} episodes, in order: a title, the hook (first seconds), the conflict, and the "
+    "cliffhanger (last seconds), one short sentence each, naming who acts. Each episode picks up from the one "
+    "before and ends on a new twist."
+)
+OUTLINES_EXAMPLE = (
+    OUTLINES_ASK.format(
+        title="The Maid Who Knew", synopsis="Rosa Diaz finds proof her fiance Victor Hale framed her brother.",
+        cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)", first=1, last=2, total=2,
+        previous="This is the first episode.", count=2,
+    ),
+    '{"episodes": [{"title": "The Forged Letter", "hook": "Rosa finds a forged letter in Victor\'s desk signed '
+    'with her brother\'s name.", "conflict": "Victor catches her in his study and demands to know what she saw.", '
+    '"cliffhanger": "Tom shows Rosa a photo: Victor meeting the judge who convicted her brother."}, '
+    '{"title": "The Judge", "hook": "Rosa follows Victor to the judge\'s house at midnight.", '
+    '"conflict": "Victor offers the judge money in front of Tom\'s hidden camera.", '
+    '"cliffhanger": "The judge looks straight at the camera and smiles."}]}',
+)
+
+CAPABLE_EXAMPLE_TEXTS = EXAMPLE_TEXTS + [
+    "To clear her brother's name before the wedding.",
+    "She took the job at the hotel to spy on the groom.",
+    "To see Rosa walk away from the wedding alive.",
+    "He drove the car on the night of the crime.",
+    "Rosa follows Victor to the judge's house at midnight.",
+    "Victor offers the judge money in front of Tom's hidden camera.",
+    "The judge looks straight at the camera and smiles.",
+]

@@ -73,3 +73,38 @@ EXAMPLE_TEXTS = [
     "You signed my brother's name on this. You sent him to prison.",
     "Prove it. Who would believe a maid over a Hale?",
 ]
+
+# The capable strategy (text_strategy "capable"): one call writes a whole scene, its beats' actions and lines. The
+# example reuses the names and sentences above, so no_copy_of_example knows them.
+SCENE_ASK = (
+    "Episode: {outline}\nScene: {location}, {time}. On screen: {characters}.\n{people}\n"
+    "Write this scene as {count} beats, in this order:\n{beats}\n"
+    "For each beat: the action (what we see: one sentence, present tense, at most 20 words, naming who acts) and "
+    "its lines. A line is only the words {first} or {second} say out loud to the other: first person, at most 14 "
+    "words, never narration, never stage directions, never the speaker's own name. Both of them speak; every line "
+    "says something new."
+)
+SCENE_BEAT = "- {kind} ({guide}): {count} lines"
+SCENE_PERSON = "{name}: {role}; wants {want}."
+SCENE_EXAMPLE = (
+    SCENE_ASK.format(
+        outline="Rosa finds proof her fiance Victor framed her brother; Victor catches her.",
+        location="Hale Tower, 32nd floor", time="night", characters="Rosa Diaz, Victor Hale",
+        people="Rosa Diaz: protagonist, the hotel maid; wants to clear her brother's name.\n"
+               "Victor Hale: antagonist; wants to keep his family's fortune.",
+        count=2, beats="- hook (a discovery, an accusation or a danger): 2 lines\n"
+                       "- pressure (the other side pushes back hard): 1 lines",
+        first="Rosa", second="Victor",
+    ),
+    '{"hook": {"action": "Rosa pulls a forged letter from Victor\'s desk drawer as his footsteps approach.", '
+    '"lines": [{"speaker": "Rosa Diaz", "emotion": "shocked", "text": "You signed my brother\'s name on this. '
+    'You sent him to prison."}, {"speaker": "Victor Hale", "emotion": "cold", "text": "Put that down before you '
+    'hurt yourself."}]}, '
+    '"pressure": {"action": "Victor snatches the letter and backs Rosa against the window.", '
+    '"lines": [{"speaker": "Victor Hale", "emotion": "mocking", "text": "Prove it. Who would believe a maid over a '
+    'Hale?"}]}}',
+)
+CAPABLE_EXAMPLE_TEXTS = EXAMPLE_TEXTS + [
+    "Put that down before you hurt yourself.",
+    "Victor snatches the letter and backs Rosa against the window.",
+]

@@ -21,6 +21,12 @@ class JsonRequest:
     stop: list[str] = field(default_factory=list)
 
 
+def chat_messages(request: JsonRequest) -> list[dict[str, str]]:
+    """The request as the chat messages every chat API takes: the system prompt, then the turns."""
+    return [{"role": "system", "content": request.system}] + \
+        [{"role": role, "content": content} for role, content in request.messages]
+
+
 @dataclass(frozen=True)
 class TextResult:
     text: str
@@ -39,6 +45,10 @@ class TextResult:
     remote: bool = False
     load_seconds: float = 0.0
     load_cpu_seconds: float | None = None
+    # Seconds the server itself says it computed on this request (llama.cpp's llama-server: `timings.prompt_ms` +
+    # `predicted_ms`; Ollama: `prompt_eval_duration` + `eval_duration`). None where the server reports no timing
+    # (vLLM, llama-cpp-python's server) or the work ran here. Its own clock, not this machine's: not `seconds`.
+    server_seconds: float | None = None
 
 
 class TextBackendError(RuntimeError):
@@ -57,19 +67,31 @@ class TextBackendError(RuntimeError):
 class UnusableReply(RuntimeError):
     """The backend ran but could not produce a reply to this request (a model overflowed its context, failed to
     decode, or a server refused the request as malformed). A content failure: the caller re-asks and, failing that,
-    uses flagged stock text. It carries what the failed call cost, so the ledger still records it."""
+    uses flagged stock text. It carries what the failed call cost, so the ledger still records it (a reply cut off
+    by the token limit was still generated: its tokens and the server's time are carried too)."""
 
     def __init__(self, message: str, *, seconds: float = 0.0, cpu_seconds: float | None = None,
                  cpu_scope: str | None = None, gpu_seconds: float | None = 0.0, remote: bool = False,
-                 load_seconds: float = 0.0, load_cpu_seconds: float | None = None):
+                 load_seconds: float = 0.0, load_cpu_seconds: float | None = None, prompt_tokens: int = 0,
+                 completion_tokens: int = 0, server_seconds: float | None = None, hint: str | None = None):
         super().__init__(message)
+        # What the model itself should do differently on the re-ask (e.g. answer shorter), or None: the message is
+        # for people and logs (it names servers and settings) and is never shown to the model.
+        self.hint = hint
         self.seconds, self.cpu_seconds, self.cpu_scope = seconds, cpu_seconds, cpu_scope
         self.gpu_seconds, self.remote = gpu_seconds, remote
         self.load_seconds, self.load_cpu_seconds = load_seconds, load_cpu_seconds
+        self.prompt_tokens, self.completion_tokens, self.server_seconds = prompt_tokens, completion_tokens, \
+            server_seconds
 
 
 @runtime_checkable
 class TextBackend(Protocol):
+    """What agents call. Optional attributes, read with getattr and a default so fakes need not have them:
+    `remote` (bool, default False: the work runs on another machine) and `max_in_flight` (int, default 1: how many
+    calls the caller may send at once; a server backend enforces it itself across the process, the embedded model
+    answers one at a time)."""
+
     name: str
     model: str
     version: str  # the backend's software version (llama-cpp-python's, the server's), for the ledger

@@ -19,7 +19,7 @@ from typing import Any
 
 from dramafactory.tools.accounting import measure
 
-from .base import JsonRequest, TextResult, UnusableReply
+from .base import JsonRequest, TextResult, UnusableReply, chat_messages
 
 
 def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
@@ -36,6 +36,7 @@ def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
 class LlamaCppText:
     name = "llama-cpp"
     remote = False
+    max_in_flight = 1  # one llama.cpp context behind a lock: a second call in flight would only wait
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None, model: str | None = None):
         self.model_path = Path(model_path)
@@ -69,8 +70,7 @@ class LlamaCppText:
         return self._llm
 
     def complete_json(self, request: JsonRequest) -> TextResult:
-        messages = [{"role": "system", "content": request.system}]
-        messages += [{"role": role, "content": content} for role, content in request.messages]
+        messages = chat_messages(request)
         with self._lock:
             loading = self._llm is None
             with measure("process") as load:

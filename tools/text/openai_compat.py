@@ -1,23 +1,33 @@
-"""Text backend for any OpenAI-compatible server (vLLM, llama.cpp server, Ollama), through langchain-openai.
+"""Text backend for any OpenAI-compatible server (vLLM, llama.cpp's servers, OpenAI itself), through the openai SDK.
 
-Structured output differs by server: vLLM and OpenAI accept `response_format={"type": "json_schema", ...}`;
-llama.cpp's server rejects that and wants its own `{"type": "json_object", "schema": ...}` extension
-(tried against both servers). `structured_mode` picks which one is sent.
+Structured output differs by server, so `structured_mode` picks what is sent:
+- "json_schema" (vLLM, OpenAI): `response_format={"type": "json_schema", "json_schema": {...}}`. vLLM removed its
+  `guided_json` field in v0.12; it is not sent.
+- "json_object_schema" (llama-cpp-python's `python -m llama_cpp.server` and llama.cpp's `llama-server`):
+  `{"type": "json_object", "schema": ...}`, their own extension. llama_cpp.server refuses "json_schema" (HTTP 500
+  with a validation error naming response_format): that is a configuration error naming the setting to change
+  (tests/test_text_server.py, docs/text-servers.md).
+Ollama's native API is another backend (tools/text/ollama.py). Either way the caller validates the reply (pydantic).
 
-A failure of the server itself (connection refused, timeout, 5xx after the client's own retries) raises
-TextBackendError, which stops the run resumably; a reply that arrived but is not the JSON asked for, or a request
-the server refused (400, 422), is a content failure the agents re-ask (agents/structured.py); a wrong model, key or
-path (401, 403, 404) is a configuration error that stops the run with the fix.
+Why the openai SDK and not langchain-openai's ChatOpenAI (which wraps the same SDK): ChatOpenAI drops the fields of
+the completion it does not know, and the accounting needs llama-server's `timings` object (its own prompt and
+generation milliseconds); the SDK keeps unknown fields in `.model_extra`, and gives `finish_reason` as sent.
+
+Failures (tools/text/servers.py): the SDK itself retries connection errors (refused, reset, a body cut off mid-way),
+timeouts, 408/409/429 and 5xx with exponential backoff, `max_retries` times; what still fails is a TextBackendError
+that names the server, for the graph node's RetryPolicy and then a resumable stop. A request the server refused (400,
+422) or a reply cut off by the token limit is a content failure the agent re-asks; 401/403/404 is a configuration
+error.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from dramafactory.errors import DramaError
 from dramafactory.tools.accounting import measure
 
-from .base import JsonRequest, TextBackendError, TextResult, UnusableReply
+from .base import JsonRequest, TextResult, chat_messages
+from .servers import cut_off, describe, misconfigured, refused, server_down, slots_for
 
 StructuredMode = Literal["json_schema", "json_object_schema"]
 
@@ -25,7 +35,21 @@ StructuredMode = Literal["json_schema", "json_object_schema"]
 def response_format(schema: dict, mode: StructuredMode) -> dict:
     if mode == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": False}}
-    return {"type": "json_object", "schema": schema}
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": schema}
+    raise ValueError(f"unknown structured mode {mode!r} for an OpenAI-compatible server; known: json_schema, "
+                     "json_object_schema (Ollama's 'ollama' mode is tools/text/ollama.py)")
+
+
+def llama_server_seconds(extra: dict[str, Any] | None) -> float | None:
+    """llama.cpp's llama-server adds `timings` (milliseconds of prompt processing and of generation) to a
+    completion; vLLM and llama-cpp-python's server send nothing of the kind."""
+    timings = (extra or {}).get("timings")
+    if not isinstance(timings, dict):
+        return None
+    parts = [timings.get(key) for key in ("prompt_ms", "predicted_ms")]
+    parts = [float(p) for p in parts if isinstance(p, int | float)]
+    return sum(parts) / 1000.0 if parts else None
 
 
 class OpenAICompatText:
@@ -41,78 +65,97 @@ class OpenAICompatText:
         structured_mode: StructuredMode = "json_schema",
         timeout_s: float = 120.0,
         max_retries: int = 2,
-        chat_model=None,
+        max_in_flight: int = 8,
+        client: Any = None,
     ):
+        response_format({}, structured_mode)  # an unknown mode fails here, at construction, not at the first call
         self.model = model
         self.base_url = base_url
         self.structured_mode = structured_mode
-        if chat_model is None:
-            from langchain_openai import ChatOpenAI
+        # Shared by every backend object of this process that talks to this server (tools/text/servers.py).
+        self._slots = slots_for(base_url, max_in_flight)
+        if client is None:
+            import openai
 
-            # The OpenAI client retries connection errors, timeouts, 429 and 5xx itself, with exponential backoff;
-            # what is still failing after that is a TextBackendError for the graph's RetryPolicy.
-            chat_model = ChatOpenAI(base_url=base_url, api_key=api_key, model=model, timeout=timeout_s,
-                                    max_retries=max_retries)
-        self._chat = chat_model
+            # One client per backend; it is thread-safe (a pooled HTTP client), so complete_json may be called from
+            # many threads at once. Its own retries (exponential backoff from 0.5 s) come before the graph's.
+            client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s,
+                                   max_retries=max_retries)
+        self._client = client
+
+    @property
+    def max_in_flight(self) -> int:
+        """How many calls this process keeps in flight at this server, all backends together (the smallest asked)."""
+        return self._slots.limit
 
     @property
     def version(self) -> str:
-        from importlib.metadata import version
+        import openai
 
-        return f"langchain-openai {version('langchain-openai')}"
+        return f"openai-python {openai.__version__}"
 
     def complete_json(self, request: JsonRequest) -> TextResult:
-        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-        kinds = {"user": HumanMessage, "assistant": AIMessage}
-        messages = [SystemMessage(request.system)] + [kinds[role](content) for role, content in request.messages]
-        bound = self._chat.bind(
-            response_format=response_format(request.schema, self.structured_mode),
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-        )
-        # Thread scope: only this process's own share (the HTTP client); the model's time is the server's.
-        with measure("thread") as call:
-            try:
-                reply = bound.invoke(messages)
-            except Exception as exc:  # noqa: BLE001 - sorted below into content, configuration and transport
-                failure = exc
-            else:
-                failure = None
+        messages = chat_messages(request)
+        where = f"the OpenAI-compatible text server at {self.base_url} (model {self.model})"
+        # Waiting for a slot is not part of the call: the measured span is the request itself.
+        with self._slots.slot():
+            # Thread scope: only this process's own share (the HTTP client); the model's time is the server's.
+            with measure("thread") as call:
+                try:
+                    reply = self._client.chat.completions.create(
+                        model=self.model, messages=messages,
+                        response_format=response_format(request.schema, self.structured_mode),
+                        max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+                        **({"stop": list(request.stop)} if request.stop else {}))  # no `"stop": null` on the wire
+                except Exception as exc:  # noqa: BLE001 - sorted below into content, configuration and transport
+                    failure: Exception | None = exc
+                else:
+                    failure = None
         if failure is not None:
-            raise self._classify(failure, call.wall_seconds, call.cpu_seconds) from failure
-        usage = getattr(reply, "usage_metadata", None) or {}
-        served = (getattr(reply, "response_metadata", None) or {}).get("model_name") or self.model
+            raise self._classify(failure, where, call.wall_seconds, call.cpu_seconds) from failure
+        usage = reply.usage
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        server_seconds = llama_server_seconds(reply.model_extra)
+        choice = reply.choices[0] if reply.choices else None
+        if choice is not None and choice.finish_reason == "length":
+            raise cut_off(where, request.max_tokens, call.wall_seconds, call.cpu_seconds, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, server_seconds=server_seconds)
         return TextResult(
-            text=str(reply.content),
-            prompt_tokens=int(usage.get("input_tokens", 0)),
-            completion_tokens=int(usage.get("output_tokens", 0)),
+            text=(choice.message.content if choice is not None else None) or "",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             seconds=call.wall_seconds,
-            model=str(served),
+            model=str(reply.model or self.model),
             backend=self.name,
             cpu_seconds=call.cpu_seconds,
             cpu_scope="thread",
             gpu_seconds=None,  # a remote server's GPU time: OpenAI-compatible servers do not report it
             remote=True,
+            server_seconds=server_seconds,
         )
 
-    def _classify(self, exc: Exception, seconds: float, cpu_seconds: float) -> Exception:
+    def _classify(self, exc: Exception, where: str, seconds: float, cpu_seconds: float) -> Exception:
         """What a failed request means. The server refused this request (400, 422: e.g. a prompt past its context):
         a content failure, re-asked. Wrong key, model or path (401, 403, 404): a configuration error no retry fixes.
-        Anything else (connection refused, timeout, 429 and 5xx after the client's own retries): the server is
-        not serving, a TextBackendError that stops the run resumably."""
+        Anything else (connection refused or cut, timeout, 429 and 5xx after the client's own retries, a body that
+        is not a completion): the server is not serving, a TextBackendError that stops the run resumably."""
         import openai
 
-        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-        where = f"the OpenAI-compatible text server at {self.base_url} (model {self.model})"
+        detail = describe(exc)
+        kind = response_format({}, self.structured_mode)["type"]
+        if isinstance(exc, openai.APIStatusError) and "response_format" in str(exc) and kind in str(exc):
+            # The server does not take this kind of response_format at all: no retry or re-ask helps. Seen:
+            # llama-cpp-python's server answers "json_schema" with HTTP 500 and a validation error naming
+            # response_format.type (docs/text-servers.md).
+            return misconfigured(where, detail, f"this server does not take response_format {kind!r}: set "
+                                 "DRAMAFACTORY_OPENAI_STRUCTURED_MODE to json_object_schema for llama.cpp's servers, "
+                                 "json_schema for vLLM or OpenAI, ollama for Ollama, then resume the run")
         if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-            return UnusableReply(f"{where} refused the request: {detail}", seconds=seconds, cpu_seconds=cpu_seconds,
-                                 cpu_scope="thread", gpu_seconds=None, remote=True)
+            return refused(where, detail, seconds, cpu_seconds)
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError):
-            return DramaError(f"{where} rejected the factory's configuration: {detail}",
-                              "check DRAMAFACTORY_OPENAI_MODEL (the name the server serves), DRAMAFACTORY_OPENAI_API_KEY "
-                              "and that DRAMAFACTORY_OPENAI_BASE_URL ends in /v1, then resume the run")
-        return TextBackendError(f"{where} failed: {detail}", backend=f"{self.name} at {self.base_url}",
-                                fix=f"start the server at {self.base_url} or point DRAMAFACTORY_OPENAI_BASE_URL at a "
-                                    "running one")
+            return misconfigured(where, detail, "check DRAMAFACTORY_OPENAI_MODEL (the name the server serves), "
+                                 "DRAMAFACTORY_OPENAI_API_KEY and that DRAMAFACTORY_OPENAI_BASE_URL ends in /v1, "
+                                 "then resume the run")
+        return server_down(where, self.base_url, detail, backend=self.name,
+                           timed_out=isinstance(exc, openai.APITimeoutError))

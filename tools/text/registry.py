@@ -7,6 +7,12 @@ from pathlib import Path
 from .base import TextBackend
 
 KNOWN = ("embedded", "llama-cpp", "openai")
+# How each DRAMAFACTORY_OPENAI_STRUCTURED_MODE asks the server for JSON (docs/text-servers.md), for `check`.
+STRUCTURED_MODES = {
+    "json_schema": "as response_format json_schema (vLLM, OpenAI)",
+    "json_object_schema": "as response_format json_object with a schema (llama.cpp's servers)",
+    "ollama": "as Ollama's own format field, on its native /api/chat",
+}
 
 
 def build_text_backend(
@@ -21,6 +27,7 @@ def build_text_backend(
     structured_mode: str = "json_schema",
     timeout_s: float = 120.0,
     max_retries: int = 2,
+    max_in_flight: int = 8,
 ) -> TextBackend:
     if kind == "embedded":
         from .embedded_model import MODEL_NAME, ensure_embedded_model
@@ -34,10 +41,15 @@ def build_text_backend(
             raise ValueError("text backend 'llama-cpp' needs DRAMAFACTORY_TEXT_MODEL_PATH (a .gguf file)")
         return LlamaCppText(model_path, n_threads=threads)
     if kind == "openai":
+        if structured_mode == "ollama":  # Ollama's native API: its `format` field carries the schema
+            from .ollama import OllamaText
+
+            return OllamaText(base_url=base_url, api_key=api_key, model=model, timeout_s=timeout_s,
+                              max_retries=max_retries, max_in_flight=max_in_flight)
         from .openai_compat import OpenAICompatText
 
         return OpenAICompatText(base_url=base_url, api_key=api_key, model=model, structured_mode=structured_mode,
-                                timeout_s=timeout_s, max_retries=max_retries)
+                                timeout_s=timeout_s, max_retries=max_retries, max_in_flight=max_in_flight)
     raise ValueError(f"unknown text backend {kind!r}; known: {', '.join(KNOWN)}")
 
 
@@ -53,7 +65,8 @@ def from_settings(settings) -> TextBackend:  # noqa: ANN001 - dramafactory.confi
             settings.text_backend, model_path=settings.text_model_path, threads=settings.text_threads,
             cache_dir=settings.model_cache_dir, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
             model=settings.openai_model, structured_mode=settings.openai_structured_mode,
-            timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries)
+            timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries,
+            max_in_flight=settings.openai_max_in_flight)
     except (EmbeddedModelError, ValueError) as exc:
         raise DramaError(str(exc), "reinstall with the README's run command, or set DRAMAFACTORY_TEXT_MODEL_PATH") \
             from exc
@@ -81,6 +94,12 @@ def check(settings):  # noqa: ANN001, ANN201 - Settings -> tools.registry.Availa
         expected = preset(settings.preset).text
         note = "" if expected.model == settings.openai_model else \
             f"; the {settings.preset} preset expects {expected.model} on {expected.server}"
+        mode = settings.openai_structured_mode
+        how = STRUCTURED_MODES.get(mode)
+        if how is None:
+            return Availability(False, f"unknown structured mode {mode!r}",
+                                f"set DRAMAFACTORY_OPENAI_STRUCTURED_MODE to one of: {', '.join(STRUCTURED_MODES)}")
         return Availability(True, f"model {settings.openai_model} at {settings.openai_base_url} (not contacted "
-                                  f"by this check){note}")
+                                  f"by this check), structured output {how}, at most "
+                                  f"{settings.openai_max_in_flight} requests in flight{note}")
     return Availability(False, f"unknown text backend {kind!r}", f"one of: {', '.join(KNOWN)}")

@@ -1,0 +1,127 @@
+"""What the director accepts from the model, shared by both strategies (tiny: field by field; capable: whole cast
+and all outlines in one call each), so a capable model's answer passes exactly the checks a 0.5B model's does.
+
+Each `*_problem` function returns the reason to reject, or None; the reasons are worded for the model, because
+ask_json sends them back as rules for the next try.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from dramafactory.schemas import SeriesConcept
+
+from ..structured import Check, no_copy_of_example, written_in
+from . import casting, prompts
+
+
+class Profile(BaseModel):
+    want: str = Field(max_length=200)
+    secret: str = Field(max_length=200)
+
+
+class TitleSynopsis(BaseModel):
+    title: str = Field(max_length=80)
+    synopsis: str = Field(max_length=600)
+
+
+class Outline(BaseModel):
+    title: str = Field(max_length=80)
+    hook: str = Field(max_length=240)
+    conflict: str = Field(max_length=240)
+    cliffhanger: str = Field(max_length=240)
+
+
+# Stock profiles when the model gives no acceptable answer (flagged in bible.flags).
+STOCK_PROFILES = {
+    "protagonist": {"want": "To get to the truth and set things right.",
+                    "secret": "Knew more than they admit from the very start."},
+    "antagonist": {"want": "To keep everything gained, whatever it costs.",
+                   "secret": "Is behind the lie that started all of this."},
+    "ally": {"want": "To protect the lead, even from the lead's own anger.",
+             "secret": "Owes the antagonist a debt that has not been paid."},
+}
+
+DUPLICATE_WANT = "this want copies another character's want; give this character a different goal"
+
+
+def similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def mentions_cast(text: str, names: Sequence[str]) -> bool:
+    lowered = text.lower()
+    return any(part.lower() in lowered for name in names for part in name.split())
+
+
+def cast_line(names: Sequence[str], descriptions: Sequence[str]) -> str:
+    """'Mia Cole (protagonist, the night-shift nurse), ...': how every ask names the cast."""
+    return ", ".join(f"{n} ({r}{', ' + d if d else ''})" for n, r, d in zip(names, casting.ROLES, descriptions,
+                                                                              strict=True))
+
+
+def answer_checks(language: str, example_texts: list[str] | None = None) -> list[Check]:
+    """The checks every director answer gets: no copy of the few-shot examples, written in the concept's script."""
+    return [no_copy_of_example(prompts.EXAMPLE_NAMES, example_texts or prompts.EXAMPLE_TEXTS), written_in(language)]
+
+
+def profile_problem(want: str, secret: str, name: str, others: Sequence[str] = ()) -> str | None:
+    """`others`: the wants already given to other characters (each character must want something of their own)."""
+    if not (4 <= len(want.split()) <= 25 and 4 <= len(secret.split()) <= 25):
+        return "want and secret must each be one short sentence (4 to 20 words)"
+    if any(part in f"{want} {secret}" for part in name.split()):
+        return f"write it about {name.split()[0]} without using the name (she/he/they)"
+    if duplicates(want, others):
+        return DUPLICATE_WANT
+    if similar(want, secret) > 0.75:
+        return "the secret must differ from the want"
+    return None
+
+
+def duplicates(want: str, others: Sequence[str]) -> bool:
+    return any(similar(want, o) > 0.75 for o in others)
+
+
+def profile_check(name: str, others: Sequence[str] = ()) -> Check:
+    return lambda p: profile_problem(p.want, p.secret, name, others)
+
+
+def title_problem(title: str, synopsis: str, names: Sequence[str], cast: str) -> str | None:
+    if len(title.split()) > 8 or not title.strip():
+        return "the title must be 1 to 6 words"
+    if not mentions_cast(synopsis, names):
+        return f"the synopsis must name the cast ({cast})"
+    return None
+
+
+def title_check(names: Sequence[str], cast: str) -> Check:
+    return lambda t: title_problem(t.title, t.synopsis, names, cast)
+
+
+def outline_problem(o: Outline, names: Sequence[str], cast: str, earlier: Sequence[str]) -> str | None:
+    """`earlier`: the cliffhangers of the episodes before this one."""
+    if not mentions_cast(o.hook + " " + o.conflict + " " + o.cliffhanger, names):
+        return f"name who acts, using the cast ({cast})"
+    if any(similar(o.cliffhanger, e) > 0.7 for e in earlier):
+        return "this cliffhanger repeats an earlier episode's; raise the stakes with a new twist"
+    return None
+
+
+def outline_check(names: Sequence[str], cast: str, earlier: Sequence[str]) -> Check:
+    return lambda o: outline_problem(o, names, cast, earlier)
+
+
+def stock_title(concept: SeriesConcept) -> TitleSynopsis:
+    return TitleSynopsis(title=" ".join(concept.logline.split()[:5]).rstrip(".,"), synopsis=concept.logline)
+
+
+def stock_outline(concept: SeriesConcept, names: Sequence[str], number: int) -> Outline:
+    first = names[0].split()[0]
+    return Outline(title=f"Episode {number}",
+                   hook=casting.logline_about(concept.logline, first) if number == 1
+                   else f"{first} acts on what the last episode revealed.",
+                   conflict=f"{names[1]} turns the truth against {first}.",
+                   cliffhanger=f"{names[2]} is seen taking {names[1].split()[0]}'s side.")

@@ -1,0 +1,192 @@
+"""The director for a small model (text_strategy "tiny", the packaged 0.5B): code casts the series, the model
+writes one short field per call (each character's want and secret, the title and synopsis, one outline per
+episode). The capable strategy falls back to these parts when its larger calls fail.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from dramafactory.schemas import Character, EpisodeOutline, Location, Look, SeriesBible, SeriesConcept, Voice
+from dramafactory.tools.speech.voicebank import allocate_voices
+
+from ..context import AgentContext
+from ..parallel import run_all
+from ..structured import Check, StructuredOutputError, ask_json, stable_seed, with_note
+from . import casting, prompts
+from .checks import (
+    DUPLICATE_WANT,
+    STOCK_PROFILES,
+    Outline,
+    Profile,
+    TitleSynopsis,
+    answer_checks,
+    cast_line,
+    duplicates,
+    outline_check,
+    profile_check,
+    stock_outline,
+    stock_title,
+    title_check,
+)
+
+
+@dataclass
+class DirectorAsk:
+    """One bible's asks: the run seed, the reviewer's note and the checks every answer gets."""
+
+    ctx: AgentContext
+    concept: SeriesConcept
+    seed: int
+    note: str | None = None
+    # Casting is drawn from the run seed *and* the concept: with the seed alone, every series of a slate produced
+    # with the default seed got the same three names and looks (measured by `eval golden`, series.distinct_*).
+    cast_seed: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cast_seed = stable_seed(self.seed, self.concept.logline, self.concept.genre)
+
+    @property
+    def base(self) -> list[Check]:
+        return answer_checks(self.concept.language)
+
+    def __call__(self, stage: str, schema: type[BaseModel], examples: list[tuple[str, str]], text: str, key: object,
+                 checks: list[Check], max_tokens: int = 160, system: str = prompts.SYSTEM):
+        """`checks` is the whole list: the tiny asks put `base` first, the capable ones their own checks first."""
+        return ask_json(self.ctx.text, self.ctx.ledger, stage=stage, schema=schema, system=system,
+                        examples=examples, ask=with_note(text, self.note), seed=stable_seed(self.seed, key),
+                        checks=checks, max_tries=self.ctx.settings.max_reasks, max_tokens=max_tokens)
+
+
+@dataclass
+class CastPlan:
+    """Who is in the series and how they look and sound: drawn in code, before the model writes a word."""
+
+    names: list[str]
+    genders: list[str]
+    descriptions: list[str]
+    ages: list[int]
+    looks: list[tuple[Look, str]]
+    voices: list[Voice]
+
+    @property
+    def line(self) -> str:
+        return cast_line(self.names, self.descriptions)
+
+
+def plan_cast(concept: SeriesConcept, rng: random.Random, cast_seed: int) -> CastPlan:
+    avoid = casting.concept_words(concept.logline) | {n.lower() for n in prompts.EXAMPLE_NAMES}
+    genders = casting.decide_genders(concept.logline, rng)
+    names = casting.pick_names(genders, concept.language, cast_seed, avoid)
+    looks = casting.draw_looks(genders, rng)
+    voices: list[Voice] = allocate_voices(genders)
+    ages = [rng.randint(*casting.AGE_RANGES[role]) for role in casting.ROLES]
+    return CastPlan(names=names, genders=genders, descriptions=[casting.lead_description(concept.logline), "", ""],
+                    ages=ages, looks=looks, voices=voices)
+
+
+def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSynopsis, list[str]]:
+    """The three profiles and the title/synopsis are independent asks, sent together (run_all). A profile must
+    not copy another character's want: checked after the first pass, and only a copy is asked again, with the
+    other wants known (asked one after another they were checked as they came; asked together, none knows the
+    others yet)."""
+    concept = d.concept
+
+    def ask_profile(index: int, others: tuple[str, ...] = ()) -> tuple[Profile, str | None]:
+        name, role = plan.names[index], casting.ROLES[index]
+        text = prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                                          cast=plan.line, name=name,
+                                          role=role + (f", {plan.descriptions[0]}" if index == 0 and
+                                                       plan.descriptions[0] else ""))
+        key: tuple = ("profile", index)
+        if others:  # the repair: the rule up front, and its own seed (the first pass's would give the copy again)
+            text, key = f"{text}\nRules for this answer:\n- {DUPLICATE_WANT}", ("profile", index, "again")
+        try:
+            return d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
+                     [*d.base, profile_check(name, others)]), None
+        except StructuredOutputError as exc:
+            return Profile(**STOCK_PROFILES[role]), f"profile of {name}: stock text ({exc.reasons[-1]})"
+
+    def ask_title() -> tuple[TitleSynopsis, str | None]:
+        try:
+            return d("director.title", TitleSynopsis, [prompts.TITLE_EXAMPLE],
+                     prompts.TITLE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                                              cast=plan.line), "title",
+                     [*d.base, title_check(plan.names, plan.line)], max_tokens=200), None
+        except StructuredOutputError as exc:
+            return stock_title(concept), f"title and synopsis: stock text ({exc.reasons[-1]})"
+
+    calls: list[Callable[[], tuple[BaseModel, str | None]]] = [
+        *(lambda i=i: ask_profile(i) for i in range(len(plan.names))), ask_title]
+    *answers, (head, head_flag) = run_all(d.ctx.text, calls)
+    profiles = [p for p, _ in answers]
+    profile_flags = [f for _, f in answers]
+    for index in range(len(profiles)):
+        if duplicates(profiles[index].want, [p.want for p in profiles[:index]]):
+            others = tuple(p.want for j, p in enumerate(profiles) if j != index)
+            profiles[index], profile_flags[index] = ask_profile(index, others)
+    return profiles, head, [f for f in [*profile_flags, head_flag] if f]
+
+
+def characters_of(plan: CastPlan, profiles: list[Profile]) -> list[Character]:
+    return [Character(name=name, role=role, description=description, gender=gender, age=age, look=look,
+                      wardrobe=wardrobe, voice=voice, want=profile.want, secret=profile.secret)
+            for name, role, description, gender, age, (look, wardrobe), voice, profile
+            in zip(plan.names, casting.ROLES, plan.descriptions, plan.genders, plan.ages, plan.looks, plan.voices,
+                   profiles, strict=True)]
+
+
+def draw_locations(concept: SeriesConcept, cast_seed: int, rng: random.Random) -> list[Location]:
+    """Code picks the settings: the storyboard renderer draws only the backdrops it has vocabularies for."""
+    locations = []
+    for index, setting in enumerate(casting.pick_settings(concept.logline, concept.genre)):
+        name, interior, description = casting.name_location(setting, cast_seed + index, concept.language)
+        locations.append(Location(name=name, kind="interior" if interior else "exterior", description=description,
+                                  time_of_day=casting.time_of_day_for(setting, index, rng), setting=setting))
+    return locations
+
+
+def write_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: str, numbers: Iterable[int],
+                   before: list[EpisodeOutline]) -> tuple[list[EpisodeOutline], list[str]]:
+    """One outline per episode, in order: each reads the previous episode's cliffhanger, so they stay sequential."""
+    outlines = list(before)
+    flags: list[str] = []
+    for number in numbers:
+        previous = (f"The previous episode ended: {outlines[-1].cliffhanger}" if outlines
+                    else "This is the first episode.")
+        try:
+            o = d("director.outline", Outline, [prompts.OUTLINE_EXAMPLE],
+                  prompts.OUTLINE_ASK.format(title=head.title, synopsis=head.synopsis, cast=cast, number=number,
+                                             total=d.concept.episodes, previous=previous),
+                  ("outline", number), [*d.base, outline_check(names, cast, [e.cliffhanger for e in outlines])],
+                  max_tokens=220)
+        except StructuredOutputError as exc:
+            flags.append(f"outline of episode {number}: stock text ({exc.reasons[-1]})")
+            o = stock_outline(d.concept, names, number)
+        outlines.append(episode_outline(number, o, names))
+    return outlines[len(before):], flags
+
+
+def episode_outline(number: int, o: Outline, names: list[str]) -> EpisodeOutline:
+    return EpisodeOutline(number=number, title=o.title, hook=o.hook, conflict=o.conflict, cliffhanger=o.cliffhanger,
+                          characters=list(names))
+
+
+def assemble(concept: SeriesConcept, head: TitleSynopsis, characters: list[Character], locations: list[Location],
+             outlines: list[EpisodeOutline], flags: list[str]) -> SeriesBible:
+    return SeriesBible(title=head.title, logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                       language=concept.language, synopsis=head.synopsis, characters=characters,
+                       locations=locations, episodes=outlines, flags=flags)
+
+
+def write_bible(d: DirectorAsk) -> SeriesBible:
+    rng = random.Random(d.cast_seed)
+    plan = plan_cast(d.concept, rng, d.cast_seed)
+    profiles, head, flags = write_profiles_and_title(d, plan)
+    locations = draw_locations(d.concept, d.cast_seed, rng)
+    outlines, outline_flags = write_outlines(d, head, plan.names, plan.line, range(1, d.concept.episodes + 1), [])
+    return assemble(d.concept, head, characters_of(plan, profiles), locations, outlines, flags + outline_flags)

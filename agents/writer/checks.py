@@ -1,0 +1,133 @@
+"""What the writer accepts from the model and the beat sheet it writes to, shared by both strategies (tiny: one
+action or line per call; capable: a whole scene per call), so every line passes the same checks either way.
+
+Code decides the beat sheet (hook, pressure, reveal, reversal, cliffhanger), who is in each scene and how many lines
+each beat gets; every line is checked for the failure kinds of a small model (narration, self-naming, repeats,
+prompt echoes).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from dramafactory.schemas import SeriesBible
+
+from ..structured import Check
+
+BEATS = ["hook", "pressure", "reveal", "reversal", "cliffhanger"]
+BEAT_WEIGHTS = [2, 3, 3, 2, 2]
+EMOTIONS = {
+    "hook": ["shocked", "cold"], "pressure": ["angry", "mocking", "pleading"], "reveal": ["shocked", "determined"],
+    "reversal": ["determined", "mocking", "cold"], "cliffhanger": ["afraid", "shocked", "cold"],
+}
+SCENE_MOOD = {"romance": "romantic", "fantasy": "mysterious", "thriller": "tense", "family": "sad",
+              "mystery": "mysterious", "revenge": "tense", "workplace": "tense"}
+LINES_PER_SECOND = 0.2  # a 60 s episode carries about 12 lines at micro-drama pace
+NARRATION = re.compile(r"\b(says|said|asks|asked|replies|replied|narrator|whispers|shouts)\b|[*()\[\]]|:\s", re.I)
+PROMPT_ECHO = re.compile(r"\b(emotion|beat|protagonist|antagonist|wants:|earlier lines)\b", re.I)
+# A coder-tuned small model drifts into assistant talk ("I'm sorry, but I can't assist") or talks about the story.
+ASSISTANT_TALK = re.compile(
+    r"\b(assist|as an ai|story|scene|episode|dialogue|character|example)\b|^i'?m sorry,? but|\bi (can't|cannot) help with",
+    re.I)
+
+
+class ActionReply(BaseModel):
+    action: str = Field(max_length=300)
+
+
+class LineReply(BaseModel):
+    line: str = Field(max_length=300)
+
+
+def similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
+def beat_plan(total_lines: int) -> list[int]:
+    """Lines per beat, at least one each, in the beat sheet's proportions."""
+    weight = sum(BEAT_WEIGHTS)
+    counts = [max(1, round(total_lines * w / weight)) for w in BEAT_WEIGHTS]
+    while sum(counts) > total_lines and max(counts) > 1:
+        counts[counts.index(max(counts))] -= 1
+    while sum(counts) < total_lines:
+        counts[counts.index(min(counts))] += 1
+    return counts
+
+
+def scene_casts(bible: SeriesBible, episode: int) -> list[list[str]]:
+    """Two two-handers per episode; the pairings rotate so every character carries scenes across a series."""
+    lead, rival, ally = (c.name for c in bible.characters[:3])
+    pairs = [[lead, rival], [ally, lead], [rival, ally]]
+    first = pairs[(episode - 1) % 3]
+    second = pairs[episode % 3]
+    return [first, second]
+
+
+def second_person(want: str) -> str:
+    """'To keep her family safe.' -> 'to keep your family safe': the speaker hears their want as their own."""
+    text = want.strip().rstrip(".")
+    text = re.sub(r"\b(her|his|their)\b", "your", text, flags=re.I)
+    text = re.sub(r"\b(she|he|they)\b", "you", text, flags=re.I)
+    return text[:1].lower() + text[1:]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a line long enough to count as a repeat (three words or more)."""
+    return [p for p in re.split(r"(?<=[.!?])\s+", text.strip()) if len(p.split()) >= 3]
+
+
+def clean_line(text: str, speaker: str = "") -> str:
+    """Strip quotes, and a 'Name:' prefix the model copies from the transcript format of earlier lines."""
+    text = text.strip().strip('"“”').strip()
+    for prefix in (speaker, speaker.split()[0] if speaker else ""):
+        if prefix and text.lower().startswith(prefix.lower() + ":"):
+            text = text[len(prefix) + 1:].strip().strip('"“”').strip()
+    return text
+
+
+def repeats(line: str, earlier: Sequence[str]) -> bool:
+    """A line repeats an earlier one when it is close to it as a whole, or reuses one of its sentences."""
+    return any(similar(line, old) > 0.75 or any(similar(a, b) > 0.8 for a in sentences(line) for b in sentences(old))
+               for old in earlier)
+
+
+def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]) -> Check:
+    speaker_parts = [p.lower() for p in speaker.split()]
+
+    def check(reply: LineReply) -> str | None:
+        line = clean_line(reply.line, speaker)
+        words = line.split()
+        if not 2 <= len(words) <= 24:
+            return "the line must be 2 to 20 words"
+        if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts):
+            return f"{speaker} must not say their own name; speak in the first person"
+        if PROMPT_ECHO.search(line):
+            return "that repeats the instructions; write what the character says"
+        if NARRATION.search(line):
+            return "that is narration or a stage direction; write only the words spoken aloud"
+        if ASSISTANT_TALK.search(line):
+            return "that is assistant or story talk; write what this person says in the moment"
+        if similar(line, action) > 0.6:
+            return "that restates the action; write what the character says about it"
+        if repeats(line, earlier):
+            return "that repeats an earlier line; say something new"  # quoting it makes the model copy it
+        return None
+
+    return check
+
+
+def action_check(cast: list[str]) -> Check:
+    firsts = [name.split()[0].lower() for name in cast]
+
+    def check(reply: ActionReply) -> str | None:
+        if not 4 <= len(reply.action.split()) <= 32:
+            return "one sentence of 5 to 20 words"
+        if not any(first in reply.action.lower() for first in firsts):
+            return f"name who acts: {' or '.join(cast)}"
+        return None
+
+    return check

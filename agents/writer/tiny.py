@@ -1,0 +1,170 @@
+"""The writer for a small model (text_strategy "tiny", the packaged 0.5B): code decides who speaks each line and
+with what emotion; the model writes each beat's action and each line, one call at a time. The capable strategy
+falls back to a scene written this way (write_scene) when its one call for the scene fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Location, Scene, SeriesBible, SeriesConcept
+
+from ..context import AgentContext
+from ..parallel import run_all
+from ..structured import Check, StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
+from . import prompts
+from .checks import (
+    BEATS,
+    EMOTIONS,
+    LINES_PER_SECOND,
+    SCENE_MOOD,
+    ActionReply,
+    LineReply,
+    action_check,
+    beat_plan,
+    clean_line,
+    line_checks,
+    scene_casts,
+    second_person,
+    similar,
+)
+
+SCENE_BEATS = [BEATS[:3], BEATS[3:]]  # two scenes: the set-up beats, then the turn and the cliffhanger
+
+
+@dataclass
+class EpisodeJob:
+    """One episode's script: what every ask of either strategy needs."""
+
+    ctx: AgentContext
+    bible: SeriesBible
+    concept: SeriesConcept
+    episode: int
+    seed: int
+    earlier_lines: list[str]  # every line of the series' earlier episodes: no line may repeat one
+    note: str | None = None
+    counts: list[int] = field(init=False)  # lines per beat, in BEATS order
+    casts: list[list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = beat_plan(max(len(BEATS), round(self.concept.seconds_per_episode * LINES_PER_SECOND)))
+        self.casts = scene_casts(self.bible, self.episode)
+
+    @property
+    def outline_text(self) -> str:
+        outline = self.bible.episodes[self.episode - 1]
+        return f"{outline.hook} {outline.conflict} {outline.cliffhanger}"
+
+    @property
+    def base(self) -> list[Check]:
+        return [no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS), written_in(self.concept.language)]
+
+    def location(self, scene_index: int) -> Location:
+        return self.bible.locations[scene_index % len(self.bible.locations)]
+
+    def line_id(self, scene_index: int, kind: str, line_number: int) -> str:
+        return f"e{self.episode:02d}s{scene_index + 1}b{BEATS.index(kind) + 1}l{line_number + 1}"
+
+    def scene(self, scene_index: int, beats: list[Beat]) -> Scene:
+        location = self.location(scene_index)
+        mood = SCENE_MOOD.get(self.concept.genre.lower(), "tense")
+        return Scene(number=scene_index + 1, location=location.name, time_of_day=location.time_of_day,
+                     characters=self.casts[scene_index], mood="tense" if scene_index == 0 and mood != "romantic"
+                     else mood, beats=beats)
+
+
+def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str | None]:
+    """One beat's action, or stock text and the flag saying so."""
+    location, cast = job.location(scene_index), job.casts[scene_index]
+    try:
+        return ask_json(
+            job.ctx.text, job.ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
+            examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(job.seed, job.episode, kind),
+            ask=with_note(prompts.ACTION_ASK.format(outline=job.outline_text, location=location.name,
+                                                    time=location.time_of_day, characters=", ".join(cast), kind=kind,
+                                                    guide=prompts.BEAT_GUIDE[kind]), job.note),
+            checks=[*job.base, action_check(cast)], max_tries=job.ctx.settings.max_reasks, max_tokens=80,
+        ).action.strip(), None
+    except StructuredOutputError as exc:
+        return f"{cast[0]} faces {cast[1]}.", f"episode {job.episode} {kind} action: stock text ({exc.reasons[-1]})"
+
+
+def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener: str, emotion: str, action: str,
+             recent: list[str], used: list[str]) -> tuple[DialogueLine, str | None]:
+    """One line for a fixed speaker, checked against `used` (every line it must not repeat); a stock line and its
+    flag when the model gives no acceptable one."""
+    character = job.bible.character(speaker)
+    try:
+        reply = ask_json(
+            job.ctx.text, job.ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
+            examples=prompts.LINE_EXAMPLES, seed=stable_seed(job.seed, line_id),
+            ask=with_note(prompts.LINE_ASK.format(action=action, speaker=speaker.split()[0],
+                                                  role=", ".join(filter(None, [character.role,
+                                                                               character.description])),
+                                                  want=second_person(character.want), listener=listener,
+                                                  emotion=emotion, earlier="\n".join(recent[-2:]) or "(none)",
+                                                  speaker_first=speaker.split()[0],
+                                                  listener_first=listener.split()[0]), job.note),
+            checks=[*job.base, line_checks(speaker, listener, action, used)],
+            max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
+        )
+        text, fallback, flag = clean_line(reply.line, speaker), False, None
+    except StructuredOutputError as exc:
+        stock = [s for s in prompts.STOCK_LINES[kind] if all(similar(s, u) <= 0.75 for u in used)]
+        text, fallback = (stock or prompts.STOCK_LINES[kind])[0], True
+        flag = f"{line_id}: stock line ({exc.reasons[-1]})"
+    return DialogueLine(id=line_id, speaker=speaker, text=text, emotion=emotion, fallback=fallback), flag
+
+
+def write_lines(job: EpisodeJob, scene_index: int, actions: dict[str, str], used: list[str],
+                flags: list[str]) -> Scene:
+    """The scene's lines, in order: each reads the last two lines, so they stay sequential. Speakers alternate and
+    emotions follow the beat. Appends every line to `used` and every fallback to `flags`."""
+    cast = job.casts[scene_index]
+    beats: list[Beat] = []
+    turn = 0
+    for kind in SCENE_BEATS[scene_index]:
+        lines: list[DialogueLine] = []
+        for line_number in range(job.counts[BEATS.index(kind)]):
+            speaker, listener = cast[turn % 2], cast[(turn + 1) % 2]
+            turn += 1
+            recent = [f"{ln.speaker}: {ln.text}" for b in beats for ln in b.lines] + \
+                [f"{ln.speaker}: {ln.text}" for ln in lines]
+            line, flag = ask_line(job, line_id=job.line_id(scene_index, kind, line_number), kind=kind,
+                                  speaker=speaker, listener=listener,
+                                  emotion=EMOTIONS[kind][line_number % len(EMOTIONS[kind])], action=actions[kind],
+                                  recent=recent, used=used)
+            flags += [flag] if flag else []
+            used.append(line.text)
+            lines.append(line)
+        beats.append(Beat(kind=kind, action=actions[kind], lines=lines))
+    return job.scene(scene_index, beats)
+
+
+def ask_actions(job: EpisodeJob, scene_indexes: list[int], flags: list[str]) -> dict[str, str]:
+    """The beats' actions do not depend on each other: sent together (run_all; inline and in order on a backend
+    that takes one call at a time)."""
+    kinds = [(s, kind) for s in scene_indexes for kind in SCENE_BEATS[s]]
+    calls: list[Callable[[], tuple[str, str | None]]] = [lambda s=s, k=k: ask_action(job, s, k) for s, k in kinds]
+    answers = run_all(job.ctx.text, calls)
+    flags += [flag for _, flag in answers if flag]
+    return {kind: action for (_, kind), (action, _) in zip(kinds, answers, strict=True)}
+
+
+def write_scene(job: EpisodeJob, scene_index: int, used: list[str]) -> tuple[Scene, list[str]]:
+    """One scene the tiny way (the capable strategy's fallback): its actions, then its lines."""
+    flags: list[str] = []
+    actions = ask_actions(job, [scene_index], flags)
+    return write_lines(job, scene_index, actions, used, flags), flags
+
+
+def write_script(job: EpisodeJob) -> EpisodeScript:
+    # All actions first, then all lines: consecutive calls then share their prompt prefix (system and examples),
+    # which llama.cpp keeps in its KV cache instead of evaluating it again.
+    flags: list[str] = []
+    actions = ask_actions(job, list(range(len(SCENE_BEATS))), flags)
+    used = list(job.earlier_lines)
+    scenes = [write_lines(job, index, actions, used, flags) for index in range(len(SCENE_BEATS))]
+    return EpisodeScript(episode=job.episode, title=job.bible.episodes[job.episode - 1].title, scenes=scenes,
+                         flags=flags)

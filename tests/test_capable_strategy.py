@@ -1,0 +1,444 @@
+"""Concurrent independent calls (agents/parallel.py) and the capable-model strategy (text_strategy "capable"),
+on fake text backends (tests/fakes.py and the test-only fakes below): no model runs here."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from dramafactory.agents.director import casting
+from dramafactory.agents.director.agent import write_bible
+from dramafactory.agents.parallel import run_all
+from dramafactory.agents.writer.agent import BEATS, EMOTIONS, beat_plan, scene_casts, write_script
+from dramafactory.config import Settings
+from dramafactory.graphs.backends import build_context
+from dramafactory.graphs.runner import produce
+from dramafactory.tools.speech.voicebank import allocate_voices
+from dramafactory.tools.text.base import JsonRequest, TextBackendError, TextResult
+
+from .fakes import FakeImage, FakeSpeech, FakeText
+
+LINE_ID = re.compile(r"e\d{2}s[12]b[1-5]l\d+")
+
+
+class CountingText(FakeText):
+    """A fake server backend (tests only): takes `max_in_flight` calls at once, holds each a moment, and counts
+    how many were in flight together."""
+
+    def __init__(self, max_in_flight: int = 3, hold: float = 0.03, **kwargs):
+        super().__init__(**kwargs)
+        self.max_in_flight = max_in_flight
+        self.hold = hold
+        self.in_flight = 0
+        self.peak = 0
+        self._gauge = threading.Lock()
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        with self._gauge:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            time.sleep(self.hold)
+            return super().complete_json(request)
+        finally:
+            with self._gauge:
+                self.in_flight -= 1
+
+
+def kind_of(request: JsonRequest) -> str:
+    keys = set(request.schema.get("properties", {}))
+    if "characters" in keys:
+        return "cast"
+    if keys == {"episodes"}:
+        return "outlines"
+    if keys and keys <= set(BEATS):
+        return "scene"
+    return "tiny"
+
+
+class ScriptedText(FakeText):
+    """A fake (tests only) that answers the capable schemas with prepared JSON, in order (the last one again once
+    they run out), and everything else like FakeText; it keeps every ask it was sent, by kind."""
+
+    def __init__(self, **replies: list[dict]):
+        super().__init__()
+        self.replies = {kind: [json.dumps(r) for r in answers] for kind, answers in replies.items()}
+        self.asks: dict[str, list[str]] = {}
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        kind = kind_of(request)
+        with self._lock:
+            self.asks.setdefault(kind, []).append(request.messages[-1][1])
+            queue = self.replies.get(kind)
+            text = (queue.pop(0) if len(queue) > 1 else queue[0]) if queue else None
+        if text is None:
+            return super().complete_json(request)
+        return TextResult(text, 300, 200, 0.001, self.model, self.name)
+
+
+def person(role: str, name: str, gender: str, age: int, description: str, want: str, secret: str) -> dict:
+    return {"role": role, "name": name, "gender": gender, "age": age, "description": description, "want": want,
+            "secret": secret}
+
+
+MIA = person("protagonist", "Mia Cole", "female", 29, "the night-shift nurse",
+             "To find out why her father left without a word.", "She forged a signature to keep her job.")
+DAN = person("antagonist", "Dan Hart", "male", 58, "the billionaire patient",
+             "To buy back the daughter he abandoned.", "His company poisoned the town's water.")
+JUNE = person("ally", "June Ward", "female", 33, "the ward's head doctor",
+              "To protect the hospital from a scandal.", "She signed the patient in under a false name.")
+
+
+def cast(*people: dict, title: str = "Father on Ward Seven") -> dict:
+    names = [p["name"] for p in people]
+    return {"characters": list(people), "title": title,
+            "synopsis": f"{names[0]} saves {names[1]} and learns he is her father. {names[2]} keeps the secret."}
+
+
+OUTLINE = {"title": "The Chart", "hook": "Mia reads the name on the chart twice.",
+           "conflict": "Dan offers Mia money to forget what she saw.",
+           "cliffhanger": "June tears the page out of the admissions book."}
+
+
+@pytest.fixture
+def capable_context(tmp_path, fast_settings: Settings):
+    settings = fast_settings.model_copy(update={"text_strategy": "capable"})
+
+    def make(text, name: str = "run"):
+        return build_context(tmp_path / name, settings, text=text, image=FakeImage(), speech=FakeSpeech())
+
+    return make
+
+
+def call_rows(ctx, prefix: str) -> list[dict]:
+    return [r for r in ctx.ledger.rows() if r["stage"].startswith(prefix) and r["kind"] == "call"]
+
+
+# --- the concurrency helper ---------------------------------------------------------------------------------
+
+
+def test_run_all_keeps_input_order_and_never_exceeds_the_limit():
+    backend = CountingText(max_in_flight=3)
+    request = JsonRequest(system="s", messages=[("user", "a")], schema={"properties": {"line": {}}})
+
+    def call(i: int):
+        time.sleep(0.02 * (5 - i % 5))  # later calls finish first: the order must come from the input
+        backend.complete_json(request)
+        return i
+
+    assert run_all(backend, [lambda i=i: call(i) for i in range(10)]) == list(range(10))
+    assert backend.peak == 3
+
+
+def test_run_all_runs_inline_on_a_one_call_backend():
+    main = threading.get_ident()
+    assert run_all(FakeText(), [threading.get_ident, threading.get_ident]) == [main, main]
+    assert run_all(CountingText(max_in_flight=4), [threading.get_ident]) == [main]  # one call: no thread either
+
+
+def test_run_all_re_raises_the_first_failure_in_input_order_after_every_call_finished():
+    finished: list[str] = []
+
+    def slow_failure():
+        time.sleep(0.1)
+        finished.append("slow")
+        raise TextBackendError("first in order")
+
+    def quick_failure():
+        raise ValueError("first in time")
+
+    with pytest.raises(TextBackendError, match="first in order"):
+        run_all(CountingText(max_in_flight=3), [lambda: 1, slow_failure, quick_failure])
+    assert finished == ["slow"]  # run_all waited for the running call instead of leaving its thread behind
+
+
+def test_run_all_cancels_the_calls_not_started_once_one_failed():
+    started: list[int] = []
+
+    def call(i: int):
+        started.append(i)
+        if i == 0:
+            raise TextBackendError("server down")
+        time.sleep(0.2)
+        return i
+
+    with pytest.raises(TextBackendError):
+        run_all(CountingText(max_in_flight=2), [lambda i=i: call(i) for i in range(6)])
+    assert len(started) < 6
+
+
+def test_run_all_copies_contextvars_into_its_workers():
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("writer", default="unset")
+    var.set("stream-writer")
+    main = threading.get_ident()
+    seen = run_all(CountingText(max_in_flight=2), [lambda: (var.get(), threading.get_ident())] * 3)
+    assert [value for value, _ in seen] == ["stream-writer"] * 3
+    assert any(ident != main for _, ident in seen)
+
+
+# --- the tiny director, concurrent ---------------------------------------------------------------------------
+
+
+def test_tiny_director_asks_profiles_and_title_together(fake_context, concept):
+    text = CountingText(max_in_flight=3)
+    ctx = fake_context(text=text)
+    bible = write_bible(ctx, concept, seed=5)
+    assert text.peak > 1 and text.peak <= 3
+    stages = [r["stage"] for r in call_rows(ctx, "director.")]
+    assert stages.count("director.profile") == 3 and stages.count("director.title") == 1
+    assert len({c.want for c in bible.characters}) == 3 and not bible.flags
+
+
+class SameWant(CountingText):
+    """Every profile ask gets the same want (tests only), unless the ask says the want copies another one."""
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        if {"want", "secret"} <= set(request.schema["properties"]):
+            ask = request.messages[-1][1]
+            self.asks = getattr(self, "asks", []) + [ask]
+            name = ask.split("hidden secret of ")[1].split(",")[0]
+            want = "To win back the family house by the end of summer."
+            if "copies another character's want" in ask:
+                want = {0: "To expose the board before the vote.", 1: "To leave town with a clean record."}[
+                    len([a for a in self.asks if "copies" in a]) % 2]
+            return TextResult(json.dumps({"want": want, "secret": f"Hid the key from everyone ({len(name)})."}),
+                              1, 1, 0.0, self.model, self.name)
+        return super().complete_json(request)
+
+
+def test_a_want_copied_by_a_concurrent_profile_is_asked_again_with_the_others_known(fake_context, concept):
+    text = SameWant(max_in_flight=3)
+    ctx = fake_context(text=text)
+    bible = write_bible(ctx, concept, seed=5)
+    wants = [c.want for c in bible.characters]
+    assert wants[0] == "To win back the family house by the end of summer."
+    assert len(set(wants)) == 3 and not bible.flags
+    repairs = [a for a in text.asks if "copies another character's want" in a]
+    assert len(repairs) == 2 and len(text.asks) == 5  # only the two copies were asked again
+
+
+def test_a_backend_failure_in_a_concurrent_ask_stops_the_director(fake_context, concept):
+    class DownOnTitle(CountingText):
+        def complete_json(self, request):
+            if "synopsis" in request.schema["properties"]:
+                raise TextBackendError("connection refused")
+            return super().complete_json(request)
+
+    ctx = fake_context(text=DownOnTitle(max_in_flight=3))
+    with pytest.raises(TextBackendError):
+        write_bible(ctx, concept, seed=5)
+    assert any(r["kind"] == "error" and r["stage"] == "director.title" for r in ctx.ledger.rows())
+
+
+# --- the capable director ------------------------------------------------------------------------------------
+
+
+def test_capable_director_keeps_the_models_cast_and_draws_looks_and_voices(capable_context, concept):
+    text = ScriptedText(cast=[cast(MIA, DAN, JUNE)], outlines=[{"episodes": [OUTLINE]}])
+    ctx = capable_context(text)
+    bible = write_bible(ctx, concept, seed=5)
+    people = bible.characters
+    assert [(c.name, c.role, c.gender, c.age, c.description) for c in people] == [
+        ("Mia Cole", "protagonist", "female", 29, "the night-shift nurse"),
+        ("Dan Hart", "antagonist", "male", 58, "the billionaire patient"),
+        ("June Ward", "ally", "female", 33, "the ward's head doctor")]
+    assert people[1].want == DAN["want"] and people[2].secret == JUNE["secret"]
+    assert len({c.look.hair_color for c in people}) == 3
+    assert [c.voice for c in people] == allocate_voices(["female", "male", "female"])
+    assert bible.title == "Father on Ward Seven" and bible.episodes[0].hook == OUTLINE["hook"]
+    assert bible.episodes[0].characters == ["Mia Cole", "Dan Hart", "June Ward"]
+    assert {loc.setting for loc in bible.locations} <= set(casting.SETTINGS) and not bible.flags
+    assert [r["stage"] for r in call_rows(ctx, "director.")] == ["director.cast", "director.outlines"]
+    assert "The protagonist is female" in text.asks["cast"][0]  # the logline's cues, said up front
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (cast(MIA, DAN, {**JUNE, "name": "June Cole"}), "Cole is used twice"),
+    (cast({**MIA, "gender": "male"}, DAN, JUNE), "the protagonist's gender is female"),
+    (cast(MIA, JUNE | {"role": "antagonist"}, DAN | {"role": "ally"}), None),  # roles in order: a valid recast
+    (cast({**MIA, "name": "Mia de la Cruz"}, DAN, JUNE), None),
+    (cast({**MIA, "name": "Mia"}, DAN, JUNE), "give the protagonist a first and a last name"),
+    (cast(MIA, {**DAN, "role": "ally"}, {**JUNE, "role": "antagonist"}), "the cast is exactly three people"),
+    (cast({**MIA, "name": "Rosa Cole"}, DAN, JUNE), "Rosa comes from the series line or the example"),
+    (cast({**MIA, "name": "Nurse Cole"}, DAN, JUNE), "Nurse comes from the series line"),
+    (cast(MIA, {**DAN, "want": MIA["want"]}, JUNE), "Dan Hart: this want copies another character's want"),
+    (cast({**MIA, "want": "To make Mia Cole proud of herself."}, DAN, JUNE), "without using the name"),
+])
+def test_a_bad_cast_is_asked_again_with_the_reason(capable_context, concept, bad, reason):
+    text = ScriptedText(cast=[bad, cast(MIA, DAN, JUNE)], outlines=[{"episodes": [OUTLINE]}])
+    bible = write_bible(capable_context(text), concept, seed=5)
+    if reason is None:
+        assert len(text.asks["cast"]) == 1
+        assert [c.name for c in bible.characters] == [p["name"] for p in bad["characters"]] and not bible.flags
+        return
+    first, second = text.asks["cast"]
+    assert reason not in first and reason in second
+    assert [c.name for c in bible.characters] == ["Mia Cole", "Dan Hart", "June Ward"] and not bible.flags
+
+
+def test_a_cast_that_never_passes_falls_back_to_the_tiny_cast_with_a_flag(capable_context, fake_context, concept,
+                                                                          tmp_path):
+    text = ScriptedText(cast=[cast(MIA, DAN, {**JUNE, "name": "Mia Ward"})])  # outlines: FakeText's, for code's cast
+    ctx = capable_context(text)
+    bible = write_bible(ctx, concept, seed=5)
+    assert any(f.startswith("cast: written field by field (") and "Mia is used twice" in f for f in bible.flags)
+    tiny = write_bible(fake_context(tmp_path / "tiny"), concept, seed=5)
+    assert [c.name for c in bible.characters] == [c.name for c in tiny.characters]  # code's names, as tiny draws
+    assert [c.look for c in bible.characters] == [c.look for c in tiny.characters]
+    stages = [r["stage"] for r in call_rows(ctx, "director.")]
+    assert stages.count("director.cast") == ctx.settings.max_reasks and stages.count("director.profile") == 3
+    assert "director.title" in stages and "director.outlines" in stages
+
+
+def test_outlines_that_never_pass_are_written_one_by_one_with_a_flag(capable_context, concept):
+    nameless = {**OUTLINE, "hook": "Someone reads a file.", "conflict": "Money is offered.",
+                "cliffhanger": "A page is torn out."}
+    text = ScriptedText(cast=[cast(MIA, DAN, JUNE)], outlines=[{"episodes": [nameless]}])
+    ctx = capable_context(text)
+    bible = write_bible(ctx, concept, seed=5)
+    assert "name who acts" in text.asks["outlines"][1]
+    assert bible.flags and bible.flags[0].startswith("outlines of episode 1: written one by one (episode 1: name who")
+    assert "director.outline" in [r["stage"] for r in call_rows(ctx, "director.")]
+    assert "Mia" in bible.episodes[0].hook + bible.episodes[0].conflict + bible.episodes[0].cliffhanger
+
+
+def test_capable_outlines_come_in_one_call_per_batch_and_chain_cliffhangers(capable_context, concept):
+    many = concept.model_copy(update={"episodes": 12})
+    ctx = capable_context(FakeText())
+    bible = write_bible(ctx, many, seed=3)
+    assert [o.number for o in bible.episodes] == list(range(1, 13)) and not bible.flags
+    asks = [r for r in call_rows(ctx, "director.outlines")]
+    assert len(asks) == 2  # 10 + 2: each call's answer fits a 4096-token context
+
+
+# --- the capable writer ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def capable_bible(capable_context, concept):
+    return write_bible(capable_context(FakeText(), "bible"), concept, seed=5)
+
+
+def test_capable_writer_writes_each_scene_in_one_call(capable_context, capable_bible, concept):
+    ctx = capable_context(FakeText())
+    script = write_script(ctx, capable_bible, concept, 1, seed=5, earlier_lines=[])
+    assert [b.kind for s in script.scenes for b in s.beats] == BEATS and not script.flags
+    for scene, cast_ in zip(script.scenes, scene_casts(capable_bible, 1), strict=True):
+        speakers = {ln.speaker for b in scene.beats for ln in b.lines}
+        assert speakers == set(cast_) and scene.characters == cast_
+        assert all(ln.emotion in EMOTIONS[b.kind] for b in scene.beats for ln in b.lines)
+    lines = script.lines()
+    assert all(LINE_ID.fullmatch(ln.id) for ln in lines) and len({ln.id for ln in lines}) == len(lines)
+    assert abs(len(lines) - sum(beat_plan(round(concept.seconds_per_episode * 0.2)))) <= 2
+    assert [r["stage"] for r in call_rows(ctx, "writer.")] == ["writer.scene", "writer.scene"]
+
+
+def test_the_two_scenes_of_an_episode_are_asked_together(capable_context, capable_bible, concept):
+    text = CountingText(max_in_flight=2)
+    script = write_script(capable_context(text), capable_bible, concept, 1, seed=5, earlier_lines=[])
+    assert text.peak == 2 and not script.flags
+    assert [s.number for s in script.scenes] == [1, 2] and [b.kind for s in script.scenes for b in s.beats] == BEATS
+
+
+class EditedScenes(FakeText):
+    """FakeText's scene answers with an edit (tests only): `edit(scene_number, attempt, reply)` changes them."""
+
+    def __init__(self, edit, **kwargs):
+        super().__init__(**kwargs)
+        self.edit = edit
+        self.scene_asks: dict[int, list[str]] = {}
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        result = super().complete_json(request)
+        if kind_of(request) != "scene":
+            return result
+        number = 1 if "hook" in request.schema["properties"] else 2
+        with self._lock:
+            asks = self.scene_asks.setdefault(number, [])
+            asks.append(request.messages[-1][1])
+            attempt = len(asks)
+        reply = json.loads(result.text)
+        self.edit(number, attempt, reply)
+        return TextResult(json.dumps(reply), 1, 1, 0.0, self.model, self.name)
+
+
+def test_a_narrated_line_in_a_scene_is_asked_again_with_the_reason(capable_context, capable_bible, concept):
+    def narrate(number: int, attempt: int, reply: dict) -> None:
+        if number == 1 and attempt == 1:
+            reply["pressure"]["lines"][0]["text"] = "She says the money is gone."
+
+    text = EditedScenes(narrate)
+    script = write_script(capable_context(text), capable_bible, concept, 1, seed=5, earlier_lines=[])
+    first, second = text.scene_asks[1]
+    assert "narration or a stage direction" not in first
+    assert "pressure line 1" in second and "narration or a stage direction" in second
+    assert "She says the money is gone." not in [ln.text for ln in script.lines()] and not script.flags
+
+
+def test_a_scene_that_never_passes_is_written_the_tiny_way_and_flagged(capable_context, capable_bible, concept):
+    def silence_one(number: int, attempt: int, reply: dict) -> None:
+        if number == 2:  # only one person ever speaks
+            speaker = reply["reversal"]["lines"][0]["speaker"]
+            for beat in reply.values():
+                for line in beat["lines"]:
+                    line["speaker"] = speaker
+
+    text = EditedScenes(silence_one)
+    ctx = capable_context(text)
+    script = write_script(ctx, capable_bible, concept, 1, seed=5, earlier_lines=[])
+    assert script.flags[0].startswith("episode 1 scene 2: written beat by beat (both ")
+    assert len(text.scene_asks[2]) == ctx.settings.max_reasks and len(text.scene_asks[1]) == 1
+    stages = [r["stage"] for r in call_rows(ctx, "writer.")]
+    assert stages.count("writer.scene") == 1 + ctx.settings.max_reasks
+    assert stages.count("writer.action") == 2  # scene 2's two beats
+    tiny_scene = script.scenes[1]
+    assert [b.kind for b in tiny_scene.beats] == ["reversal", "cliffhanger"]
+    assert all(LINE_ID.fullmatch(ln.id) for b in tiny_scene.beats for ln in b.lines)
+    assert abs(len(script.lines()) - sum(beat_plan(round(concept.seconds_per_episode * 0.2)))) <= 2
+
+
+def test_a_second_scene_line_that_repeats_the_first_scene_is_asked_again(capable_context, capable_bible, concept):
+    copied: list[str] = []
+
+    def repeat(number: int, attempt: int, reply: dict) -> None:
+        if number == 1:
+            copied.append(reply["hook"]["lines"][0]["text"])
+        else:
+            reply["reversal"]["lines"][0]["text"] = "You swore you would never come back here."
+
+    ctx = capable_context(EditedScenes(repeat))
+    script = write_script(ctx, capable_bible, concept, 1, seed=5, earlier_lines=[])
+    assert copied == ["You swore you would never come back here."]  # the two scenes said the same line
+    texts = [ln.text for ln in script.lines()]
+    assert texts.count(copied[0]) == 1 and not script.flags
+    assert [r["stage"] for r in call_rows(ctx, "writer.line")] == ["writer.line"]
+    assert script.scenes[1].beats[0].lines[0].id == "e01s2b4l1"
+
+
+def test_scene_lines_are_checked_against_the_series_earlier_lines(capable_context, capable_bible, concept):
+    text = FakeText()
+    earlier = ["You swore you would never come back here."]
+    ctx = capable_context(text)
+    script = write_script(ctx, capable_bible, concept, 1, seed=5, earlier_lines=earlier)
+    assert earlier[0] not in [ln.text for ln in script.lines()]
+    rejected = [r["rejected"] for r in call_rows(ctx, "writer.scene") if r.get("rejected")]
+    assert rejected and "repeats an earlier line" in rejected[0]
+
+
+# --- the whole series graph -----------------------------------------------------------------------------------
+
+
+def test_the_series_graph_finishes_on_the_capable_strategy(capable_context, concept):
+    ctx = capable_context(FakeText())
+    outcome = produce(ctx, concept=concept, seed=7)
+    assert outcome.status == "finished"
+    director = call_rows(ctx, "director.")
+    assert len(director) == 2  # against 1 + 3 + 1 + episodes on the tiny strategy
+    assert len(call_rows(ctx, "writer.scene")) == 2 and not call_rows(ctx, "writer.line")
+    script = json.loads((ctx.run_dir / "episodes/01/script.json").read_text())
+    assert not script["flags"]
