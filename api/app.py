@@ -20,7 +20,7 @@ from dramafactory.config import Settings
 
 from .deps import parse_api_keys
 from .models import problem
-from .routes import artifacts, reviews, series
+from .routes import artifacts, plan, reviews, series
 from .service import ContextFactory, RunService, default_context
 from .store import open_store
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, context_factory: ContextFact
                               "`Authorization: Bearer KEY`.")
     app.state.api_keys = api_keys
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-    for router in (series.router, artifacts.router, reviews.router):
+    for router in (series.router, artifacts.router, reviews.router, plan.router):
         app.include_router(router, responses=AUTH_ERRORS)
 
     @app.get("/health", tags=["service"], summary="Liveness and the database in use (public)")

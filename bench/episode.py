@@ -19,12 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context
 from dramafactory.graphs.runner import produce
 from dramafactory.schemas import SeriesConcept
+from dramafactory.tools.accounting import device_info
 from dramafactory.tools.assembly.video import ffmpeg_exe
 from dramafactory.tools.text.base import JsonRequest
 
@@ -69,7 +71,12 @@ def main() -> None:
     stages = {s["stage"]: s["seconds"] for s in summary["stages"]}
     text_stages = sum(stages.get(k, 0.0) for k in ("director", "writer", "cinematographer"))
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        # When, where and with what it was measured: the capacity planner carries these with the figures it reads.
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "cpu": device_info().get("cpu", ""), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "models": {"text": ctx.text.model, "image": settings.image_backend,
+                   "speech": settings.speech_backend},
         "episode_seconds": summary["episode_seconds"],
         "setup_s": round(setup, 2),
         "run_s": round(total, 2),

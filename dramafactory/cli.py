@@ -215,6 +215,91 @@ def backends(
         raise typer.Exit(2)
 
 
+PLAN_OPTIONS = {"titles_per_month": "--titles-per-month", "episodes_per_title": "--episodes-per-title",
+                "minutes_per_episode": "--minutes-per-episode", "gpus": "--gpu", "preset": "--preset",
+                "utilisation": "--utilisation", "apis": "--api"}
+
+
+@app.command()
+def plan(
+    titles_per_month: Annotated[int, typer.Option(help="Series to finish per month.")],
+    episodes_per_title: Annotated[int, typer.Option(help="Episodes per series.")],
+    minutes_per_episode: Annotated[float, typer.Option(help="Finished minutes per episode.")],
+    gpu: Annotated[list[str] | None, typer.Option("--gpu", help="A catalogue GPU to plan on (repeatable; default: "
+                                                                "every GPU in the catalogue).")] = None,
+    preset: Annotated[str, typer.Option(help="The model preset (tools/presets.yaml).")] = "throughput",
+    runs: Annotated[list[Path] | None, typer.Option("--runs", help="A finished run folder whose measured shots, "
+                                                                   "retries and seconds replace the bench's "
+                                                                   "(repeatable).")] = None,
+    utilisation: Annotated[float, typer.Option(help="Share of the fleet's hours doing work.")] = 0.7,
+    api: Annotated[list[str] | None, typer.Option("--api", help="A catalogue API stack (repeatable; default: "
+                                                                "all).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the report page (plots) here.")] = None,
+    catalogue_file: Annotated[Path | None, typer.Option("--catalogue", help="Another catalogue file (default: the "
+                                                                            "packaged dramafactory/catalogue.yaml)."
+                                                        )] = None,
+    bench: Annotated[Path | None, typer.Option(help="Folder of bench results (default: bench/results).")] = None,
+) -> None:
+    """What a target output needs (GPU-hours per stage, fleet, wall-clock per title) and what it costs per finished
+    minute and per title on owned GPUs, rented GPUs, hosted APIs and the laptop, from the factory's own
+    measurements; declared figures are marked with their source and date (docs/planner.md)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dramafactory.catalogue import CatalogueError, catalogue, load_catalogue
+    from dramafactory.planner import PlanInputError, PlanRequest, make_plan
+    from dramafactory.planner.report import headline_rows, render_html, render_json, write_atomic
+
+    try:
+        cat = load_catalogue(catalogue_file) if catalogue_file else catalogue()
+        request = PlanRequest.model_validate(
+            {"titles_per_month": titles_per_month, "episodes_per_title": episodes_per_title,
+             "minutes_per_episode": minutes_per_episode, "gpus": gpu or [], "preset": preset,
+             "utilisation": utilisation, "apis": api or []}, context={"catalogue": cat})
+        result = make_plan(request, cat=cat, catalogue_path=catalogue_file, bench_dir=bench, runs=runs or [])
+    except CatalogueError as exc:
+        raise fail(str(exc), "give every figure a source, a date (YYYY-MM[-DD]) and a basis") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "request"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise fail(f"{PLAN_OPTIONS.get(name, name)} ({name}): {message}", "see `dramafactory plan --help`") from None
+    except PlanInputError as exc:
+        raise fail(str(exc)) from None
+    outputs = {}
+    if json_out:
+        outputs[json_out] = render_json(result)
+    if html_out:
+        outputs[html_out] = render_html(result)  # rendered before anything is written: all or nothing
+    write_atomic(outputs)
+    table = Table(title=f"plan: {request.titles_per_month:,} titles/month x {request.episodes_per_title} episodes x "
+                        f"{request.minutes_per_episode:g} min = {result.finished_minutes_per_month:,.0f} finished "
+                        f"minutes/month ({request.preset}, utilisation {request.utilisation:g})")
+    for column in ("option", "fleet", "hours/month", "$/finished min", "$/title", "$/month", "wall-clock/title",
+                   "figures"):
+        table.add_column(column, overflow="fold")
+    import html
+    import re
+
+    for row in headline_rows(result, brief=True):  # the page's cells, as text
+        table.add_row(*(escape(html.unescape(re.sub(r"<[^>]+>", "", cell))) for cell in row))
+    out = Console(width=200)
+    out.print(table)
+    crossings = Table(title="break-even: from this volume on, a costs no more than b")
+    for column in ("a", "b", "titles/month", "finding"):
+        crossings.add_column(column)
+    for be in result.break_even:
+        crossings.add_row(be.a, be.b, f"{be.titles_per_month:,}" if be.titles_per_month else "-", be.finding)
+    out.print(crossings)
+    for line in result.missing:
+        console.print(f"not measured: {line}", style="red", highlight=False)
+    for line in result.warnings:
+        console.print(f"note: {line}", style="yellow", highlight=False)
+    console.print(f"{len(result.declared)} declared figures used (each with its source and date in the JSON/HTML)"
+                  + "".join(f"; wrote {p}" for p in outputs), highlight=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .catalogue import ledger_rate
+
 
 class QCThresholds(BaseModel):
     """Per-scorer pass thresholds, calibrated on the labelled set (`dramafactory eval qc` prints the good and bad
@@ -141,7 +143,9 @@ class Settings(BaseSettings):
     # Accounting: what one CPU-hour and one GPU-hour cost on the user's hardware (for cost per finished minute).
     # A remote text server's time is not this machine's: its calls are priced per token when a price is set,
     # else they are counted as unpriced in summary.json (never at the local CPU rate). docs/accounting.md.
-    cpu_hour_usd: float = 0.04
-    gpu_hour_usd: float = 2.0
+    # The defaults are the price table's (catalogue.yaml `ledger`: a vCPU-hour, an H100's reserved hour), so the
+    # ledger and the capacity planner price machine time from the same sourced entries.
+    cpu_hour_usd: float = Field(default_factory=lambda: ledger_rate("cpu_hour_usd"))
+    gpu_hour_usd: float = Field(default_factory=lambda: ledger_rate("gpu_hour_usd"))
     remote_text_usd_per_mtok: float | None = Field(default=None, ge=0, description="Price of a million tokens "
                                                    "on the OpenAI-compatible server, for cost figures.")
