@@ -14,6 +14,7 @@ the real client, real sockets and a real process that can die. Modes for the fai
   --mode length       answer 200 with half the JSON and finish_reason "length" (done_reason for Ollama)
   --mode half         send a Content-Length larger than the body, write half the JSON, close the socket
   --mode chunked_cut  send a chunked reply, write half the JSON as one chunk, close without the last chunk
+  --mode notachat     answer 200 with something that is not a chat reply ({"error": ...}: a gateway or proxy)
   --delay S           wait S seconds before answering (to see requests in flight at once)
   --timings           add llama.cpp llama-server's `timings` object (prompt_ms, predicted_ms) to completions
   --die-on-field F    exit the process (os._exit, like a crash) when a request's schema has field F
@@ -38,7 +39,7 @@ from dramafactory.tools.text.base import JsonRequest
 
 from .fakes import FakeText
 
-MODES = ["ok", "error500", "error400", "error404", "hang", "nonjson", "badschema", "length", "half", "chunked_cut"]
+MODES = ["ok", "error500", "error400", "error404", "hang", "nonjson", "badschema", "length", "half", "chunked_cut", "notachat"]
 TIMINGS = {"prompt_n": 50, "prompt_ms": 120.5, "predicted_n": 12, "predicted_ms": 379.5}  # 0.5 s of server time
 
 
@@ -104,6 +105,8 @@ def make_handler(model: FakeText, mode: str, die_on_field: str | None, timings: 
             if mode == "hang":
                 time.sleep(3600)
                 return None
+            if mode == "notachat":  # a gateway answering for a server that is not there, with status 200
+                return self._send(200, {"error": "upstream unavailable", "choices": []})
             time.sleep(delay)
             messages = body.get("messages", [])
             system = next((m["content"] for m in messages if m["role"] == "system"), "")

@@ -13,6 +13,7 @@ import pytest
 
 from dramafactory.agents.director import casting
 from dramafactory.agents.director.agent import write_bible
+from dramafactory.agents.director.checks import DUPLICATE_WANT
 from dramafactory.agents.parallel import run_all
 from dramafactory.agents.writer.agent import BEATS, EMOTIONS, beat_plan, scene_casts, write_script
 from dramafactory.config import Settings
@@ -197,10 +198,13 @@ def test_tiny_director_asks_profiles_and_title_together(fake_context, concept):
 class SameWant(CountingText):
     """Every profile ask gets the same want (tests only), unless the ask says the want copies another one."""
 
+    _asks_lock = threading.Lock()
+
     def complete_json(self, request: JsonRequest) -> TextResult:
         if {"want", "secret"} <= set(request.schema["properties"]):
             ask = request.messages[-1][1]
-            self.asks = getattr(self, "asks", []) + [ask]
+            with self._asks_lock:  # called from several threads at once
+                self.asks = getattr(self, "asks", []) + [ask]
             name = ask.split("hidden secret of ")[1].split(",")[0]
             want = "To win back the family house by the end of summer."
             if "copies another character's want" in ask:
@@ -220,6 +224,31 @@ def test_a_want_copied_by_a_concurrent_profile_is_asked_again_with_the_others_kn
     assert len(set(wants)) == 3 and not bible.flags
     repairs = [a for a in text.asks if "copies another character's want" in a]
     assert len(repairs) == 2 and len(text.asks) == 5  # only the two copies were asked again
+
+
+def test_one_call_at_a_time_a_copied_want_is_re_asked_inside_its_own_ask_as_before(fake_context, concept):
+    # The embedded model (max_in_flight 1): each profile knows the wants before it, and a copy is the same ask's
+    # next attempt (its rejection in the ledger, no separate repair ask), as the director always did.
+    text = SameWant(max_in_flight=1)
+    ctx = fake_context(text=text)
+    bible = write_bible(ctx, concept, seed=5)
+    assert len({c.want for c in bible.characters}) == 3 and not bible.flags
+    profiles = [r for r in call_rows(ctx, "director.profile")]
+    assert [r["attempt"] for r in profiles] == [1, 1, 2, 1, 2]
+    assert [r.get("rejected") for r in profiles if r.get("rejected")] == [DUPLICATE_WANT] * 2
+    stages = [r["stage"] for r in call_rows(ctx, "director.")]
+    assert stages.index("director.title") == len(profiles)  # the title after the profiles, as before
+
+
+def test_names_with_particles_are_matched_as_whole_words():
+    from dramafactory.agents.director.checks import mentions_cast, profile_problem
+
+    name = "Luis de la Renta"
+    assert profile_problem("To find the hidden evidence before the trial.", "She lied under oath about the place.",
+                           name) is None  # "de" and "la" are inside other words, not the name
+    assert profile_problem("To make Luis pay for the lie.", "Has a second family abroad.", name)
+    assert not mentions_cast("Someone decides to leave the place.", [name, "Mia Hart"])
+    assert not mentions_cast("She reads the chart.", ["Mia Hart"]) and mentions_cast("Hart's letter", ["Mia Hart"])
 
 
 def test_a_backend_failure_in_a_concurrent_ask_stops_the_director(fake_context, concept):

@@ -95,7 +95,7 @@ def test_server_timings_are_read_only_where_the_server_reports_them():
     assert llama_server_seconds({}) is None and llama_server_seconds(None) is None
     assert ollama_server_seconds({"prompt_eval_duration": 2 * 10**8, "eval_duration": 3 * 10**8,
                                   "total_duration": 5 * 10**9}) == pytest.approx(0.5)  # the load is not compute
-    assert ollama_server_seconds({"total_duration": 10**9}) == pytest.approx(1.0)
+    assert ollama_server_seconds({"total_duration": 10**9}) is None  # it may hold a model load: not compute
     assert ollama_server_seconds({}) is None
     assert native_root("http://gpu-box:11434/v1") == native_root("http://gpu-box:11434/v1/") == "http://gpu-box:11434"
 

@@ -46,7 +46,9 @@ class Ledger:
     def run_id(self) -> str:
         """Resolved on first use, so a ledger opened only to read writes nothing."""
         if self._run_id is None:
-            self._run_id = run_id_for(self.path.parent, self._preferred)
+            with self._lock:  # rows may come from several threads at once: they must agree on one id
+                if self._run_id is None:
+                    self._run_id = run_id_for(self.path.parent, self._preferred)
         return self._run_id
 
     def record(self, *, stage: str, backend: str, model: str, seconds: float, prompt_tokens: int = 0,

@@ -8,6 +8,7 @@ ask_json sends them back as rules for the next try.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -52,9 +53,21 @@ def similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
+def name_parts(name: str) -> list[str]:
+    """The parts of a name that identify the person: "Luis de la Renta" -> Luis, Renta (particles such as "de" and
+    "la" are words of other sentences too)."""
+    parts = name.split()
+    return [part for part in parts if len(part) >= 3 and not part.islower()] or parts
+
+
+def says_name(text: str, name: str, *, ignore_case: bool = False) -> bool:
+    """Whether `text` uses a part of `name` as a whole word ("Hart" is not in "chart"; "Mary" is in "Mary's")."""
+    flags = re.IGNORECASE if ignore_case else 0
+    return any(re.search(rf"\b{re.escape(part)}\b", text, flags) for part in name_parts(name))
+
+
 def mentions_cast(text: str, names: Sequence[str]) -> bool:
-    lowered = text.lower()
-    return any(part.lower() in lowered for name in names for part in name.split())
+    return any(says_name(text, name, ignore_case=True) for name in names)
 
 
 def cast_line(names: Sequence[str], descriptions: Sequence[str]) -> str:
@@ -72,7 +85,7 @@ def profile_problem(want: str, secret: str, name: str, others: Sequence[str] = (
     """`others`: the wants already given to other characters (each character must want something of their own)."""
     if not (4 <= len(want.split()) <= 25 and 4 <= len(secret.split()) <= 25):
         return "want and secret must each be one short sentence (4 to 20 words)"
-    if any(part in f"{want} {secret}" for part in name.split()):
+    if says_name(f"{want} {secret}", name):
         return f"write it about {name.split()[0]} without using the name (she/he/they)"
     if duplicates(want, others):
         return DUPLICATE_WANT

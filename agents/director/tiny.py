@@ -15,7 +15,7 @@ from dramafactory.schemas import Character, EpisodeOutline, Location, Look, Seri
 from dramafactory.tools.speech.voicebank import allocate_voices
 
 from ..context import AgentContext
-from ..parallel import run_all
+from ..parallel import in_flight_limit, run_all
 from ..structured import Check, StructuredOutputError, ask_json, stable_seed, with_note
 from . import casting, prompts
 from .checks import (
@@ -96,14 +96,14 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
     others yet)."""
     concept = d.concept
 
-    def ask_profile(index: int, others: tuple[str, ...] = ()) -> tuple[Profile, str | None]:
+    def ask_profile(index: int, others: tuple[str, ...] = (), repair: bool = False) -> tuple[Profile, str | None]:
         name, role = plan.names[index], casting.ROLES[index]
         text = prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
                                           cast=plan.line, name=name,
                                           role=role + (f", {plan.descriptions[0]}" if index == 0 and
                                                        plan.descriptions[0] else ""))
         key: tuple = ("profile", index)
-        if others:  # the repair: the rule up front, and its own seed (the first pass's would give the copy again)
+        if repair:  # the rule up front, and its own seed (the first pass's would give the copy again)
             text, key = f"{text}\nRules for this answer:\n- {DUPLICATE_WANT}", ("profile", index, "again")
         try:
             return d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
@@ -120,15 +120,23 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
         except StructuredOutputError as exc:
             return stock_title(concept), f"title and synopsis: stock text ({exc.reasons[-1]})"
 
-    calls: list[Callable[[], tuple[BaseModel, str | None]]] = [
-        *(lambda i=i: ask_profile(i) for i in range(len(plan.names))), ask_title]
-    *answers, (head, head_flag) = run_all(d.ctx.text, calls)
+    if in_flight_limit(d.ctx.text) == 1:
+        # One call at a time (the embedded model): each profile is checked against the wants before it inside its
+        # own asks, so a copy is re-asked at once, as it always was: the same requests, seeds and ledger.
+        answers: list[tuple[Profile, str | None]] = []
+        for index in range(len(plan.names)):
+            answers.append(ask_profile(index, tuple(p.want for p, _ in answers)))
+        head, head_flag = ask_title()
+    else:
+        calls: list[Callable[[], tuple[BaseModel, str | None]]] = [
+            *(lambda i=i: ask_profile(i) for i in range(len(plan.names))), ask_title]
+        *answers, (head, head_flag) = run_all(d.ctx.text, calls)
     profiles = [p for p, _ in answers]
     profile_flags = [f for _, f in answers]
     for index in range(len(profiles)):
         if duplicates(profiles[index].want, [p.want for p in profiles[:index]]):
             others = tuple(p.want for j, p in enumerate(profiles) if j != index)
-            profiles[index], profile_flags[index] = ask_profile(index, others)
+            profiles[index], profile_flags[index] = ask_profile(index, others, repair=True)
     return profiles, head, [f for f in [*profile_flags, head_flag] if f]
 
 

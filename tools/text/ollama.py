@@ -41,10 +41,7 @@ def ollama_server_seconds(body: dict[str, Any]) -> float | None:
     counted (not `total_duration`, which also holds a model load the request may have caused); ns to seconds."""
     parts = [body.get(key) for key in ("prompt_eval_duration", "eval_duration")]
     parts = [float(p) for p in parts if isinstance(p, int | float)]
-    if parts:
-        return sum(parts) / 1e9
-    total = body.get("total_duration")
-    return float(total) / 1e9 if isinstance(total, int | float) else None
+    return sum(parts) / 1e9 if parts else None
 
 
 class _Retryable(Exception):
@@ -127,10 +124,14 @@ class OllamaText:
         if response.status_code in RETRY_STATUSES or response.status_code >= 500:
             raise _Retryable(httpx.HTTPStatusError(f"HTTP {response.status_code}: {response.text[:200]}",
                                                    request=response.request, response=response))
-        response.raise_for_status()
+        if response.status_code >= 400:  # Ollama's {"error": ...} says why ("model 'x' not found"): keep it
+            raise httpx.HTTPStatusError(f"HTTP {response.status_code}: {response.text[:200]}",
+                                        request=response.request, response=response)
         body = response.json()  # a 200 whose body is not JSON: the server misbehaves (transient, below)
-        if not isinstance(body, dict):
-            raise ValueError(f"the reply is not a JSON object: {str(body)[:100]}")
+        # A 200 that is not a chat reply (a proxy's page, {"error": ...}, no message): the server is not serving,
+        # and stock text in its place would finish the run on nothing.
+        if not isinstance(body, dict) or "error" in body or not isinstance(body.get("message"), dict):
+            raise ValueError(f"the reply is not an Ollama chat reply: {str(body)[:100]}")
         return body
 
     def _classify(self, exc: Exception, where: str, seconds: float, cpu_seconds: float) -> Exception:

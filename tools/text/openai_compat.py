@@ -52,6 +52,17 @@ def llama_server_seconds(extra: dict[str, Any] | None) -> float | None:
     return sum(parts) / 1000.0 if parts else None
 
 
+def _completion_choice(reply: Any) -> Any:
+    """The first choice of a chat completion, or None when the reply is not one (the SDK hands back a 200 that is
+    not JSON as a plain string, and keeps an unexpected JSON shape as it came)."""
+    from openai.types.chat import ChatCompletion
+
+    if not isinstance(reply, ChatCompletion) or (reply.model_extra or {}).get("error") or not reply.choices:
+        return None
+    choice = reply.choices[0]
+    return choice if getattr(choice, "message", None) is not None else None
+
+
 class OpenAICompatText:
     name = "openai"
     remote = True
@@ -113,16 +124,21 @@ class OpenAICompatText:
                     failure = None
         if failure is not None:
             raise self._classify(failure, where, call.wall_seconds, call.cpu_seconds) from failure
-        usage = reply.usage
+        choice = _completion_choice(reply)
+        if choice is None:
+            # A 200 that is not a chat completion (a proxy's HTML page, a JSON list, {"error": ...}, no choices):
+            # the server is not serving; stock text in its place would finish the run on nothing.
+            raise server_down(where, self.base_url, f"the reply is not a chat completion: {str(reply)[:160]}",
+                              backend=self.name)
+        usage = getattr(reply, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         server_seconds = llama_server_seconds(reply.model_extra)
-        choice = reply.choices[0] if reply.choices else None
-        if choice is not None and choice.finish_reason == "length":
+        if choice.finish_reason == "length":
             raise cut_off(where, request.max_tokens, call.wall_seconds, call.cpu_seconds, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens, server_seconds=server_seconds)
         return TextResult(
-            text=(choice.message.content if choice is not None else None) or "",
+            text=choice.message.content or "",
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             seconds=call.wall_seconds,
@@ -144,7 +160,7 @@ class OpenAICompatText:
 
         detail = describe(exc)
         kind = response_format({}, self.structured_mode)["type"]
-        if isinstance(exc, openai.APIStatusError) and "response_format" in str(exc) and kind in str(exc):
+        if isinstance(exc, openai.APIStatusError) and "response_format.type" in str(exc) and kind in str(exc):
             # The server does not take this kind of response_format at all: no retry or re-ask helps. Seen:
             # llama-cpp-python's server answers "json_schema" with HTTP 500 and a validation error naming
             # response_format.type (docs/text-servers.md).

@@ -83,7 +83,8 @@ def describe(exc: BaseException) -> str:
 def server_down(where: str, base_url: str, detail: str, *, backend: str, timed_out: bool = False) -> TextBackendError:
     fix = f"start the server at {base_url} or point DRAMAFACTORY_OPENAI_BASE_URL at a running one"
     if timed_out:
-        fix += "; if it is only slow, raise DRAMAFACTORY_OPENAI_TIMEOUT_S"
+        fix += ("; if it is only slow or busy (requests queue on a server that answers one at a time), raise "
+                "DRAMAFACTORY_OPENAI_TIMEOUT_S or lower DRAMAFACTORY_OPENAI_MAX_IN_FLIGHT to the server's slots")
     return TextBackendError(f"{where} failed: {detail}", backend=f"{backend} at {base_url}", fix=fix)
 
 
