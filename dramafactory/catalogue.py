@@ -281,6 +281,11 @@ class Catalogue(_Model):
             if rate_name == "gpu_hour_usd" and (rate.gpu not in self.gpus or rate.rate is None):
                 problems.append(f"ledger.gpu_hour_usd: needs a known gpu and a rate (on_demand or reserved), got "
                                 f"{rate.gpu!r} / {rate.rate!r}")
+        problems += [f"exchange_rates.{currency}.value: must be positive (units of the currency per US dollar)"
+                     for currency, rate in self.exchange_rates.items() if rate.value <= 0]
+        if self.work_defaults.clip_attempts_per_shot.value < 1:
+            problems.append("work_defaults.clip_attempts_per_shot.value: must be at least 1 (a shot with a clip has "
+                            "at least one)")
         missing = {"cpu_hour_usd", "gpu_hour_usd"} - set(self.ledger)
         problems += [f"ledger.{name}: missing" for name in sorted(missing)]
         if problems:

@@ -239,7 +239,8 @@ def plan(
     catalogue_file: Annotated[Path | None, typer.Option("--catalogue", help="Another catalogue file (default: the "
                                                                             "packaged dramafactory/catalogue.yaml)."
                                                         )] = None,
-    bench: Annotated[Path | None, typer.Option(help="Folder of bench results (default: bench/results).")] = None,
+    bench: Annotated[Path | None, typer.Option(help="Folder of bench results (default: the checkout's "
+                                                    "bench/results, else ./bench/results).")] = None,
 ) -> None:
     """What a target output needs (GPU-hours per stage, fleet, wall-clock per title) and what it costs per finished
     minute and per title on owned GPUs, rented GPUs, hosted APIs and the laptop, from the factory's own
@@ -249,8 +250,22 @@ def plan(
 
     from dramafactory.catalogue import CatalogueError, catalogue, load_catalogue
     from dramafactory.planner import PlanInputError, PlanRequest, make_plan
-    from dramafactory.planner.report import headline_rows, render_html, render_json, write_atomic
+    from dramafactory.planner.inputs import default_bench_dir
+    from dramafactory.planner.report import check_targets, headline_rows, render_html, render_json, write_atomic
 
+    flags = {p: flag for flag, p in (("--json", json_out), ("--html", html_out)) if p is not None}
+
+    def output_error(exc: OSError) -> typer.Exit:
+        target = getattr(exc, "target", None) or (Path(exc.filename) if exc.filename else None)
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        return fail(f"{flags.get(target, '--json/--html')} {target}: {reason}", "give a file path in a writable folder")
+
+    if bench is None and not default_bench_dir().is_dir():
+        bench = Path("bench/results")  # a package installed away from its checkout: the working directory's
+    try:
+        check_targets([json_out, html_out])  # nothing is computed or written for a target that cannot be written
+    except OSError as exc:
+        raise output_error(exc) from None
     try:
         cat = load_catalogue(catalogue_file) if catalogue_file else catalogue()
         request = PlanRequest.model_validate(
@@ -267,12 +282,17 @@ def plan(
         raise fail(f"{PLAN_OPTIONS.get(name, name)} ({name}): {message}", "see `dramafactory plan --help`") from None
     except PlanInputError as exc:
         raise fail(str(exc)) from None
+    except ValueError as exc:  # a figure the arithmetic refuses (a zero or out-of-range rate): not a traceback
+        raise fail(f"cannot plan from these inputs: {exc}") from None
     outputs = {}
     if json_out:
         outputs[json_out] = render_json(result)
     if html_out:
         outputs[html_out] = render_html(result)  # rendered before anything is written: all or nothing
-    write_atomic(outputs)
+    try:
+        write_atomic(outputs)
+    except OSError as exc:
+        raise output_error(exc) from None
     table = Table(title=f"plan: {request.titles_per_month:,} titles/month x {request.episodes_per_title} episodes x "
                         f"{request.minutes_per_episode:g} min = {result.finished_minutes_per_month:,.0f} finished "
                         f"minutes/month ({request.preset}, utilisation {request.utilisation:g})")

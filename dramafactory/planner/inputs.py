@@ -10,12 +10,19 @@ so; where nothing declares it either, it is listed as missing (never defaulted).
 - run folders (`dramafactory produce --out DIR`): summary.json and ledger.jsonl (docs/accounting.md): shots, takes,
   usable rates, tokens, voiced seconds, CPU seconds per stage and, on a GPU run, GPU seconds per keyframe and clip.
 A run folder's figures replace the bench's for the work per minute; the laptop row is always the episode bench.
+
+Each measured figure carries the date, machine and models its file records (bench/episode.py writes `measured_at`,
+`machine.cpu` and `models`; a run's summary.json its `finished_at` and `device`). Where a file records none of them
+the plan says "not recorded in the file" and, for the date, gives the file's modification date, flagged as such.
+Rates are checked, never clamped: a usable rate outside (0, 1], fewer takes than shots or fewer clip calls than
+shots is an error naming the file and field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,28 +33,33 @@ from dramafactory.schemas import EpisodeScript, RunSummary
 
 from .schema import Provenance, Quantity
 
-EMBEDDED = "the embedded default (bench/episode.py runs Settings() defaults: the packaged GGUF, storyboard, voicebank)"
+EMBEDDED = "bench/episode.py runs the Settings() defaults: the packaged GGUF, storyboard, voicebank"
 TEXT_STAGES = ("director", "writer", "cinematographer", "memory")
 # summary.json / episode.json stage names -> the plan's stages
 STAGE_OF = {**{s: "text" for s in TEXT_STAGES}, "render": "keyframes", "reference": "keyframes", "clip": "clips",
             "voices": "speech", "qc": "qc", "assemble": "assembly"}
+NOT_RECORDED = "not recorded in the file"
+DATE_KEYS = ("measured_at", "finished_at", "started_at", "date")
 
 
 class PlanInputError(ValueError):
     """A measurement file or run folder cannot be used; the message names the file or folder and the field."""
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding dramafactory/: the repository root
+
+
 def default_bench_dir() -> Path:
-    """bench/results of the source checkout this package runs from, else of the working directory."""
-    checkout = Path(__file__).resolve().parents[2] / "bench" / "results"
-    return checkout if checkout.is_dir() else Path.cwd() / "bench" / "results"
+    """bench/results beside the package: the source checkout's (dramafactory/ sits at the repository root), or, for
+    an installed package, the folder next to it in site-packages. Never the working directory: a service plans from
+    the same folder wherever it was started."""
+    return PACKAGE_ROOT / "bench" / "results"
 
 
 def shown(path: Path) -> str:
     """A path as a reader of the plan needs it: relative to the source checkout when inside it."""
-    root = Path(__file__).resolve().parents[2]
     try:
-        return str(Path(path).resolve().relative_to(root))
+        return str(Path(path).resolve().relative_to(PACKAGE_ROOT))
     except ValueError:
         return str(path)
 
@@ -57,38 +69,106 @@ def declared(name: str, figure: Figure, unit: str, entry: str) -> Quantity:
         measured=False, basis=figure.basis, source=f"catalogue {entry}: {figure.source}", date=figure.date))
 
 
-def _epoch_date(seconds: float | None) -> str | None:
+def _epoch_date(seconds: float | None, where: str) -> str | None:
     if not seconds:
         return None
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).date().isoformat()
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        raise PlanInputError(f"{where}: summary.json field 'finished_at' is not a time ({seconds!r})") from None
 
 
-def _file_date(path: Path, data: dict) -> str:
-    for key in ("measured_at", "finished_at", "started_at", "date"):
-        if isinstance(data.get(key), str) and data[key][:4].isdigit():
-            return data[key][:10]
-    written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
-    return f"not recorded in the file (file last written {written})"
+def _file_date(path: Path, data: dict, label: str) -> str:
+    """The date the file records (bench/episode.py writes `measured_at`); else, flagged as such, the date the file
+    was last modified, which is when it was written or copied, not necessarily when it was measured."""
+    for key in DATE_KEYS:
+        value = data.get(key)
+        if value is None:
+            continue
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return dt.date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise PlanInputError(f"{label}: field '{key}' must be an ISO date or date-time, got "
+                                 f"{str(value)[:40]!r}") from None
+    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).date().isoformat()
+    return f"{NOT_RECORDED}; file modified {modified}"
 
 
-def _read_json(path: Path) -> dict | None:
+def _why(exc: Exception) -> str:
+    """An error's reason without the path it names (a message may be shown to an API client)."""
+    return (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
+
+
+def _read_json(path: Path, label: str) -> dict | None:
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PlanInputError(f"{path}: not readable JSON ({exc})") from exc
+        raise PlanInputError(f"{label}: not readable JSON ({_why(exc)})") from None
     if not isinstance(data, dict):
-        raise PlanInputError(f"{path}: not a JSON object")
+        raise PlanInputError(f"{label}: not a JSON object")
     return data
 
 
-def _number(data: dict, key: str, path: Path, *, positive: bool = True) -> float:
+def _number(data: dict, key: str, label: str, *, positive: bool = True, field_name: str | None = None) -> float:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or (positive and value <= 0) or value < 0:
-        raise PlanInputError(f"{path}: field '{key}' must be a {'positive ' if positive else ''}number, got "
-                             f"{value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0 \
+            or (positive and value <= 0):
+        kind = "positive" if positive else "non-negative"
+        raise PlanInputError(f"{label}: field '{field_name or key}' must be a {kind} number, got {value!r}"[:300])
     return float(value)
+
+
+def _mapping(data: dict, key: str, label: str, field_name: str | None = None, *, required: bool = False) -> dict:
+    """data[key] as a dict ({} where absent and not required); anything else names the file and field."""
+    value = data.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise PlanInputError(f"{label}: field '{field_name or key}' must be a JSON object, got "
+                             f"{type(value).__name__}")
+    return value
+
+
+def _rate(value: float, label: str, field_name: str, *, zero_ok: bool = False, file: str = "") -> float:
+    if not (0 <= value if zero_ok else 0 < value) or value > 1:
+        where = f"{file} field" if file else "field"
+        raise PlanInputError(f"{label}: {where} '{field_name}' is a share of shots and must be in "
+                             f"{'[0, 1]' if zero_ok else '(0, 1]'}, got {value!r}")
+    return value
+
+
+def _machine_of(data: dict, label: str) -> tuple[str, int | None]:
+    """'CPU model, platform, N CPUs' from a bench file's `machine`, saying what it does not record."""
+    machine = _mapping(data, "machine", label)
+    cores = machine.get("cpus")
+    cpu = machine.get("cpu")
+    parts = [cpu.strip() if isinstance(cpu, str) and cpu.strip() else None,
+             machine.get("platform") if isinstance(machine.get("platform"), str) else None,
+             f"{cores} CPUs" if isinstance(cores, int) and not isinstance(cores, bool) else None]
+    if not any(parts):
+        return NOT_RECORDED, None
+    where = ", ".join(p for p in parts if p)
+    if parts[0] is None:
+        where += f" (CPU model {NOT_RECORDED})"
+    return where, cores if parts[2] else None
+
+
+def _models_of(data: dict, label: str, fallback: str) -> str:
+    """The models a bench file records (`models`: role -> model, or `model`), else the fallback, flagged."""
+    models = data.get("models")
+    if isinstance(models, dict) and models:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in models.items()):
+            raise PlanInputError(f"{label}: field 'models' must map roles to model names")
+        return "; ".join(f"{k}: {v}" for k, v in models.items())
+    if models is not None and not isinstance(models, dict):
+        raise PlanInputError(f"{label}: field 'models' must map roles to model names, got {type(models).__name__}")
+    if isinstance(data.get("model"), str) and data["model"]:
+        return data["model"]
+    return f"{NOT_RECORDED}" + (f" ({fallback})" if fallback else "")
 
 
 # --- the embedded episode bench ----------------------------------------------------------------------------------
@@ -108,28 +188,29 @@ class EpisodeBench:
         return value / self.minutes
 
 
-def read_episode_bench(path: Path) -> EpisodeBench | None:
-    data = _read_json(path)
+def read_episode_bench(path: Path, label: str | None = None) -> EpisodeBench | None:
+    label = label or shown(path)
+    data = _read_json(path, label)
     if data is None:
         return None
     seconds = data.get("episode_seconds")
-    if not isinstance(seconds, list) or not seconds or not all(isinstance(s, int | float) for s in seconds) \
-            or sum(seconds) <= 0:
-        raise PlanInputError(f"{path}: field 'episode_seconds' must be a list of positive seconds")
+    if not isinstance(seconds, list) or not seconds or not all(
+            isinstance(s, int | float) and not isinstance(s, bool) and s >= 0 for s in seconds) or sum(seconds) <= 0:
+        raise PlanInputError(f"{label}: field 'episode_seconds' must be a list of positive seconds")
     stages = data.get("stages_s")
-    if not isinstance(stages, dict) or not all(isinstance(v, int | float) and v >= 0 for v in stages.values()):
-        raise PlanInputError(f"{path}: field 'stages_s' must map stage names to seconds")
-    machine = data.get("machine") if isinstance(data.get("machine"), dict) else {}
-    cores = machine.get("cpus")
-    if not isinstance(cores, int) or cores < 1:
-        raise PlanInputError(f"{path}: field 'machine.cpus' must be the machine's core count")
-    where = ", ".join(filter(None, [machine.get("cpu"), machine.get("platform", "unknown platform"), f"{cores} CPUs"]))
-    return EpisodeBench(path=path, minutes=sum(seconds) / 60, run_s=_number(data, "run_s", path),
+    if not isinstance(stages, dict) or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                               and math.isfinite(v) and v >= 0 for v in stages.values()):
+        raise PlanInputError(f"{label}: field 'stages_s' must map stage names to seconds")
+    where, cores = _machine_of(data, label)
+    if cores is None or cores < 1:
+        raise PlanInputError(f"{label}: field 'machine.cpus' must be the machine's core count")
+    return EpisodeBench(path=path, minutes=sum(seconds) / 60, run_s=_number(data, "run_s", label),
                         stages_s={k: float(v) for k, v in stages.items()}, cores=cores,
-                        prompt_tokens=_number(data, "prompt_tokens", path, positive=False),
-                        completion_tokens=_number(data, "completion_tokens", path, positive=False),
-                        provenance=Provenance(measured=True, basis="measured", source=shown(path), machine=where,
-                                              model=EMBEDDED, date=_file_date(path, data)))
+                        prompt_tokens=_number(data, "prompt_tokens", label, positive=False),
+                        completion_tokens=_number(data, "completion_tokens", label, positive=False),
+                        provenance=Provenance(measured=True, basis="measured", source=label, machine=where,
+                                              model=_models_of(data, label, EMBEDDED),
+                                              date=_file_date(path, data, label)))
 
 
 # --- the QC drill -------------------------------------------------------------------------------------------------
@@ -143,28 +224,36 @@ class QcDrill:
     provenance: Provenance
 
 
-def read_qc_drill(path: Path) -> QcDrill | None:
+def read_qc_drill(path: Path, label: str | None = None) -> QcDrill | None:
     """The feedback arm: the product's own path (retakes act on QC's reason) under the drill's injected faults; its
     seed-only arm is an ablation (bench/qc_drill.py)."""
-    data = _read_json(path)
+    label = label or shown(path)
+    data = _read_json(path, label)
     if data is None:
         return None
-    arm = (data.get("arms") or {}).get("feedback")
+    arms = _mapping(data, "arms", label, required=True)
+    arm = arms.get("feedback")
     if not isinstance(arm, dict):
-        raise PlanInputError(f"{path}: field 'arms.feedback' (the product path's figures) is missing")
-    minutes = _number(data, "episodes", path) * _number(data, "seconds_per_episode", path) / 60
-    first = _number(arm, "first_pass_rate", path)
-    final = _number(arm, "final_usable_rate", path)
-    if first > 1 or final > 1:
-        raise PlanInputError(f"{path}: usable rates in 'arms.feedback' must be at most 1")
+        raise PlanInputError(f"{label}: field 'arms.feedback' (the product path's figures) is missing or not a "
+                             "JSON object")
+    minutes = _number(data, "episodes", label) * _number(data, "seconds_per_episode", label) / 60
+    prefix = "arms.feedback."
+    first = _rate(_number(arm, "first_pass_rate", label, positive=False, field_name=prefix + "first_pass_rate"),
+                  label, prefix + "first_pass_rate", zero_ok=True)
+    final = _rate(_number(arm, "final_usable_rate", label, field_name=prefix + "final_usable_rate"), label,
+                  prefix + "final_usable_rate")
+    attempts = _number(arm, "attempts_per_shot", label, field_name=prefix + "attempts_per_shot")
+    if attempts < 1:
+        raise PlanInputError(f"{label}: field '{prefix}attempts_per_shot' must be at least 1 (every shot has a "
+                             f"take), got {attempts!r}")
     note = (f"QC drill feedback arm: fault_rate {data.get('fault_rate')} injected; minutes are the episodes' "
             "target length")
-    return QcDrill(shots_per_minute=_number(arm, "shots", path) / minutes,
-                   attempts_per_shot=_number(arm, "attempts_per_shot", path), first_pass_usable_rate=first,
-                   final_usable_rate=final,
-                   provenance=Provenance(measured=True, basis="measured", source=f"{shown(path)} arms.feedback",
-                                         machine="not recorded in the file", model=EMBEDDED,
-                                         date=_file_date(path, data), note=note))
+    machine, _ = _machine_of(data, label)
+    return QcDrill(shots_per_minute=_number(arm, "shots", label, field_name=prefix + "shots") / minutes,
+                   attempts_per_shot=attempts, first_pass_usable_rate=first, final_usable_rate=final,
+                   provenance=Provenance(measured=True, basis="measured", source=f"{label} arms.feedback",
+                                         machine=machine, model=_models_of(data, label, ""),
+                                         date=_file_date(path, data, label), note=note))
 
 
 # --- GPU speeds: the GPU bench, GPU runs ----------------------------------------------------------------------------
@@ -186,39 +275,55 @@ def match_gpu(device_name: str, cat: Catalogue) -> str | None:
     return next((gpu_id for gpu_id, gpu in cat.gpus.items() if gpu.matches(device_name)), None)
 
 
-def read_gpu_bench(path: Path, cat: Catalogue, notes: list[str]) -> list[MeasuredSpeed]:
-    data = _read_json(path)
+def _steps(entry: dict, label: str, field_name: str) -> int | None:
+    steps = entry.get("steps")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)):
+        raise PlanInputError(f"{label}: field '{field_name}.steps' must be a whole number, got {steps!r}"[:300])
+    return steps
+
+
+def read_gpu_bench(path: Path, cat: Catalogue, notes: list[str], label: str | None = None) -> list[MeasuredSpeed]:
+    label = label or shown(path)
+    data = _read_json(path, label)
     if data is None:
-        notes.append(f"{shown(path)} is absent: no GPU measurement (bench/gpu.py has not run on a GPU)")
+        notes.append(f"{label} is absent: no GPU measurement (bench/gpu.py has not run on a GPU)")
         return []
     if data.get("skipped") or data.get("mode") != "full":
         why = data.get("reason") or f"mode {data.get('mode')!r}"
-        notes.append(f"{path}: not a full GPU measurement ({why}): not used")
+        notes.append(f"{label}: not a full GPU measurement ({why}): not used")
         return []
-    device = data.get("device") if isinstance(data.get("device"), dict) else {}
+    device = _mapping(data, "device", label)
     gpu = match_gpu(str(device.get("name", "")), cat)
     if gpu is None:
-        notes.append(f"{path}: measured on {device.get('name')!r}, which no catalogue GPU matches: not used")
+        notes.append(f"{label}: measured on {device.get('name')!r}, which no catalogue GPU matches: not used")
         return []
     machine = f"{device.get('name')} (torch {device.get('torch')}, CUDA {device.get('cuda')})"
-    date, weights = _file_date(path, data), str(data.get("weights", ""))
+    date, weights = _file_date(path, data, label), str(data.get("weights", ""))
     found = []
-    for name, kf in (data.get("keyframes") or {}).items():
-        if isinstance(kf, dict) and kf.get("measured") and isinstance(kf.get("seconds_per_image"), int | float):
-            batched = (kf.get("batch") or {}).get("seconds_per_image")
-            seconds = min(kf["seconds_per_image"], batched) if isinstance(batched, int | float) else \
-                kf["seconds_per_image"]
-            found.append(MeasuredSpeed(gpu, "image", str(kf.get("model", name)), float(seconds), None,
-                                       kf.get("steps"), Provenance(
-                                           measured=True, basis="measured", source=f"{shown(path)} keyframes.{name}",
-                                           machine=machine, model=str(kf.get("model", name)), date=date,
-                                           note=f"{weights}; batched per image where faster")))
-    clip = data.get("clip") or {}
-    if isinstance(clip, dict) and clip.get("measured") and isinstance(clip.get("seconds_per_clip"), int | float):
-        found.append(MeasuredSpeed(gpu, "video", str(clip.get("model")), float(clip["seconds_per_clip"]),
-                                   float(clip.get("clip_seconds") or 5.0), clip.get("steps"), Provenance(
-                                       measured=True, basis="measured", source=f"{shown(path)} clip", machine=machine,
-                                       model=str(clip.get("model")), date=date, note=weights)))
+    for name, kf in _mapping(data, "keyframes", label).items():
+        where = f"keyframes.{name}"
+        if not isinstance(kf, dict):
+            raise PlanInputError(f"{label}: field '{where}' must be a JSON object, got {type(kf).__name__}")
+        if not kf.get("measured"):
+            continue
+        seconds = _number(kf, "seconds_per_image", label, field_name=f"{where}.seconds_per_image")
+        batch = _mapping(kf, "batch", label, f"{where}.batch")
+        if batch.get("seconds_per_image") is not None:
+            seconds = min(seconds, _number(batch, "seconds_per_image", label,
+                                           field_name=f"{where}.batch.seconds_per_image"))
+        model = str(kf.get("model", name))
+        found.append(MeasuredSpeed(gpu, "image", model, seconds, None, _steps(kf, label, where), Provenance(
+            measured=True, basis="measured", source=f"{label} {where}", machine=machine, model=model, date=date,
+            note=f"{weights}; batched per image where faster")))
+    clip = _mapping(data, "clip", label)
+    if clip.get("measured"):
+        seconds = _number(clip, "seconds_per_clip", label, field_name="clip.seconds_per_clip")
+        length = _number(clip, "clip_seconds", label, field_name="clip.clip_seconds") \
+            if clip.get("clip_seconds") is not None else 5.0
+        found.append(MeasuredSpeed(gpu, "video", str(clip.get("model")), seconds, length, _steps(clip, label, "clip"),
+                                   Provenance(measured=True, basis="measured", source=f"{label} clip",
+                                              machine=machine, model=str(clip.get("model")), date=date,
+                                              note=weights)))
     return found
 
 
@@ -227,63 +332,94 @@ def read_gpu_bench(path: Path, cat: Catalogue, notes: list[str]) -> list[Measure
 @dataclass
 class RunFigures:
     path: Path
+    name: str  # how messages and provenance name it: "run ID" (the API) or "run PATH" (the CLI)
     summary: RunSummary
     minutes: float
     speech_seconds: float
     speech_chars: float
     clip_calls: int
     models: dict[str, str]
+    date: str | None = None
     speeds: list[MeasuredSpeed] = field(default_factory=list)
 
     @property
     def provenance(self) -> Provenance:
         device = self.summary.device or {}
-        gpus = ", ".join(device.get("gpus") or []) or "no GPU"
+        listed = device.get("gpus")
+        gpus = ", ".join(str(g) for g in listed) if isinstance(listed, list) and listed else "no GPU"
         machine = f"{device.get('cpu', 'unknown CPU')}, {device.get('cores', '?')} cores, {gpus}"
         models = "; ".join(f"{k}: {v}" for k, v in sorted(self.models.items()))
-        return Provenance(measured=True, basis="measured", source=f"run {self.path}", machine=machine,
-                          model=models or None, date=_epoch_date(self.summary.finished_at))
+        return Provenance(measured=True, basis="measured", source=self.name, machine=machine,
+                          model=models or None, date=self.date)
 
 
-def read_run(path: Path, cat: Catalogue) -> RunFigures:
-    """A finished run folder's figures, or PlanInputError saying why the folder is not a run."""
+def _ledger_number(row: dict, key: str, where: str, index: int) -> float:
+    value = row.get(key)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise PlanInputError(f"{where}: ledger.jsonl row {index + 1} (stage {str(row.get('stage'))[:40]!r}) field "
+                             f"'{key}' must be a non-negative number of seconds, got {value!r}"[:300])
+    return float(value)
+
+
+def read_run(path: Path, cat: Catalogue, run_id: str | None = None) -> RunFigures:
+    """A finished run folder's figures, or PlanInputError saying why the folder is not a usable run. `run_id`: name
+    the run by its id in messages and provenance (the API: a server's folders are not shown); else by its path."""
     path = Path(path)
+    where = f"run {run_id}" if run_id else f"--runs {path}"
     if not path.is_dir():
-        raise PlanInputError(f"--runs {path}: not a folder")
-    summary_file = path / "summary.json"
-    data = _read_json(summary_file)
+        raise PlanInputError(f"{where}: not a folder")
+    data = _read_json(path / "summary.json", f"{where}: summary.json")
     if data is None:
-        raise PlanInputError(f"--runs {path}: no summary.json, so not a finished run (`dramafactory produce --out "
-                             f"{path}` writes it when the run ends)")
+        how = "the run writes it when it ends" if run_id else \
+            f"`dramafactory produce --out {path}` writes it when the run ends"
+        raise PlanInputError(f"{where}: no summary.json, so not a finished run ({how})")
     try:
         summary = RunSummary.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "summary"
-        raise PlanInputError(f"--runs {path}: summary.json field '{where}': {first['msg']}") from None
+        loc = ".".join(str(p) for p in first["loc"]) or "summary"
+        raise PlanInputError(f"{where}: summary.json field '{loc}': {first['msg']}") from None
     minutes = sum(summary.episode_seconds) / 60
     if minutes <= 0 or summary.shots <= 0:
-        raise PlanInputError(f"--runs {path}: summary.json field 'episode_seconds'/'shots': the run finished no "
+        raise PlanInputError(f"{where}: summary.json field 'episode_seconds'/'shots': the run finished no "
                              "footage to measure")
-    rows = _ledger_rows(path / "ledger.jsonl")
+    _rate(summary.final_usable_rate, where, "final_usable_rate", file="summary.json")
+    _rate(summary.first_pass_usable_rate, where, "first_pass_usable_rate", zero_ok=True, file="summary.json")
+    if summary.takes < summary.shots:
+        raise PlanInputError(f"{where}: summary.json field 'takes' is {summary.takes}, fewer than its "
+                             f"{summary.shots} shots (every shot has at least one take)")
+    try:
+        rows = _ledger_rows(path / "ledger.jsonl")
+    except OSError as exc:
+        raise PlanInputError(f"{where}: ledger.jsonl is not readable ({_why(exc)})") from None
     calls = [r for r in rows if r.get("kind", "call") == "call"]
     models: dict[str, str] = {}
     for row in calls:
         stage = STAGE_OF.get(str(row.get("stage", "")).split(".")[0])
         if stage and row.get("model"):
             models.setdefault(stage, str(row["model"]))
+    for index, row in enumerate(rows):
+        for key in ("gpu_seconds", "audio_seconds"):
+            _ledger_number(row, key, where, index)
     chars = 0
     for script in sorted(path.glob("episodes/*/script.json")):
         try:
             chars += sum(len(line.text) for line in EpisodeScript.model_validate_json(script.read_text()).lines())
         except (OSError, ValidationError, ValueError) as exc:
-            raise PlanInputError(f"--runs {path}: {script.relative_to(path)} is not an episode script ({exc})"
+            raise PlanInputError(f"{where}: {script.relative_to(path)} is not an episode script ({_why(exc)})"
                                  [:300]) from None
-    figures = RunFigures(path=path, summary=summary, minutes=minutes,
-                         speech_seconds=sum(float(r.get("audio_seconds") or 0) for r in calls
-                                            if r.get("stage") == "voices"),
-                         speech_chars=float(chars), clip_calls=sum(1 for r in calls if r.get("stage") == "clip"),
-                         models=models)
+    clip_calls = sum(1 for r in calls if r.get("stage") == "clip")
+    if 0 < clip_calls < summary.shots:
+        raise PlanInputError(f"{where}: ledger.jsonl has {clip_calls} 'clip' calls, fewer than summary.json field "
+                             f"'shots' ({summary.shots}): a run that made clips makes at least one per shot, so its "
+                             "clip retries would be negative")
+    figures = RunFigures(path=path, name=f"run {run_id}" if run_id else f"run {path}", summary=summary,
+                         minutes=minutes, speech_seconds=sum(float(r.get("audio_seconds") or 0) for r in calls
+                                                             if r.get("stage") == "voices"),
+                         speech_chars=float(chars), clip_calls=clip_calls, models=models,
+                         date=_epoch_date(summary.finished_at, where))
     figures.speeds = _run_speeds(figures, calls, cat)
     return figures
 
@@ -296,8 +432,8 @@ def _ledger_rows(path: Path) -> list[dict]:
 
 def _run_speeds(run: RunFigures, calls: list[dict], cat: Catalogue) -> list[MeasuredSpeed]:
     """GPU seconds per keyframe take and per clip, where the run made them on a catalogue GPU."""
-    gpus = (run.summary.device or {}).get("gpus") or []
-    gpu = match_gpu(str(gpus[0]), cat) if gpus else None
+    gpus = (run.summary.device or {}).get("gpus")
+    gpu = match_gpu(str(gpus[0]), cat) if isinstance(gpus, list) and gpus else None
     if gpu is None:
         return []
     found = []
@@ -308,7 +444,7 @@ def _run_speeds(run: RunFigures, calls: list[dict], cat: Catalogue) -> list[Meas
             model = str(rows[0].get("model"))
             found.append(MeasuredSpeed(gpu, role, model, sum(r["gpu_seconds"] for r in rows) / len(rows),
                                        shot_seconds if role == "video" else None, None, run.provenance.model_copy(
-                                           update={"source": f"run {run.path} ledger {stage} rows", "model": model,
+                                           update={"source": f"{run.name} ledger {stage} rows", "model": model,
                                                    "note": f"{len(rows)} calls"})))
     return found
 
@@ -340,19 +476,26 @@ def _runs_provenance(runs: list[RunFigures]) -> Provenance:
         return runs[0].provenance
     first = runs[0].provenance
     dates = sorted(d for d in (r.provenance.date for r in runs) if d)
-    return first.model_copy(update={"source": f"{len(runs)} runs: " + ", ".join(str(r.path) for r in runs),
+    return first.model_copy(update={"source": f"{len(runs)} runs: " + ", ".join(r.name for r in runs),
                                     "date": f"{dates[0]}..{dates[-1]}" if dates else None})
 
 
-def gather(cat: Catalogue, bench_dir: Path | None = None, runs: list[RunFigures] | None = None) -> Inputs:
-    """The work per finished minute, the laptop row and the GPU speeds, from what has been measured."""
+def gather(cat: Catalogue, bench_dir: Path | None = None, runs: list[RunFigures] | None = None,
+           bench_label: str | None = None) -> Inputs:
+    """The work per finished minute, the laptop row and the GPU speeds, from what has been measured. `bench_label`
+    names the bench folder in provenance and messages (default: its path as `shown`)."""
     bench_dir = Path(bench_dir) if bench_dir else default_bench_dir()
     runs = runs or []
     notes: list[str] = []
     missing: list[str] = []
-    episode = read_episode_bench(bench_dir / "episode.json")
-    drill = read_qc_drill(bench_dir / "qc_drill.json")
-    speeds = read_gpu_bench(bench_dir / "gpu.json", cat, notes) + [s for r in runs for s in r.speeds]
+
+    def label(name: str) -> str:
+        return f"{bench_label}/{name}" if bench_label else shown(bench_dir / name)
+
+    episode = read_episode_bench(bench_dir / "episode.json", label("episode.json"))
+    drill = read_qc_drill(bench_dir / "qc_drill.json", label("qc_drill.json"))
+    speeds = read_gpu_bench(bench_dir / "gpu.json", cat, notes, label("gpu.json")) + [s for r in runs
+                                                                                       for s in r.speeds]
     work: dict[str, Quantity] = {}
     if runs:
         prov = _runs_provenance(runs)
@@ -445,7 +588,7 @@ def gather(cat: Catalogue, bench_dir: Path | None = None, runs: list[RunFigures]
                         stage_seconds_per_minute={k: episode.per_minute(v) for k, v in episode.stages_s.items()},
                         cores=episode.cores)
     else:
-        missing.append(f"laptop seconds per finished minute: not measured ({bench_dir / 'episode.json'} is absent: "
+        missing.append(f"laptop seconds per finished minute: not measured ({label('episode.json')} is absent: "
                        "run bench/episode.py)")
     return Inputs(work=work, laptop=laptop, speeds=speeds, missing=missing, notes=notes)
 

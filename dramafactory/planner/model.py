@@ -7,6 +7,8 @@ whether it works or not (owned GPUs, reserved cloud GPUs), and no fleet term for
 cloud, APIs, the laptop at the ledger's CPU rate). Whole GPUs make the fixed options' cost per finished minute a
 saw-tooth in volume: it falls as a fleet fills, steps up by at most one unit's fixed cost when a GPU is added, and at
 k times the volume is never higher (ceil(k x) <= k ceil(x)).
+
+Break-even volumes are whole titles: `break_even` evaluates both costs at every whole volume up to its range.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ class CostShape:
         return self.unit_hours_per_title / (self.hours_per_month * self.utilisation)
 
     @property
+    def full_fleet_per_title(self) -> float:
+        """Cost per title when every unit is full: the slope cost(V) approaches as V grows."""
+        return (self.units_per_title * self.fixed_per_unit_month if self.stepped else 0.0) + self.per_title
+
+    @property
     def stepped(self) -> bool:
         return self.fixed_per_unit_month > 0 and self.unit_hours_per_title > 0
 
@@ -114,35 +121,32 @@ class Crossing:
 
 
 def break_even(a: CostShape, b: CostShape, max_titles: int = 1_000_000) -> Crossing:
-    """The smallest whole volume from which option a never costs more than option b (up to max_titles).
+    """The smallest whole volume V from which a never costs more than b: a(W) <= b(W) at every whole W from V up to
+    max_titles (the scan's end). None where there is no such volume for good:
+    - a still costs more at max_titles; or
+    - a's cost per title at full fleets (fixed cost per title + running cost per title, the slope its cost
+      approaches) is above b's: then a is dearer at every volume beyond some point, whatever the range shows; or
+    - the two are equal and a costs more somewhere in the range: whole GPUs then make it dearer at some volumes
+      however large.
 
-    Exact where b has no fleet term (the usual case: owning or reserving against paying per use); between two
-    stepped options it scans every whole volume up to max_titles."""
-    if not a.stepped and not b.stepped:
+    Volumes are whole titles, so V is found by evaluating both costs at every whole volume 1..max_titles (numpy: a
+    million volumes take milliseconds), not by a continuous formula: with whole GPUs a fleet option can be cheaper
+    on part of a fleet step and dearer on the rest of it, and only whole volumes count."""
+    if not a.stepped and not b.stepped:  # both linear through zero: exact in closed form
         if a.per_title <= b.per_title:
             return Crossing(1, "always cheaper: costs no more per title")
         return Crossing(None, "never cheaper: costs more per title")
-    if not b.stepped:
-        return _stepped_against_linear(a, b.per_title, max_titles)
-    return _scan(a, b, max_titles)
-
-
-def _stepped_against_linear(a: CostShape, linear_per_title: float, max_titles: int) -> Crossing:
-    """a(V) = ceil(aV) F + mu V against lambda V. On the k-th fleet step a is cheaper from V = kF / (lambda - mu);
-    the steps where it is not are those with k < D / (D - aF), D = lambda - mu, so the last one decides."""
-    d = linear_per_title - a.per_title
-    if not a.stepped:
-        return Crossing(1, "always cheaper") if d >= 0 else Crossing(None, "never cheaper: costs more per title")
-    f, units = a.fixed_per_unit_month, a.units_per_title
-    if d <= 0:
-        return Crossing(None, "never cheaper: its running cost per title alone is higher")
-    if units * f >= d:
-        return Crossing(None, "never cheaper: its fixed cost per title at full fleets is at least the saving")
-    last_losing_step = math.ceil(d / (d - units * f) - EPS) - 1  # the largest integer below the ratio
-    titles = max(1, math.ceil(last_losing_step * f / d - EPS))
-    if titles > max_titles:
-        return Crossing(None, f"cheaper only beyond {max_titles:,} titles/month")
-    return Crossing(titles, "always cheaper in the range" if titles == 1 else f"cheaper from {titles:,} titles/month")
+    found = _scan(a, b, max_titles)
+    slope_a, slope_b = a.full_fleet_per_title, b.full_fleet_per_title
+    slopes = f"its cost per title at full fleets (${slope_a:,.4g}) is {{}} the other's (${slope_b:,.4g})"
+    if slope_a > slope_b * (1 + 1e-9):
+        window = f"it costs no more from {found.titles:,} to {max_titles:,} titles/month, but " if found.titles else ""
+        return Crossing(None, f"never cheaper for good: {window}{slopes.format('above')}, so it is dearer at every "
+                              "volume beyond some point")
+    if slope_a >= slope_b * (1 - 1e-9) and found.titles != 1:
+        return Crossing(None, f"never cheaper for good: {slopes.format('the same as')}, and whole GPUs make it "
+                              "dearer at some volumes however large")
+    return found
 
 
 def _scan(a: CostShape, b: CostShape, max_titles: int) -> Crossing:
@@ -152,5 +156,5 @@ def _scan(a: CostShape, b: CostShape, max_titles: int) -> Crossing:
         return Crossing(1, "always cheaper in the range")
     last = int(np.flatnonzero(worse)[-1]) + 1  # the volume itself (titles start at 1)
     if last >= max_titles:
-        return Crossing(None, "never cheaper for good in the range")
-    return Crossing(last + 1, f"cheaper from {last + 1:,} titles/month")
+        return Crossing(None, f"still dearer at {max_titles:,} titles/month, the end of the range searched")
+    return Crossing(last + 1, f"cheaper from {last + 1:,} titles/month (dearer at {last:,})")

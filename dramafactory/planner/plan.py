@@ -25,7 +25,7 @@ import numpy as np
 from dramafactory.catalogue import Api, ApiWork, Catalogue, Figure, PresetFigures, api_usd, catalogue
 
 from . import model as m
-from .inputs import STAGE_OF, Inputs, MeasuredSpeed, PlanInputError, essential, gather, read_run
+from .inputs import STAGE_OF, Inputs, MeasuredSpeed, PlanInputError, RunFigures, essential, gather, read_run
 from .schema import BreakEven, Fit, Option, Plan, PlanRequest, Provenance, Quantity, Sweep
 
 if TYPE_CHECKING:
@@ -209,8 +209,59 @@ def _round(values: dict[str, float], digits: int = 4) -> dict[str, float]:
     return {k: round(v, digits) for k, v in values.items()}
 
 
+WALL_CLOCK_NOTE = ("wall-clock per title: 'on one' runs every stage one after another on one GPU and its host (the "
+                   "host-CPU speech, QC and assembly included); 'on the fleet' is a lower bound that respects the "
+                   "serial stages: the text (director -> writer -> cinematographer, the episodes of a title written "
+                   "one after another), speech and assembly of each episode on one host CPU, one episode after "
+                   "another, plus the shots' GPU work (keyframes, clips, retries) spread over the whole fleet; QC "
+                   "runs beside the renders and is not added; queueing behind other titles is not modelled")
+
+
+@dataclass(frozen=True)
+class WallClock:
+    """Hours for one title: every stage one after another on one unit, and the least it can take on the fleet."""
+
+    one_unit: float
+    serial: float  # stages that do not spread over the fleet (text, speech, assembly), one after another
+    parallel: float  # work that spreads over the fleet (the shots'), in unit-hours
+
+    def on_fleet(self, fleet: int) -> float:
+        return self.serial + self.parallel / max(fleet, 1)
+
+
+def gpu_wall_clock(gpu_per_minute: dict[str, float], cpu_per_minute: dict[str, float],
+                   minutes_per_title: float) -> WallClock:
+    """Per title, from the stages' seconds per finished minute (GPU stages and host-CPU stages)."""
+    hours = minutes_per_title / 3600
+    serial = (gpu_per_minute.get("text", 0.0) + cpu_per_minute.get("speech", 0.0)
+              + cpu_per_minute.get("assembly", 0.0)) * hours
+    parallel = sum(gpu_per_minute.get(s, 0.0) for s in ("keyframes", "clips", "retries")) * hours
+    one = (sum(gpu_per_minute.values()) + sum(cpu_per_minute.values())) * hours
+    return WallClock(one_unit=one, serial=serial, parallel=parallel)
+
+
+def sawtooth_note(shape: m.CostShape, request: PlanRequest, fleet: int, unit: str) -> str | None:
+    """Where one title more adds a whole GPU and that raises the cost per finished minute by 1% or more: say so."""
+    if not shape.stepped or fleet < 1:
+        return None
+    titles = request.titles_per_month
+    step = max(titles + 1, math.floor(fleet / shape.units_per_title))
+    while shape.fleet(step) <= fleet:  # the first whole volume on the next fleet step
+        step += 1
+    while step - 1 > titles and shape.fleet(step - 1) > fleet:
+        step -= 1
+    here = shape.monthly(titles) / titles
+    there = shape.monthly(step) / step
+    if there < here * 1.01:
+        return None
+    per_minute = there / request.minutes_per_title
+    return (f"whole {unit}: the cost per finished minute is a saw-tooth in volume: at {step:,} titles a month the "
+            f"fleet needs {shape.fleet(step):,} {unit} and it rises {100 * (there / here - 1):.0f}% to "
+            f"${sig(per_minute, 4):g}; at k times this volume (k = 2, 3, ...) it is never higher than here")
+
+
 def _finish(option: Option, shape: m.CostShape, request: PlanRequest, unit_hours_per_title: float,
-            breakdown: dict[str, float], fleet: int | None) -> Option:
+            breakdown: dict[str, float], fleet: int | None, wall: WallClock | None = None) -> Option:
     monthly = shape.monthly(request.titles_per_month)
     option.monthly_usd = round(monthly, 2)
     option.cost_per_finished_minute_usd = sig(monthly / request.minutes_per_month)
@@ -218,9 +269,11 @@ def _finish(option: Option, shape: m.CostShape, request: PlanRequest, unit_hours
     option.cost_breakdown_usd = _round(breakdown, 2)
     option.fleet = fleet
     if unit_hours_per_title:
-        option.title_hours_one_unit = round(unit_hours_per_title, 4)
+        if wall is not None:
+            option.title_hours_one_unit = round(wall.one_unit, 4)
+            if fleet:
+                option.title_hours_fleet = round(wall.on_fleet(fleet), 6)
         if fleet:
-            option.title_hours_fleet = round(unit_hours_per_title / fleet, 6)
             option.utilisation_actual = round(unit_hours_per_title * request.titles_per_month
                                               / (fleet * m.HOURS_PER_MONTH), 4)
     return option
@@ -276,9 +329,9 @@ def gpu_options(request: PlanRequest, gpu_id: str, cat: Catalogue, figs: PresetF
         elif kind == "cloud reserved":
             shape = m.CostShape(fixed_per_unit_month=reserved * m.HOURS_PER_MONTH,
                                 unit_hours_per_title=hours_per_title, utilisation=utilisation)
-        else:  # billed per hour used: the idle share of rented hours (1 - utilisation) is paid too
+        else:  # on-demand GPUs are released when idle: billed for busy GPU-hours only, whatever the utilisation
             shape = m.CostShape(unit_hours_per_title=hours_per_title, utilisation=utilisation,
-                                per_title=hours_per_title * on_demand / utilisation)
+                                per_title=hours_per_title * on_demand)
         return shape, hours_per_title, per_minute
 
     out = []
@@ -305,15 +358,23 @@ def gpu_options(request: PlanRequest, gpu_id: str, cat: Catalogue, figs: PresetF
         elif kind == "cloud reserved":
             breakdown = {"reserved rental": fleet * reserved * m.HOURS_PER_MONTH}
         else:
-            breakdown = {"on-demand rental": gpu_hours * on_demand / request.utilisation}
+            breakdown = {"on-demand rental": gpu_hours * on_demand}
         option.costed = True
         if work.tokens is None:
             option.notes.append("text GPU-hours not counted: text tokens per minute not measured (see missing)")
         if fit.status != "fits":
             option.notes.append(f"{fit.status}: {fit.detail}; fix: {fit.fix}")
         if kind == "cloud on-demand":
-            option.notes.append("fleet: the GPUs rented at once on average; billed per hour used, idle share included")
-        out.append(Priced(_finish(option, shape, request, hours_per_title, breakdown, fleet), shape,
+            option.notes.append("billed for busy GPU-hours only: on-demand GPUs are released when idle, so the "
+                                "utilisation does not raise the bill (it applies to the owned and reserved fleets); "
+                                "fleet: the GPUs rented at once at the plan's utilisation, as the fleets are sized")
+        else:
+            note = sawtooth_note(shape, request, fleet, "GPUs")
+            if note:
+                option.notes.append(note)
+        option.notes.append(WALL_CLOCK_NOTE)
+        wall = gpu_wall_clock(per_minute, cpu_seconds_per_minute(work), request.minutes_per_title)
+        out.append(Priced(_finish(option, shape, request, hours_per_title, breakdown, fleet, wall), shape,
                           rebuild=lambda w, u, kind=kind: shape_of(kind, w, u)[0]))
     return out
 
@@ -344,6 +405,10 @@ def api_options(request: PlanRequest, cat: Catalogue, inputs: Inputs, work: Work
                             provenance=Provenance(measured=False, basis=api.basis, date=api.date,
                                                   source=f"catalogue apis.{getattr(stack, role)}: {api.source}"))
                    for role, api in services.items()]
+        for currency in dict.fromkeys(api.pricing.currency for api in services.values()):
+            if currency != "USD":  # the rate every price in it was converted at
+                figures.append(_price(f"exchange rate {currency} per USD", cat.exchange_rates[currency],
+                                      f"{currency}/USD", f"exchange_rates.{currency}"))
         figures.append(_price("vCPU rate", cpu.usd_per_core_hour, "USD/core-hour", "cpus.vcpu.usd_per_core_hour"))
         minutes = request.minutes_per_month
         option = Option(id=f"api:{stack_id}", kind="api", label=stack.name, costed=True, hours_unit="GPU-hours",
@@ -409,10 +474,17 @@ def laptop_option(request: PlanRequest, cat: Catalogue, inputs: Inputs) -> Price
     option.fleet_unit = f"machines of {laptop.cores} cores"
     option.notes = ["storyboard animatics drawn on the CPU, not generated footage: the bottom of the range, another "
                     "product", "its own QC loop and retries are inside the measured seconds; stages overlap (render "
-                    "and QC run in parallel branches), so their hours add up to more than the total"]
+                    "and QC run in parallel branches), so their hours add up to more than the total",
+                    "wall-clock per title: 'on one' is the measured seconds on one machine; 'on the fleet' is a lower "
+                    "bound: the text, speech and assembly stages' measured seconds one episode after another on one "
+                    "machine, the rest spread over the whole fleet"]
     fleet = m.fleet_size(hours_per_title * request.titles_per_month, request.utilisation)
     breakdown = {"CPU time": hours_per_title * request.titles_per_month * rate}
-    return Priced(_finish(option, shape, request, hours_per_title, breakdown, fleet), shape)
+    serial_stages = {"text", "speech", "assembly"}
+    serial = min(hours_per_title, sum(v for k, v in laptop.stage_seconds_per_minute.items()
+                                      if STAGE_OF.get(k) in serial_stages) * request.minutes_per_title / 3600)
+    wall = WallClock(one_unit=hours_per_title, serial=serial, parallel=hours_per_title - serial)
+    return Priced(_finish(option, shape, request, hours_per_title, breakdown, fleet, wall), shape)
 
 
 # --- break-even and sweeps ------------------------------------------------------------------------------------------
@@ -468,12 +540,16 @@ def utilisation_sweep(priced: dict[str, Priced], work: Work, request: PlanReques
 # --- the plan -------------------------------------------------------------------------------------------------------
 
 def make_plan(request: PlanRequest, *, cat: Catalogue | None = None, catalogue_path: Path | None = None,
-              bench_dir: Path | None = None, runs: list[Path] | None = None) -> Plan:
-    """The plan for a request from what has been measured; PlanInputError names what cannot be used."""
+              bench_dir: Path | None = None, runs: list[Path | RunFigures] | None = None,
+              bench_label: str | None = None) -> Plan:
+    """The plan for a request from what has been measured; PlanInputError names what cannot be used. `runs` are run
+    folders or runs already read (`read_run`, which names a run by id for the API); `bench_label` is how the bench
+    folder is named in provenance and messages (default: its path, relative to the checkout when inside it)."""
     cat = cat or catalogue()
     figs = cat.presets[request.preset]
     run_preset = check_preset(request.preset, figs)
-    inputs = gather(cat, bench_dir, [read_run(p, cat) for p in runs or []])
+    inputs = gather(cat, bench_dir, [r if isinstance(r, RunFigures) else read_run(r, cat) for r in runs or []],
+                    bench_label=bench_label)
     essential(inputs)
     work = work_of(inputs)
     gpus = request.gpus or list(cat.gpus)
@@ -501,7 +577,8 @@ def make_plan(request: PlanRequest, *, cat: Catalogue | None = None, catalogue_p
     sweeps = {"volume": volume_sweep(priced, request), "usable": usable_sweep(priced, work, request),
               "utilisation": utilisation_sweep(priced, work, request)}
     return Plan(request=request, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                catalogue=str(catalogue_path) if catalogue_path else "dramafactory/catalogue.yaml (packaged)", finished_minutes_per_month=request.minutes_per_month,
+                catalogue=str(catalogue_path) if catalogue_path else "dramafactory/catalogue.yaml (packaged)",
+                finished_minutes_per_month=request.minutes_per_month,
                 minutes_per_title=request.minutes_per_title, hours_per_month=m.HOURS_PER_MONTH,
                 work=list(inputs.work.values()), options=options,
                 break_even=break_evens(priced, gpus, apis), fits=fits, sweeps=sweeps,

@@ -45,11 +45,15 @@ def _hours(value: float | None) -> str:
     return "—" if value is None else (f"{value:,.0f}" if value >= 100 else f"{value:,.2f}")
 
 
+def _duration(hours: float) -> str:
+    return f"{hours:,.1f} h" if hours >= 1 else f"{hours * 60:,.1f} min"
+
+
 def _title_time(option: Option) -> str:
     if option.title_hours_one_unit is None:
         return "—"
-    fleet = f" / {option.title_hours_fleet * 60:,.1f} min on the fleet" if option.title_hours_fleet else ""
-    return f"{option.title_hours_one_unit:,.1f} h on one{fleet}"
+    fleet = f" / ≥ {_duration(option.title_hours_fleet)} on the fleet" if option.title_hours_fleet else ""
+    return f"{_duration(option.title_hours_one_unit)} on one{fleet}"
 
 
 def provenance_text(q: Quantity) -> str:
@@ -230,8 +234,10 @@ def render_html(plan: Plan) -> str:
                 + _table(["option", "fleet", "hours/month", "USD per finished minute", "USD per title",
                           "USD per month", "wall-clock per title", "figures"], headline_rows(plan, brief=True)).replace(
                     "<table>", '<table data-testid="options-table">', 1)
-                + "<p class=\"neutral\">Hours are GPU-hours (machine-hours for the laptop). Wall-clock per title: its "
-                  "stages one after another on one GPU, and its shots spread over the whole fleet.</p></section>")
+                + "<p class=\"neutral\">Hours are GPU-hours (machine-hours for the laptop). Wall-clock per title: every "
+                  "stage one after another on one GPU and its host (host-CPU speech, QC and assembly included); on "
+                  "the fleet, a lower bound: text, speech and assembly one episode after another, plus the shots' "
+                  "GPU work spread over the whole fleet (each option's notes).</p></section>")
     body.append('<section id="volume"><h2>Cost per finished minute against volume</h2>'
                 + _img(volume_plot(plan), "cost per finished minute by option against titles per month",
                        "plot-volume"))
@@ -279,22 +285,86 @@ def render_json(plan: Plan) -> str:
     return plan.model_dump_json(indent=2) + "\n"
 
 
+class OutputError(OSError):
+    """A target the plan cannot be written to: `target` is the path as given, `reason` says why."""
+
+    def __init__(self, target: Path, reason: str):
+        super().__init__(f"{target}: {reason}")
+        self.target, self.reason = Path(target), reason
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.reason}"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_targets(paths: list[Path | None]) -> None:
+    """Before anything is written: every target must be a file path (not a folder), given once, whose parent is a
+    folder or can be made one (its nearest existing ancestor a writable folder). OutputError names the first that
+    is not."""
+    seen: set[Path] = set()
+    for path in filter(None, paths):
+        resolved = Path(os.path.abspath(path))
+        if resolved in seen:
+            raise OutputError(path, "given twice")
+        seen.add(resolved)
+        if resolved.is_dir():
+            raise OutputError(path, "is a folder; give a file path")
+        if resolved.exists() and not resolved.is_file():
+            raise OutputError(path, "exists and is not a regular file")
+        ancestor = resolved.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise OutputError(path, f"{ancestor} is a file, not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise OutputError(path, f"folder {ancestor} is not writable")
+
+
 def write_atomic(outputs: dict[Path, str]) -> None:
-    """Write every file or none: each goes to a temporary file beside its target first, and only when all are
-    written are they renamed into place (a rename within a folder is atomic)."""
+    """Write every file or none: the targets are checked first (`check_targets`), each file goes to a temporary
+    file beside its target, and only when all are written are they renamed into place (a rename within a folder is
+    atomic). Folders made for them are removed again if anything fails. The files get the permissions a new file
+    gets (0o666 less the umask), not the temporary file's 0o600."""
+    check_targets(list(outputs))
+    mode = 0o666 & ~_umask()
     staged: list[tuple[str, Path]] = []
+    made: list[Path] = []
+    current: Path | None = None
+    done = False
     try:
         for path, text in outputs.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            current = path
+            missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
             handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((tmp, path))
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
+                os.fchmod(out.fileno(), mode)
                 os.fsync(out.fileno())
         for tmp, path in staged:
+            current = path
             os.replace(tmp, path)
+        done = True
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(current, exc.strerror or str(exc)) from exc
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        if not done:
+            for folder in reversed(made):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass

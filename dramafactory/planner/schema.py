@@ -131,9 +131,12 @@ class Option(BaseModel):
     fleet_unit: str | None = None
     utilisation_actual: float | None = None
     title_hours_one_unit: float | None = Field(default=None, description="Wall-clock hours for one title on one "
-                                               "GPU (or machine), its stages one after another.")
-    title_hours_fleet: float | None = Field(default=None, description="The same, its shots spread over the whole "
-                                            "fleet: the least a title can take.")
+                                               "GPU and its host (or one machine), every stage one after another, "
+                                               "the host-CPU stages (speech, QC, assembly) included.")
+    title_hours_fleet: float | None = Field(default=None, description="A lower bound on the same on the whole "
+                                            "fleet: the serial stages (text, episodes written one after another; "
+                                            "speech and assembly of each episode on one host CPU) plus the shots' "
+                                            "GPU work divided by the fleet (see the option's notes).")
     monthly_usd: float | None = None
     cost_breakdown_usd: dict[str, float] = Field(default_factory=dict)
     cost_per_finished_minute_usd: float | None = None
@@ -147,8 +150,9 @@ class Option(BaseModel):
 class BreakEven(BaseModel):
     a: str
     b: str
-    titles_per_month: int | None = Field(description="From this volume on, a costs no more than b; None: never "
-                                                     "in the range searched (see finding).")
+    titles_per_month: int | None = Field(description="The smallest whole volume from which a costs no more than b "
+                                                     "at every whole volume up to the scan's end (1,000,000); None: "
+                                                     "no such volume for good (see finding).")
     finding: str
 
 
