@@ -18,7 +18,8 @@ from pydantic import Field
 
 from dramafactory.catalogue import catalogue
 from dramafactory.planner import Plan, PlanInputError, PlanRequest, make_plan
-from dramafactory.planner.inputs import RunFigures, default_bench_dir, read_run
+from dramafactory.planner.inputs import default_bench_dir
+from dramafactory.planner.runs import RunFigures, read_run
 
 from ..deps import Service, Tenant
 from ..models import problem

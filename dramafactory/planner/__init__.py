@@ -5,8 +5,8 @@ own measurements (bench results, run folders) and the sourced catalogue (dramafa
 Layering: it reads tools.presets and tools.ledger (like evals), so it sits above tools; the CLI and the API call it.
 """
 
-from .inputs import PlanInputError
 from .plan import make_plan
 from .schema import Plan, PlanRequest
+from .sources import PlanInputError
 
 __all__ = ["Plan", "PlanInputError", "PlanRequest", "make_plan"]

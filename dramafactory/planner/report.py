@@ -19,8 +19,8 @@ import matplotlib.ticker  # noqa: E402
 
 from dramafactory.evals.report import CSS, _e, _page, _table  # noqa: E402 - the eval reports' page helpers
 
-from .plan import GPU_STAGES  # noqa: E402
 from .schema import Option, Plan, Quantity  # noqa: E402
+from .work import GPU_STAGES  # noqa: E402
 
 KIND_STYLE = {"on-prem": "-", "cloud reserved": "-.", "cloud on-demand": "--", "api": ":", "laptop": ":"}
 API_COLOURS = ["#6b6b6b", "#9a9a9a", "#3d3d3d"]
