@@ -156,3 +156,14 @@ def test_model_file_hash_is_checked(tmp_path):
     path.write_bytes(b"not the model")
     with pytest.raises(EmbeddedModelError, match="sha256"):
         verify_file(path, "0" * 64)
+
+
+def test_only_a_refusal_of_response_format_type_itself_is_a_structured_mode_error():
+    from dramafactory.tools.text.openai_compat import _refuses_response_format_type
+
+    # llama-cpp-python's server refusing "json_schema" (seen): the setting is wrong, no retry helps
+    assert _refuses_response_format_type("Error code: 500 - 1 validation error: {'type': 'literal_error', 'loc': "
+                                         "('body', 'response_format', 'type'), 'input': 'json_schema'}")
+    # another field's error that quotes the whole request body: not about the structured mode
+    assert not _refuses_response_format_type("Error code: 422 - {'loc': ('body', 'messages', 0), 'input': "
+                                             "{'response_format': {'type': 'json_schema'}}}")

@@ -22,6 +22,7 @@ error.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from dramafactory.tools.accounting import measure
@@ -50,6 +51,13 @@ def llama_server_seconds(extra: dict[str, Any] | None) -> float | None:
     parts = [timings.get(key) for key in ("prompt_ms", "predicted_ms")]
     parts = [float(p) for p in parts if isinstance(p, int | float)]
     return sum(parts) / 1000.0 if parts else None
+
+
+def _refuses_response_format_type(message: str) -> bool:
+    """Whether a server's validation error is about `response_format.type` itself (llama-cpp-python's server:
+    `'loc': ('body', 'response_format', 'type')`), not an error elsewhere that merely quotes the request body."""
+    return "response_format.type" in message or \
+        re.search(r"'loc'\W+[^)\]]*response_format\W+type\b", message) is not None
 
 
 def _completion_choice(reply: Any) -> Any:
@@ -160,7 +168,7 @@ class OpenAICompatText:
 
         detail = describe(exc)
         kind = response_format({}, self.structured_mode)["type"]
-        if isinstance(exc, openai.APIStatusError) and "response_format.type" in str(exc) and kind in str(exc):
+        if isinstance(exc, openai.APIStatusError) and _refuses_response_format_type(str(exc)) and kind in str(exc):
             # The server does not take this kind of response_format at all: no retry or re-ask helps. Seen:
             # llama-cpp-python's server answers "json_schema" with HTTP 500 and a validation error naming
             # response_format.type (docs/text-servers.md).
