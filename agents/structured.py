@@ -33,6 +33,11 @@ class StructuredOutputError(RuntimeError):
         super().__init__(f"{stage}: the text model gave no acceptable answer after {len(reasons)} tries: {reasons[-1]}")
 
 
+def similar(a: str, b: str) -> float:
+    """How alike two texts are, ignoring case (0..1): the measure of every copy and repeat check."""
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
+
+
 def stable_seed(*parts: object) -> int:
     """A seed derived from the run seed and the call's identity, so reruns ask the same questions the same way."""
     return zlib.crc32(json.dumps(parts, default=str).encode()) & 0x7FFFFFFF
@@ -51,7 +56,7 @@ def no_copy_of_example(example_names: set[str], example_texts: list[str]) -> Che
             leaked = sorted(words & example_names)
             if leaked:
                 return f"{', '.join(leaked)} is not anyone in this series; use only the names given in the question"
-            if any(difflib.SequenceMatcher(None, value.lower(), t.lower()).ratio() > 0.75 for t in example_texts):
+            if any(similar(value, t) > 0.75 for t in example_texts):
                 return "use fresh words about this series"
         return None
 
@@ -194,7 +199,7 @@ def _record_call(ledger: Ledger, backend: TextBackend, result: TextResult, *, st
                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                   cpu_seconds=result.cpu_seconds, cpu_scope=result.cpu_scope, gpu_seconds=result.gpu_seconds,
                   remote=result.remote, version=getattr(backend, "version", ""),
-                  **_server_timing(getattr(result, "server_seconds", None)), **extra)
+                  **_server_timing(result.server_seconds), **extra)
 
 
 def _server_timing(server_seconds: float | None) -> dict[str, float]:

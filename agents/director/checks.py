@@ -7,7 +7,6 @@ ask_json sends them back as rules for the next try.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from dramafactory.schemas import SeriesConcept
 
-from ..structured import Check, no_copy_of_example, written_in
+from ..structured import Check, no_copy_of_example, similar, written_in
 from . import casting, prompts
 
 
@@ -47,10 +46,6 @@ STOCK_PROFILES = {
 }
 
 DUPLICATE_WANT = "this want copies another character's want; give this character a different goal"
-
-
-def similar(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
 def name_parts(name: str) -> list[str]:

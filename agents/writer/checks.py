@@ -8,7 +8,6 @@ prompt echoes).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from dramafactory.schemas import SeriesBible
 
-from ..structured import Check
+from ..structured import Check, similar
 
 BEATS = ["hook", "pressure", "reveal", "reversal", "cliffhanger"]
 BEAT_WEIGHTS = [2, 3, 3, 2, 2]
@@ -41,10 +40,6 @@ class ActionReply(BaseModel):
 
 class LineReply(BaseModel):
     line: str = Field(max_length=300)
-
-
-def similar(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
 def beat_plan(total_lines: int) -> list[int]:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dramafactory.catalogue import Api, ApiWork, Catalogue, Figure, PresetFigures, api_usd
+from dramafactory.catalogue import Api, ApiWork, Catalogue, PresetFigures, api_usd
 
 from . import model as m
 from .gpus import fit_of, resolve_speed
-from .inputs import Inputs
+from .inputs import Inputs, declared
 from .schema import Option, PlanRequest, Provenance, Quantity
 from .sources import STAGE_OF
 from .work import (
@@ -33,11 +33,6 @@ from .work import (
 
 if TYPE_CHECKING:
     from dramafactory.tools.presets import Preset
-
-
-def _price(name: str, figure: Figure, unit: str, entry: str) -> Quantity:
-    return Quantity(name=name, value=figure.value, unit=unit, provenance=Provenance(
-        measured=False, basis=figure.basis, source=f"catalogue {entry}: {figure.source}", date=figure.date))
 
 
 # --- options --------------------------------------------------------------------------------------------------------
@@ -121,18 +116,18 @@ def gpu_options(request: PlanRequest, gpu_id: str, cat: Catalogue, figs: PresetF
     entry = f"gpus.{gpu_id}"
     speed_figs = [image, clip.model_copy(update={"name": f"seconds per {clip_ref or clip_len:g} s clip"}), text]
     prices = {
-        "on-prem": [_price("purchase", gpu.purchase_usd, "USD/GPU", f"{entry}.purchase_usd"),
-                    _price("life", onprem.life_years, "years", "onprem.life_years"),
-                    _price("board power", gpu.board_power_w, "W", f"{entry}.board_power_w"),
-                    _price("server power factor", onprem.server_power_factor, "x", "onprem.server_power_factor"),
-                    _price("PUE", onprem.pue, "x", "onprem.pue"),
-                    _price("electricity", onprem.usd_per_kwh, "USD/kWh", "onprem.usd_per_kwh"),
-                    _price("hosting", onprem.hosting_usd_per_kw_month, "USD/kW-month",
+        "on-prem": [declared("purchase", gpu.purchase_usd, "USD/GPU", f"{entry}.purchase_usd"),
+                    declared("life", onprem.life_years, "years", "onprem.life_years"),
+                    declared("board power", gpu.board_power_w, "W", f"{entry}.board_power_w"),
+                    declared("server power factor", onprem.server_power_factor, "x", "onprem.server_power_factor"),
+                    declared("PUE", onprem.pue, "x", "onprem.pue"),
+                    declared("electricity", onprem.usd_per_kwh, "USD/kWh", "onprem.usd_per_kwh"),
+                    declared("hosting", onprem.hosting_usd_per_kw_month, "USD/kW-month",
                            "onprem.hosting_usd_per_kw_month"),
-                    _price("staff", onprem.staff_usd_per_gpu_month, "USD/GPU-month", "onprem.staff_usd_per_gpu_month")],
-        "cloud on-demand": [_price("on-demand rate", gpu.cloud_on_demand_usd_h, "USD/GPU-h",
+                    declared("staff", onprem.staff_usd_per_gpu_month, "USD/GPU-month", "onprem.staff_usd_per_gpu_month")],
+        "cloud on-demand": [declared("on-demand rate", gpu.cloud_on_demand_usd_h, "USD/GPU-h",
                                    f"{entry}.cloud_on_demand_usd_h")],
-        "cloud reserved": [_price("reserved rate", gpu.cloud_reserved_usd_h, "USD/GPU-h",
+        "cloud reserved": [declared("reserved rate", gpu.cloud_reserved_usd_h, "USD/GPU-h",
                                   f"{entry}.cloud_reserved_usd_h")],
     }
     measured = all(q.provenance.measured for q in [image, clip, text]) and all(
@@ -219,15 +214,15 @@ def api_options(request: PlanRequest, cat: Catalogue, inputs: Inputs, work: Work
 
         usd, units = per_minute(work)
         per_title = sum(usd.values()) * request.minutes_per_title
-        figures = [Quantity(name=f"{role}: {api.name}", value=_api_price(api), unit=_api_unit(api),
+        figures = [Quantity(name=f"{role}: {api.name}", value=_apideclared(api), unit=_api_unit(api),
                             provenance=Provenance(measured=False, basis=api.basis, date=api.date,
                                                   source=f"catalogue apis.{getattr(stack, role)}: {api.source}"))
                    for role, api in services.items()]
         for currency in dict.fromkeys(api.pricing.currency for api in services.values()):
             if currency != "USD":  # the rate every price in it was converted at
-                figures.append(_price(f"exchange rate {currency} per USD", cat.exchange_rates[currency],
+                figures.append(declared(f"exchange rate {currency} per USD", cat.exchange_rates[currency],
                                       f"{currency}/USD", f"exchange_rates.{currency}"))
-        figures.append(_price("vCPU rate", cpu.usd_per_core_hour, "USD/core-hour", "cpus.vcpu.usd_per_core_hour"))
+        figures.append(declared("vCPU rate", cpu.usd_per_core_hour, "USD/core-hour", "cpus.vcpu.usd_per_core_hour"))
         minutes = request.minutes_per_month
         option = Option(id=f"api:{stack_id}", kind="api", label=stack.name, costed=True, hours_unit="GPU-hours",
                         measured=all(q.provenance.measured for q in w.values()), figures=figures,
@@ -248,7 +243,7 @@ def api_options(request: PlanRequest, cat: Catalogue, inputs: Inputs, work: Work
     return out
 
 
-def _api_price(api: Api) -> float:
+def _apideclared(api: Api) -> float:
     p = api.pricing
     return p.input if p.kind == "per_mtok" else p.price
 
@@ -286,7 +281,7 @@ def laptop_option(request: PlanRequest, cat: Catalogue, inputs: Inputs) -> Price
         stages[name] = stages.get(name, 0.0) + seconds * minutes / 3600
     option.hours_per_month = _round({**stages, "total": hours_per_title * request.titles_per_month}, 2)
     option.figures = [laptop.seconds_per_minute,
-                      _price(f"{laptop.cores} cores at the ledger's CPU rate", cpu.usd_per_core_hour,
+                      declared(f"{laptop.cores} cores at the ledger's CPU rate", cpu.usd_per_core_hour,
                              "USD/core-hour", "cpus.vcpu.usd_per_core_hour")]
     option.costed = True
     option.fleet_unit = f"machines of {laptop.cores} cores"

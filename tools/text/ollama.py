@@ -23,10 +23,8 @@ from typing import Any
 
 import httpx
 
-from dramafactory.tools.accounting import measure
-
 from .base import JsonRequest, TextResult, chat_messages
-from .servers import cut_off, describe, misconfigured, refused, server_down, slots_for
+from .servers import cut_off, describe, misconfigured, refused, send, server_down, slots_for
 
 RETRY_STATUSES = {408, 409, 429}
 
@@ -83,16 +81,8 @@ class OllamaText:
         payload = {"model": self.model, "messages": messages, "stream": False, "format": request.schema,
                    "options": options}
         where = f"the Ollama server at {self.base_url} (model {self.model})"
-        with self._slots.slot():
-            with measure("thread") as call:
-                try:
-                    body = self._post(payload)
-                except Exception as exc:  # noqa: BLE001 - sorted below into content, configuration and transport
-                    failure: Exception | None = exc
-                else:
-                    failure = None
-        if failure is not None:
-            raise self._classify(failure, where, call.wall_seconds, call.cpu_seconds) from failure
+        body, call = send(self._slots, lambda: self._post(payload),
+                          lambda exc, seconds, cpu: self._classify(exc, where, seconds, cpu))
         prompt_tokens = int(body.get("prompt_eval_count") or 0)
         completion_tokens = int(body.get("eval_count") or 0)
         server_seconds = ollama_server_seconds(body)

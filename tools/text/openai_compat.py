@@ -25,10 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from dramafactory.tools.accounting import measure
-
 from .base import JsonRequest, TextResult, chat_messages
-from .servers import cut_off, describe, misconfigured, refused, server_down, slots_for
+from .servers import cut_off, describe, misconfigured, refused, send, server_down, slots_for
 
 StructuredMode = Literal["json_schema", "json_object_schema"]
 
@@ -116,22 +114,14 @@ class OpenAICompatText:
     def complete_json(self, request: JsonRequest) -> TextResult:
         messages = chat_messages(request)
         where = f"the OpenAI-compatible text server at {self.base_url} (model {self.model})"
-        # Waiting for a slot is not part of the call: the measured span is the request itself.
-        with self._slots.slot():
-            # Thread scope: only this process's own share (the HTTP client); the model's time is the server's.
-            with measure("thread") as call:
-                try:
-                    reply = self._client.chat.completions.create(
-                        model=self.model, messages=messages,
-                        response_format=response_format(request.schema, self.structured_mode),
-                        max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
-                        **({"stop": list(request.stop)} if request.stop else {}))  # no `"stop": null` on the wire
-                except Exception as exc:  # noqa: BLE001 - sorted below into content, configuration and transport
-                    failure: Exception | None = exc
-                else:
-                    failure = None
-        if failure is not None:
-            raise self._classify(failure, where, call.wall_seconds, call.cpu_seconds) from failure
+        reply, call = send(
+            self._slots,
+            lambda: self._client.chat.completions.create(
+                model=self.model, messages=messages,
+                response_format=response_format(request.schema, self.structured_mode),
+                max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+                **({"stop": list(request.stop)} if request.stop else {})),  # no `"stop": null` on the wire
+            lambda exc, seconds, cpu: self._classify(exc, where, seconds, cpu))
         choice = _completion_choice(reply)
         if choice is None:
             # A 200 that is not a chat completion (a proxy's HTML page, a JSON list, {"error": ...}, no choices):

@@ -16,10 +16,12 @@ Failures, the same for every server kind (docs/text-servers.md):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from dramafactory.errors import DramaError
+from dramafactory.tools.accounting import Measured, measure
 
 from .base import TextBackendError, UnusableReply
 
@@ -52,6 +54,28 @@ class ServerSlots:
 
 _SLOTS: dict[str, ServerSlots] = {}
 _SLOTS_LOCK = threading.Lock()
+
+
+R = TypeVar("R")
+
+
+def send(slots: ServerSlots, request: Callable[[], R],
+         classify: Callable[[Exception, float, float | None], Exception]) -> tuple[R, Measured]:
+    """One request to a server: in one of its slots (waiting for a slot is not part of the call, so the measured
+    span is the request itself), timed in this thread's scope (only this process's share, the HTTP client; the
+    model's time is the server's). A failure is raised as what `classify(exc, wall_seconds, cpu_seconds)` makes
+    of it: content, configuration or transport."""
+    with slots.slot():
+        with measure("thread") as call:
+            try:
+                reply = request()
+            except Exception as exc:  # noqa: BLE001 - every failure is sorted by `classify`
+                failure: Exception | None = exc
+            else:
+                failure = None
+    if failure is not None:
+        raise classify(failure, call.wall_seconds, call.cpu_seconds) from failure
+    return reply, call
 
 
 def server_key(base_url: str) -> str:
