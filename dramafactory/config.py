@@ -54,6 +54,19 @@ class GenerationOverrides(BaseModel):
     max_frames: int | None = Field(default=None, ge=1, le=2000)
 
 
+class RayRoleOptions(BaseModel):
+    """How one role's work is placed on a Ray cluster: CPU and GPU slots (fractions allowed) and custom
+    resources a node declares (`ray start --resources='{"video": 1}'`). `actor`: keep the backend resident in
+    long-lived actors (GPU pipelines: load once), else a task per item in pooled worker processes."""
+
+    model_config = {"extra": "forbid"}
+    num_cpus: float = Field(default=1.0, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    resources: dict[str, float] = Field(default_factory=dict)
+    actor: bool | None = Field(default=None, description="Default: an actor when the role uses a GPU.")
+    actors: int = Field(default=1, ge=1, le=1024, description="Actors per role (one per card, typically).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRAMAFACTORY_", env_file=".env", extra="ignore",
                                       env_nested_delimiter="__")
@@ -139,6 +152,30 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="'tenant1:key1,tenant2:key2': bearer keys and the tenant each "
                           "acts for. Empty: one local tenant, no key (serve refuses a non-loopback host then).")
     api_workers: int = Field(default=2, ge=1, le=64, description="Runs executed at once by the service.")
+
+    # Factory scale (docs/scale.md). The engine that runs render, QC, speech and clip work: in this process (the
+    # default) or on a Ray cluster ("auto": the cluster this machine belongs to; "ray://HOST:10001": Ray Client;
+    # "HOST:6379": the head's address).
+    ray_address: str | None = Field(default=None, description="Ray cluster to run render/QC/speech/clip work on; "
+                                    "unset: in this process.")
+    ray_roles: dict[str, RayRoleOptions] = Field(default_factory=dict, description="Per role (image, qc, speech, "
+                                                 "video): how its Ray work is placed, e.g. DRAMAFACTORY_RAY_ROLES="
+                                                 "'{\"video\": {\"num_gpus\": 1, \"resources\": {\"video\": 1}}}'.")
+    ray_task_retries: int = Field(default=3, ge=0, le=20, description="Times Ray reruns a task whose worker died.")
+    engine_max_in_flight: dict[str, int] = Field(default_factory=dict, description="Work items in flight per role "
+                                                 "(all series of this process together), shared fairly between "
+                                                 "series; a role left out is bounded only by the graph.")
+    lease_ttl_s: float = Field(default=15.0, gt=0, le=3600, description="Seconds a run's lease lasts without a "
+                               "heartbeat: after a holder dies, another process may take the run over after this.")
+    lease_heartbeat_s: float = Field(default=3.0, gt=0, le=600, description="Seconds between lease renewals.")
+    shot_lease_ttl_s: float = Field(default=60.0, gt=0, le=86400, description="Seconds a render's claim lasts "
+                                    "without a heartbeat from its worker: a stalled worker's shot is rendered "
+                                    "again elsewhere after this, and its late commit is refused.")
+    budget_usd: float | None = Field(default=None, gt=0, description="Spending cap per series: no new work starts "
+                                     "once the series' ledger reaches it (the run stays resumable).")
+    price_profile: str = Field(default="local", description="Which prices the ledger charges (dramafactory/"
+                               "catalogue.yaml `profiles`): 'local' (cpu_hour_usd/gpu_hour_usd), or e.g. "
+                               "'on-prem:h100-sxm', 'cloud-on-demand:h100-sxm'.")
 
     # Accounting: what one CPU-hour and one GPU-hour cost on the user's hardware (for cost per finished minute).
     # A remote text server's time is not this machine's: its calls are priced per token when a price is set,

@@ -346,3 +346,13 @@ class RunSummary(_Model):
     cost_usd: float = Field(default=0.0, description="Local CPU and GPU seconds at the configured hourly rates, "
                                                      "plus remote tokens at their configured price.")
     cost_per_finished_minute_usd: float = 0.0
+    episode_costs_usd: list[float] = Field(default_factory=list, description="cost_usd of each episode's own "
+                                           "rows (ledger rows carry their episode); the series' shared work (the "
+                                           "bible, reference sheets) is in cost_usd only.")
+    budget_usd: float | None = Field(default=None, description="The series' spending cap when one was set.")
+    takes_rendered: int = Field(default=0, description="Takes a backend rendered and the shot ledger committed "
+                                                       "(each exactly once).")
+    takes_reused: int = Field(default=0, description="Takes a resumed run found committed (hash-checked on disk) "
+                                                     "and used instead of rendering them again.")
+    takes_discarded: int = Field(default=0, description="Renders whose commit the shot ledger refused (a stale or "
+                                                        "duplicate attempt): machine time spent, output thrown away.")

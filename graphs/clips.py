@@ -28,7 +28,7 @@ from .assemble import best_take, episode_takes, final_shots
 from .common import emit, record_call, record_failed_call
 from .state import ClipState, SeriesState
 
-# Errors the node's retry policy retries (graphs/common.TRANSIENT); anything else is recorded as a failed clip.
+# Errors the node's retry policy retries (graphs/policy.TRANSIENT); anything else is recorded as a failed clip.
 _RETRIED = (TimeoutError, ConnectionError)
 
 

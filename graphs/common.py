@@ -1,24 +1,16 @@
-"""What the graph's nodes share: the retry policy for transient failures, progress events, stage timings and the
-run's one QC agent."""
+"""What the graph's nodes share: progress events, stage timings, ledger rows of image and clip calls, and the
+audit trail of reviews."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from langgraph.config import get_stream_writer
-from langgraph.types import RetryPolicy
 
 from dramafactory.agents.context import AgentContext
-from dramafactory.agents.qc.agent import QCAgent
-from dramafactory.tools.text.base import TextBackendError
 
 from .review import Checkpoints, Decision
 from .state import SeriesState
-
-# Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
-TRANSIENT = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=(TextBackendError, TimeoutError,
-                                                                          ConnectionError))
 
 
 def emit(**event) -> None:
@@ -30,17 +22,6 @@ def emit(**event) -> None:
 
 def timed(stage: str, episode: int | None, start: float) -> list[dict]:
     return [{"stage": stage, "episode": episode, "seconds": round(time.perf_counter() - start, 3)}]
-
-
-_QC_LOCK = threading.Lock()
-
-
-def qc_agent(ctx: AgentContext) -> QCAgent:
-    """One QC agent per run context (it holds loaded scorer models); shot branches ask for it in parallel."""
-    with _QC_LOCK:
-        if not hasattr(ctx, "_qc_agent"):
-            ctx._qc_agent = QCAgent(ctx.settings, image=ctx.image)  # type: ignore[attr-defined]
-    return ctx._qc_agent  # type: ignore[attr-defined]
 
 
 def record_call(ctx: AgentContext, result, measured, *, stage: str, version: str, load_seconds: float = 0.0,  # noqa: ANN001

@@ -30,7 +30,7 @@ from dramafactory.tools.accounting import measure
 from dramafactory.tools.image.base import ImageRequest
 
 from .artifacts import write_json
-from .common import emit, qc_agent, record_image_call, timed
+from .common import emit, record_image_call, timed
 from .state import SeriesState
 
 
@@ -63,7 +63,7 @@ def portrait_shot(character: Character, bible: SeriesBible, seed: int) -> Shot:
 def _judge(ctx: AgentContext, path: Path, shot: Shot, bible: SeriesBible, backend: str):
     """QC's report on a sheet: the shot checks, and one embeddable face. Returns the report and the embedding."""
     cast = {c.name: c for c in bible.characters}
-    report = qc_agent(ctx).score(TakeUnderReview(path=path, shot=shot, location=bible.location(shot.location),
+    report = ctx.qc_agent().score(TakeUnderReview(path=path, shot=shot, location=bible.location(shot.location),
                                                  cast=cast, references={shot.characters[0]:
                                                                         cast[shot.characters[0]]},
                                                  backend=backend))

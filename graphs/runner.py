@@ -25,7 +25,7 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.errors import DramaError
 from dramafactory.schemas import RunSummary, SeriesConcept
 
-from .series import build_series_graph
+from .graph import build_series_graph
 
 STATE_FILE = "state.sqlite"
 Event = Callable[[tuple, str, object], None]

@@ -5,7 +5,6 @@ the shots QC could not fix."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from langgraph.graph import END, START, StateGraph
@@ -22,7 +21,8 @@ from dramafactory.tools.image.base import ImageRequest
 
 from .artifacts import write_json
 from .assemble import best_take, episode_takes
-from .common import TRANSIENT, audit, checkpoint, emit, qc_agent, record_failed_call, record_image_call
+from .common import audit, checkpoint, emit, record_failed_call, record_image_call
+from .policy import TRANSIENT, render_budget
 from .review import Decision, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
 
@@ -117,7 +117,7 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     pending = Take.model_validate(state["pending"])
     cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
     with measure("thread") as scored:
-        report = qc_agent(ctx).score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
+        report = ctx.qc_agent().score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
                                                    location=Location.model_validate(state["location"])))
     ctx.ledger.record_measured(scored, stage="qc", backend="qc", model="scorers", shot=shot.id,
                                attempt=pending.attempt, passed=report.passed)
@@ -158,7 +158,7 @@ def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
         previous = next((t for t in reversed(takes.get(before.id, [])) if t.accepted), None)
         if previous is None or latest.compared_with == previous.asset:
             continue
-        extra = qc_agent(ctx).score_sequence(
+        extra = ctx.qc_agent().score_sequence(
             _under_review(ctx, latest, shot, cast=cast, location=bible.location(shot.location), series=bible.title),
             _under_review(ctx, previous, before, cast=cast, location=bible.location(before.location),
                           series=bible.title))
@@ -168,10 +168,6 @@ def review_takes(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
         updated.append(latest.model_copy(update={"qc": report, "accepted": report.passed,
                                                  "compared_with": previous.asset}).model_dump(mode="json"))
     return {"takes": updated}
-
-
-def render_budget(ctx: AgentContext, shots: int) -> int:
-    return max(shots, math.ceil(ctx.settings.render_budget * shots))
 
 
 def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Send] | str:

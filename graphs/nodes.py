@@ -1,25 +1,18 @@
-"""The series graph: director → (bible review) → reference sheets → writer → cinematographer → shots (Send fan-out,
-one render/QC/retry subgraph per shot; graphs/shots.py) → voices → clips (Send fan-out per shot, where a video
-backend is configured; graphs/clips.py) → assemble → next episode or summary.
-
-Backends are not in the state: they arrive as the run's context (`Runtime[AgentContext]`), so the same graph runs
-on the embedded CPU default, on GPU backends, or on fakes in tests, chosen by configuration.
-"""
+"""The series graph's nodes outside the shot loop: the director (bible) and its review, the writer (one script per
+episode) and its review, the cinematographer (shot list), voices, assembly and the summary. Each reads the state
+it needs, validates it, calls its agent with the run's backends (the LangGraph runtime context) and returns its
+update; the shot loop is graphs/shots.py, the clips graphs/clips.py, the wiring graphs/graph.py."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
 from dramafactory.agents.cinematographer.agent import plan_shots
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
-from dramafactory.agents.structured import stable_seed
 from dramafactory.agents.writer.agent import write_script
 from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 from dramafactory.tools.accounting import measure
@@ -27,48 +20,10 @@ from dramafactory.tools.speech.base import SpeechRequest
 
 from .artifacts import episode_dir, write_json
 from .assemble import assemble_episode_files, write_summary
-from .clips import clip, fan_out_clips
-from .common import TRANSIENT, audit, checkpoint, emit, timed
-from .references import reference_sheets
-from .review import Decision, EditRejected, check_bible_edit, check_script_edit
-from .shots import build_shot_graph, fan_out_shots, retry_or_review, review_shots, review_takes
+from .common import audit, checkpoint, emit, timed
+from .policy import ask_until_valid, redo, rejected
+from .review import check_bible_edit, check_script_edit
 from .state import SeriesState
-
-T = TypeVar("T")
-
-
-def _redo(state: SeriesState, step: str) -> tuple[int, str | None]:
-    """The seed and reviewer's note for a step: a step redone after a rejection draws again (another seed) with
-    the note in every ask."""
-    revision = state.get("revisions", {}).get(step, 0)
-    seed = stable_seed(state["seed"], step, revision) if revision else state["seed"]
-    return seed, state.get("notes", {}).get(step)
-
-
-def _ask_person(payload: dict) -> Decision:
-    """Pause the run for a person (LangGraph interrupt); the answer is validated here too, so a resume from any
-    client (API, CLI, a test) gets the same checks."""
-    return Decision.model_validate(interrupt(payload))
-
-
-def _ask_until_valid(payload: dict, check_edit: Callable[[Decision], T]) -> tuple[Decision, T | None]:
-    """Ask a person; an edit must pass `check_edit` (the checks the API runs first), else it is asked again with
-    the reason, so a client that skipped the checks cannot break the run. Returns the decision and, for an edit,
-    the checked artifact."""
-    while True:
-        decision = _ask_person(payload)
-        if decision.action != "edit":
-            return decision, None
-        try:
-            return decision, check_edit(decision)
-        except EditRejected as exc:
-            payload = {**payload, "error": {"field": exc.field, "message": exc.message}}
-
-
-def _rejected(state: SeriesState, step: str, decision: Decision) -> dict:
-    revisions = dict(state.get("revisions", {}))
-    revisions[step] = revisions.get(step, 0) + 1
-    return {"notes": {**state.get("notes", {}), step: decision.note}, "revisions": revisions}
 
 
 def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
@@ -76,7 +31,7 @@ def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     start = time.perf_counter()
     emit(stage="director", status="start")
     concept = SeriesConcept.model_validate(state["concept"])
-    seed, note = _redo(state, "bible")
+    seed, note = redo(state, "bible")
     bible = write_bible(ctx, concept, seed, note)
     with measure("process") as registered:  # sentence-transformers embeds on torch's own threads
         ctx.memory.register(bible.characters, series=bible.title)
@@ -95,7 +50,7 @@ def writer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     emit(stage="writer", status="start", episode=number)
     bible = SeriesBible.model_validate(state["bible"])
     concept = SeriesConcept.model_validate(state["concept"])
-    seed, note = _redo(state, f"script:{number}")
+    seed, note = redo(state, f"script:{number}")
     script = write_script(ctx, bible, concept, number, seed, state.get("earlier_lines", []), note)
     write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
     emit(stage="writer", status="done", episode=number, lines=len(script.lines()))
@@ -113,10 +68,10 @@ def review_bible(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
     concept = SeriesConcept.model_validate(state["concept"])
     draft = SeriesBible.model_validate(state["bible"])
     payload = {"kind": "bible", "bible": state["bible"], "revision": state.get("revisions", {}).get("bible", 0)}
-    decision, bible = _ask_until_valid(payload, lambda d: check_bible_edit(d.bible, concept, draft))
+    decision, bible = ask_until_valid(payload, lambda d: check_bible_edit(d.bible, concept, draft))
     rows = audit("bible", decision)
     if decision.action == "reject":
-        return Command(goto="director", update={**_rejected(state, "bible", decision), "reviews": rows})
+        return Command(goto="director", update={**rejected(state, "bible", decision), "reviews": rows})
     if decision.action == "edit":
         ctx.memory.register(bible.characters, series=bible.title)
         write_json(ctx.run_dir / "bible.json", bible)
@@ -136,11 +91,11 @@ def review_script(state: SeriesState, runtime: Runtime[AgentContext]) -> Command
     draft = EpisodeScript.model_validate(state["script"])
     payload = {"kind": "script", "episode": number, "script": state["script"],
                "revision": state.get("revisions", {}).get(step, 0)}
-    decision, script = _ask_until_valid(payload, lambda d: check_script_edit(d.script, bible, draft))
+    decision, script = ask_until_valid(payload, lambda d: check_script_edit(d.script, bible, draft))
     rows = audit(step, decision)
     earlier = state.get("earlier_lines", [])[:-len(draft.lines()) or None]  # this draft's lines, taken back
     if decision.action == "reject":
-        return Command(goto="writer", update={**_rejected(state, step, decision), "earlier_lines": earlier,
+        return Command(goto="writer", update={**rejected(state, step, decision), "earlier_lines": earlier,
                                               "reviews": rows})
     if decision.action == "edit":
         write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
@@ -165,7 +120,7 @@ def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
             "stage_times": timed("cinematographer", number, start)}
 
 
-# --- voices, assembly, next episode ----------------------------------------------------------------------------
+# --- voices, assembly ----------------------------------------------------------------------------
 
 def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
@@ -204,41 +159,7 @@ def assemble(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     return {"episodes_done": [done], "episode": number + 1, "stage_times": timed("assemble", number, start)}
 
 
-def next_episode(state: SeriesState) -> str:
-    total = SeriesConcept.model_validate(state["concept"]).episodes
-    return "writer" if state["episode"] <= total else "summary"
-
-
 def summary(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     write_summary(runtime.context, state)
     emit(stage="summary", status="done")
     return {}
-
-
-def build_series_graph() -> StateGraph:
-    graph = StateGraph(SeriesState, context_schema=AgentContext)
-    graph.add_node("director", director, retry_policy=TRANSIENT)
-    graph.add_node("writer", writer, retry_policy=TRANSIENT)
-    graph.add_node("cinematographer", cinematographer, retry_policy=TRANSIENT)
-    graph.add_node("shot", build_shot_graph())
-    graph.add_node("review_takes", review_takes)
-    graph.add_node("review_shots", review_shots, destinations=("shot", "voices"))
-    graph.add_node("review_bible", review_bible, destinations=("director", "references"))
-    graph.add_node("references", reference_sheets)
-    graph.add_node("review_script", review_script, destinations=("writer", "cinematographer"))
-    graph.add_node("voices", voices)
-    graph.add_node("clip", clip, retry_policy=TRANSIENT)
-    graph.add_node("assemble", assemble)
-    graph.add_node("summary", summary)
-    graph.add_edge(START, "director")
-    graph.add_edge("director", "review_bible")
-    graph.add_edge("writer", "review_script")
-    graph.add_conditional_edges("cinematographer", fan_out_shots, ["shot"])
-    graph.add_edge("shot", "review_takes")
-    graph.add_conditional_edges("review_takes", retry_or_review, ["shot", "review_shots"])
-    graph.add_edge("references", "writer")
-    graph.add_conditional_edges("voices", fan_out_clips, ["clip", "assemble"])
-    graph.add_edge("clip", "assemble")
-    graph.add_conditional_edges("assemble", next_episode, ["writer", "summary"])
-    graph.add_edge("summary", END)
-    return graph
