@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from dramafactory.tools.durable.db import serialised
+
 ACTIVE = ("queued", "running", "cancelling")  # a restarted service picks these up again
 TERMINAL = ("finished", "failed", "cancelled")
 
@@ -218,7 +220,10 @@ def _open_postgres(url: str, pool_size: int) -> Store:
     pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
                           kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
     saver = PostgresSaver(pool)
-    saver.setup()
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_pre_ping=True)
-    metadata.create_all(engine)
+    # Two services starting together on a fresh database would both create the same tables and one fails with
+    # UniqueViolation (checkpoint_migrations): an advisory lock makes the set-up one process at a time.
+    with serialised(engine, "dramafactory.store.setup"):
+        saver.setup()
+        metadata.create_all(engine)
     return Store(engine, saver, closers=[pool.close])

@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .cli_cost import cost_command
 from .config import Settings
 from .errors import DramaError
+from .prices import Pricing
 from .schemas import SeriesConcept
 from .tools.text.base import TextBackendError
 
@@ -22,6 +24,7 @@ app = typer.Typer(add_completion=False, help="dramafactory: a series concept in,
 console = Console(stderr=True)
 MAX_CONCEPT_FILE_BYTES = 64_000
 EXIT_BACKEND_DOWN = 4  # a backend (the text server) kept failing after retries; --resume continues
+EXIT_BUDGET = 5  # the series spent its --budget-usd cap: stopped before new work; raise the cap and --resume
 
 
 @app.callback()
@@ -132,9 +135,16 @@ def produce(
     approve: Annotated[list[str] | None, typer.Option(
         help="With --resume, on a run paused for shot review: accept this shot's best take (repeatable; see "
              "review_queue.json).")] = None,
+    budget_usd: Annotated[float | None, typer.Option(
+        "--budget-usd", help="Spending cap for the series in USD (default: DRAMAFACTORY_BUDGET_USD; none): once the "
+                             "run's ledger reaches it no new work starts and the command exits with code 5; the run "
+                             "stays resumable: raise the cap and pass --resume.")] = None,
 ) -> None:
-    """Produce a series (bible, scripts, shot lists, shots, voices, episodes) into --out."""
+    """Produce a series (bible, scripts, shot lists, shots, voices, episodes) into --out. Exit codes: 0 done, 1 an
+    unexpected error, 2 bad input, 3 paused for a person, 4 a backend kept failing, 5 the budget was reached, 130
+    interrupted; after 1, 3, 4, 5 and 130 the run continues with --resume."""
     from dramafactory.graphs.backends import build_context, check_language
+    from dramafactory.graphs.budget import BudgetReached
     from dramafactory.graphs.runner import has_run
     from dramafactory.graphs.runner import produce as run_production
 
@@ -149,6 +159,11 @@ def produce(
                 raise DramaError(f"{out} already holds a run", "pass --resume to continue it, or use another --out")
         elif not has_run(out):
             raise DramaError(f"{out} holds no run to resume", "run without --resume to start one")
+        if budget_usd is not None:  # the cap travels in the settings, as DRAMAFACTORY_BUDGET_USD would
+            if not budget_usd > 0:
+                raise DramaError(f"--budget-usd {budget_usd:g} is not a positive amount",
+                                 "pass a positive number of USD")
+            settings = settings.model_copy(update={"budget_usd": budget_usd})
         with console.status("loading models"):
             ctx = build_context(out, settings)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -157,6 +172,9 @@ def produce(
             outcome = run_production(ctx, concept=concept, seed=seed, resume=resume,
                                      on_event=ProgressView(progress, settings.max_attempts),
                                      decisions={shot: "approve" for shot in approve or []})
+    except BudgetReached as exc:  # before DramaError, which it is: its own exit code, one line, resumable
+        raise fail(f"{exc.cause}. Finished work is saved in {out}",
+                   f"{exc.fix}: dramafactory produce --resume --out {out} --budget-usd N", EXIT_BUDGET) from None
     except DramaError as exc:
         raise fail(exc.cause, exc.fix) from None
     except TextBackendError as exc:  # retried by the graph and still failing: stop, resumable, and say why
@@ -337,6 +355,10 @@ def serve(
     settings = Settings()
     updates = {k: v for k, v in {"data_dir": data_dir, "api_workers": workers}.items() if v is not None}
     settings = settings.model_copy(update=updates)
+    try:
+        Pricing.from_settings(settings)  # an unknown price profile fails here, not at each run
+    except DramaError as exc:
+        raise fail(str(exc), exc.fix) from exc
     try:
         keys = parse_api_keys(settings.api_keys)
     except ApiKeyError as exc:
@@ -741,6 +763,9 @@ def eval_ab(
     Console().print(table)
     console.print(f"results: {out / 'ab.json'}; report: {report}")
 
+
+# Commands that live in their own modules (cli.py would otherwise do several jobs).
+app.command("cost")(cost_command)
 
 if __name__ == "__main__":
     app()

@@ -174,8 +174,8 @@ class Settings(BaseSettings):
     budget_usd: float | None = Field(default=None, gt=0, description="Spending cap per series: no new work starts "
                                      "once the series' ledger reaches it (the run stays resumable).")
     price_profile: str = Field(default="local", description="Which prices the ledger charges (dramafactory/"
-                               "catalogue.yaml `profiles`): 'local' (cpu_hour_usd/gpu_hour_usd), or e.g. "
-                               "'on-prem:h100-sxm', 'cloud-on-demand:h100-sxm'.")
+                               "prices.py): 'local' (cpu_hour_usd/gpu_hour_usd), 'on-prem:<gpu>[@utilisation]', "
+                               "'cloud-on-demand:<gpu>', 'cloud-reserved:<gpu>' (a catalogue GPU id).")
 
     # Accounting: what one CPU-hour and one GPU-hour cost on the user's hardware (for cost per finished minute).
     # A remote text server's time is not this machine's: its calls are priced per token when a price is set,

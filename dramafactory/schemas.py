@@ -343,8 +343,8 @@ class RunSummary(_Model):
     wall_seconds: float = Field(description="finished_at minus started_at: the run's first and last ledger "
                                             "timestamps (a run stopped and resumed counts the time between).")
     ledger_torn_lines: int = Field(default=0, description="Ledger lines cut by a crash, skipped when summing.")
-    cost_usd: float = Field(default=0.0, description="Local CPU and GPU seconds at the configured hourly rates, "
-                                                     "plus remote tokens at their configured price.")
+    cost_usd: float = Field(default=0.0, description="The exact sum of the ledger rows' cost_usd, each priced "
+                                                     "when recorded (docs/accounting.md).")
     cost_per_finished_minute_usd: float = 0.0
     episode_costs_usd: list[float] = Field(default_factory=list, description="cost_usd of each episode's own "
                                            "rows (ledger rows carry their episode); the series' shared work (the "

@@ -17,7 +17,7 @@ from dramafactory.schemas import (
     StageTiming,
     Take,
 )
-from dramafactory.tools.accounting import is_call, is_text_call, measure, price_rows, total
+from dramafactory.tools.accounting import is_call, is_text_call, measure, price_rows, sum_usd, total
 from dramafactory.tools.assembly.contact_sheet import make_contact_sheet
 from dramafactory.tools.assembly.music import duck, render_music_bed
 from dramafactory.tools.assembly.subtitles import Cue, to_srt
@@ -168,10 +168,14 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
     shots = sum(d["shots"] for d in done) or 1
     started = min((r.get("started", r["ts"]) for r in rows), default=0.0)
     finished = max((r["ts"] for r in rows), default=0.0)
-    costs = price_rows(rows, cpu_hour_usd=ctx.settings.cpu_hour_usd, gpu_hour_usd=ctx.settings.gpu_hour_usd,
-                       remote_usd_per_mtok=ctx.settings.remote_text_usd_per_mtok)
+    # Each row costs what it recorded when it was written (tools/ledger.py, dramafactory/prices.py): the total is
+    # their exact sum, and each episode's the sum of the rows that name it (series-wide work is in the total only).
+    pricing = ctx.ledger.pricing
+    costs = price_rows(rows, pricing)
     cost = costs.usd
+    episode_costs = [sum_usd(pricing.charge(r) for r in rows if r.get("episode") == d["episode"]) for d in done]
     finished_minutes = sum(d["seconds"] for d in done) / 60
+    renders = by_stage.get("render", [])
     summary = RunSummary(
         title=bible.title, episodes=len(done), target_seconds_per_episode=concept.seconds_per_episode,
         episode_seconds=[d["seconds"] for d in done], stages=list(stages.values()),
@@ -195,8 +199,14 @@ def write_summary(ctx: AgentContext, state: SeriesState) -> RunSummary:
         remote_calls=costs.remote_calls, unpriced_calls=costs.unpriced_calls,
         started_at=started, finished_at=finished, wall_seconds=round(finished - started, 3),
         ledger_torn_lines=ctx.ledger.torn_lines,
-        cost_usd=round(cost, 8),
-        cost_per_finished_minute_usd=round(cost / finished_minutes, 8) if finished_minutes else 0.0,
+        cost_usd=cost,
+        cost_per_finished_minute_usd=round(cost / finished_minutes, 9) if finished_minutes else 0.0,
+        episode_costs_usd=episode_costs,
+        budget_usd=ctx.budget.cap_usd if ctx.budget is not None else None,
+        # takes by what became of them, from the render rows the orchestrator writes (graphs/shots.py)
+        takes_rendered=sum(1 for r in renders if r.get("kind", "call") == "call" and r.get("take_id")),
+        takes_reused=sum(1 for r in renders if r.get("kind") == "reuse"),
+        takes_discarded=sum(1 for r in renders if r.get("kind") == "discarded"),
     )
     write_json(ctx.run_dir / "summary.json", summary)
     return summary

@@ -1,5 +1,5 @@
 """Build the run's context from settings: the backend of every role (from the registry in tools/registry.py),
-memory and ledger."""
+memory, the ledger with the run's prices, and the series' budget."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
 from dramafactory.memory.characters import CharacterMemory
+from dramafactory.prices import Pricing
 from dramafactory.tools import registry
 from dramafactory.tools.assembly.video import FFmpegMissing, ffmpeg_exe
 from dramafactory.tools.image.base import ImageBackend
@@ -16,6 +17,8 @@ from dramafactory.tools.ledger import Ledger
 from dramafactory.tools.speech.base import SpeechBackend
 from dramafactory.tools.text.base import TextBackend
 from dramafactory.tools.video.base import VideoBackend
+
+from .budget import Budget
 
 SUPPORTED_LANGUAGES = {"en", "en-us", "en-gb"}
 
@@ -50,9 +53,12 @@ _UNSET = object()
 
 def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None = None,
                   image: ImageBackend | None = None, speech: SpeechBackend | None = None,
-                  video: VideoBackend | None | object = _UNSET, run_id: str | None = None) -> AgentContext:
+                  video: VideoBackend | None | object = _UNSET, run_id: str | None = None,
+                  budget_usd: float | None = None) -> AgentContext:
     """Backends given explicitly (tests, benchmarks) win over the ones the settings name. Every configured backend
-    is checked here, before the run spends anything."""
+    is checked here, before the run spends anything. `budget_usd`: the series' spending cap (default
+    settings.budget_usd; None: no cap)."""
+    pricing = Pricing.from_settings(settings)  # first: an unknown price profile stops the run before any load
     try:
         ffmpeg_exe()
     except FFmpegMissing as exc:
@@ -63,6 +69,8 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
     entries = {role: registry.preflight(role, settings) for role in wanted}
     built = {role: entry.build(settings) for role, entry in entries.items()}
     run_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(run_dir / "ledger.jsonl", run_id=run_id, pricing=pricing)
+    cap = budget_usd if budget_usd is not None else settings.budget_usd
     return AgentContext(
         run_dir=run_dir,
         settings=settings,
@@ -71,5 +79,6 @@ def build_context(run_dir: Path, settings: Settings, *, text: TextBackend | None
         speech=speech or built["speech"],
         video=built["video"] if "video" in built else video,  # type: ignore[arg-type]
         memory=CharacterMemory(run_dir / "memory"),
-        ledger=Ledger(run_dir / "ledger.jsonl", run_id=run_id),
+        ledger=ledger,
+        budget=Budget(cap, ledger) if cap is not None else None,
     )

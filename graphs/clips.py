@@ -26,6 +26,7 @@ from dramafactory.tools.vision.faces import faces_available, shared_embedder
 
 from .assemble import best_take, episode_takes, final_shots
 from .common import emit, record_call, record_failed_call
+from .policy import check_budget
 from .state import ClipState, SeriesState
 
 # Errors the node's retry policy retries (graphs/policy.TRANSIENT); anything else is recorded as a failed clip.
@@ -113,6 +114,7 @@ def clip(state: ClipState, runtime: Runtime[AgentContext]) -> dict:
     (settings.max_attempts) run out; the best is kept and, unless it passed, flagged for review."""
     ctx = runtime.context
     assert ctx.video is not None
+    check_budget(ctx, "clip")
     shot = Shot.model_validate(state["shot"])
     take = Take.model_validate(state["take"])
     key = clip_key(shot.id, take.attempt)

@@ -21,13 +21,14 @@ from dramafactory.tools.speech.base import SpeechRequest
 from .artifacts import episode_dir, write_json
 from .assemble import assemble_episode_files, write_summary
 from .common import audit, checkpoint, emit, timed
-from .policy import ask_until_valid, redo, rejected
+from .policy import ask_until_valid, check_budget, redo, rejected
 from .review import check_bible_edit, check_script_edit
 from .state import SeriesState
 
 
 def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "director")
     start = time.perf_counter()
     emit(stage="director", status="start")
     concept = SeriesConcept.model_validate(state["concept"])
@@ -45,6 +46,7 @@ def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
 
 def writer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "writer")
     start = time.perf_counter()
     number = state["episode"]
     emit(stage="writer", status="start", episode=number)
@@ -107,6 +109,7 @@ def review_script(state: SeriesState, runtime: Runtime[AgentContext]) -> Command
 
 def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "cinematographer")
     start = time.perf_counter()
     number = state["episode"]
     emit(stage="cinematographer", status="start", episode=number)
@@ -124,6 +127,7 @@ def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
 
 def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "voices")
     start = time.perf_counter()
     number = state["episode"]
     emit(stage="voices", status="start", episode=number)
@@ -151,6 +155,7 @@ def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
 
 def assemble(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "assemble")
     start = time.perf_counter()
     number = state["episode"]
     emit(stage="assemble", status="start", episode=number)

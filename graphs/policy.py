@@ -1,6 +1,6 @@
 """The run's policies, apart from the nodes that follow them: what is retried (transient failures), how a step
 redone after a person's rejection draws again, how a person is asked until the answer is valid, how many renders
-an episode may spend, and when the series is done."""
+an episode may spend, whether the series' spending cap lets new work start, and when the series is done."""
 
 from __future__ import annotations
 
@@ -62,6 +62,13 @@ def rejected(state: SeriesState, step: str, decision: Decision) -> dict:
 def render_budget(ctx: AgentContext, shots: int) -> int:
     """Renders an episode may spend (settings.render_budget times its shots, at least one per shot)."""
     return max(shots, math.ceil(ctx.settings.render_budget * shots))
+
+
+def check_budget(ctx: AgentContext, stage: str) -> None:
+    """Before a node starts new work: stop the run (graphs.budget.BudgetReached, resumable) once the series has
+    spent its cap. No cap (ctx.budget None): nothing to check."""
+    if ctx.budget is not None:
+        ctx.budget.check(stage)
 
 
 def next_episode(state: SeriesState) -> str:

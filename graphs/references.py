@@ -31,6 +31,7 @@ from dramafactory.tools.image.base import ImageRequest
 
 from .artifacts import write_json
 from .common import emit, record_image_call, timed
+from .policy import check_budget
 from .state import SeriesState
 
 
@@ -136,6 +137,7 @@ def reference_sheets(state: SeriesState, runtime: Runtime[AgentContext]) -> dict
         have = sheets.get(character.name)
         if have and have.get("look") == look_key(character) and (ctx.run_dir / have.get("path", "")).is_file():
             continue  # made before (a resumed run, or an edit that left this look alone)
+        check_budget(ctx, "reference")  # per sheet: the sheets made so far are saved in references.json
         if have:  # a new look: the old sheet's face must not judge it, whatever becomes of the new sheet
             ctx.memory.references().remove(bible.title, character.name)
         sheets[character.name] = make_sheet(ctx, character, bible, state["seed"])

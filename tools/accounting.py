@@ -14,6 +14,7 @@ CPU time is measured in one of two scopes, named on each ledger row (`cpu_scope`
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
@@ -21,9 +22,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+
+from dramafactory.prices import Pricing
 
 CpuScope = Literal["thread", "process"]
 
@@ -114,8 +118,8 @@ class Costs:
     cpu_seconds: float  # this process's CPU seconds, every row that measured them
     gpu_seconds: float  # local GPU seconds
     remote_calls: int
-    unpriced_calls: int  # remote calls with no configured price: left out of usd, counted here
-    usd: float
+    unpriced_calls: int  # calls with no price (remote text with no per-token price): left out of usd, counted here
+    usd: float  # the exact sum of the rows' costs (math.fsum of nano-dollar amounts, rounded to the nano-dollar)
 
 
 TEXT_STAGES = ("director", "writer", "cinematographer")  # the stages whose calls go to the text model
@@ -135,18 +139,32 @@ def total(rows: list[dict], field: str) -> float:
     return sum(r[field] for r in rows if r.get(field) is not None)
 
 
-def price_rows(rows: list[dict], *, cpu_hour_usd: float, gpu_hour_usd: float,
-               remote_usd_per_mtok: float | None) -> Costs:
+def sum_usd(amounts: Iterable[float]) -> float:
+    """Costs summed exactly: each is a whole number of nano-dollars, fsum adds them without drift."""
+    return round(math.fsum(amounts), 9)
+
+
+def price_rows(rows: list[dict], pricing: Pricing | None = None, *, cpu_hour_usd: float | None = None,
+               gpu_hour_usd: float | None = None, remote_usd_per_mtok: float | None = None) -> Costs:
+    """The rows' machine time and cost. With `pricing` (the run's prices), each row costs what it recorded
+    (`cost_usd`), and a row recorded before costs existed is priced by `pricing`. With hourly rates instead (the
+    form from before price profiles), every row is priced at those rates under the `local` profile, whatever it
+    recorded. Either way the one formula is dramafactory/prices.py's."""
+    if pricing is None:
+        if cpu_hour_usd is None or gpu_hour_usd is None:
+            raise TypeError("price_rows needs a Pricing or both hourly rates")
+        local = Pricing.for_profile("local", cpu_hour_usd=cpu_hour_usd, gpu_hour_usd=gpu_hour_usd,
+                                    remote_text_usd_per_mtok=remote_usd_per_mtok)
+        amounts = [local.cost(r) for r in rows]
+        priced = local.is_priced
+    else:
+        amounts = [pricing.charge(r) for r in rows]
+        priced = pricing.is_priced
     # A row without a cpu_scope is not a CPU measurement: ledgers written before the scopes existed put the wall
     # time in cpu_seconds, and a resumed old run must not bill that as CPU.
     measured = [r for r in rows if r.get("cpu_scope")]
-    local = [r for r in rows if not r.get("remote")]
+    local_rows = [r for r in rows if not r.get("remote")]
     remote = [r for r in rows if r.get("remote") and is_call(r)]
-    gpu = total(local, "gpu_seconds")
-    # A remote server's time is its own: never priced at this machine's CPU rate, only by its tokens when priced.
-    usd = (total([r for r in measured if not r.get("remote")], "cpu_seconds") * cpu_hour_usd
-           + gpu * gpu_hour_usd) / 3600
-    if remote_usd_per_mtok is not None:
-        usd += sum(r.get("tokens", 0) for r in remote) * remote_usd_per_mtok / 1e6
-    return Costs(cpu_seconds=total(measured, "cpu_seconds"), gpu_seconds=gpu, remote_calls=len(remote),
-                 unpriced_calls=0 if remote_usd_per_mtok is not None else len(remote), usd=usd)
+    unpriced = sum(1 for r in rows if is_call(r) and not priced(r))
+    return Costs(cpu_seconds=total(measured, "cpu_seconds"), gpu_seconds=total(local_rows, "gpu_seconds"),
+                 remote_calls=len(remote), unpriced_calls=unpriced, usd=sum_usd(amounts))

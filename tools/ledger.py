@@ -1,21 +1,50 @@
 """Append-only ledger of model calls (ledger.jsonl): one line per call, written when the call returns.
 
 Every row carries the run id, the device it ran on, and the accounting fields whose meaning docs/accounting.md
-defines (wall `seconds`, `cpu_seconds` with its `cpu_scope`, `gpu_seconds`, `remote`, `kind`). A crash can tear the
-last line; readers skip a torn line and count it (`torn_lines`) instead of failing.
+defines (wall `seconds`, `cpu_seconds` with its `cpu_scope`, `gpu_seconds`, `remote`, `kind`), its `cost_usd` priced
+when it is recorded (dramafactory/prices.py, the run's price profile in `price_profile`) and, for an episode's work,
+its `episode`. A crash can tear the last line; readers skip a torn line and count it (`torn_lines`) instead of
+failing.
+
+The ledger keeps a running total of what the run has spent (`spent_usd`, in whole nano-dollars so it is exact),
+started from the file, so a resumed run's budget counts what earlier processes spent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .accounting import Measured, device_info
 
+if TYPE_CHECKING:
+    from dramafactory.prices import Pricing
+
 RUN_ID_FILE = "run_id"
+# Nodes that work for the episode being made and whose rows name no shot: a run makes its episodes one after
+# another (graphs/graph.py: writer -> ... -> assemble -> next episode), so their episode is the one after the last
+# assembled. The other stages are series-wide (the bible, memory, reference sheets) or name their shot.
+EPISODE_STAGES = ("writer", "cinematographer", "voices")
+SHOT_EPISODE = re.compile(r"^e(\d+)s\d")  # shot ids are e01s03: episode 1, shot 3 (schemas.Shot.id)
+NANO = 10**9
+
+
+def episode_of(row: dict, last_assembled: int = 0) -> int | None:
+    """The episode a row's work was for: the caller's `episode`, else its shot's, else (EPISODE_STAGES) the episode
+    after the last one assembled; None for series-wide work."""
+    if isinstance(row.get("episode"), int):
+        return row["episode"]
+    match = SHOT_EPISODE.match(str(row.get("shot") or ""))
+    if match:
+        return int(match.group(1))
+    if str(row.get("stage", "")).split(".")[0] in EPISODE_STAGES:
+        return last_assembled + 1
+    return None
 
 
 def run_id_for(run_dir: Path, preferred: str | None = None) -> str:
@@ -35,12 +64,46 @@ def run_id_for(run_dir: Path, preferred: str | None = None) -> str:
 
 
 class Ledger:
-    def __init__(self, path: Path, run_id: str | None = None):
+    def __init__(self, path: Path, run_id: str | None = None, pricing: Pricing | None = None):
+        """`pricing`: the run's prices (graphs/backends.build_context passes the settings' profile); by default the
+        settings of the environment, made on first use."""
         self.path = Path(path)
         self._preferred = run_id
         self._run_id: str | None = None
+        self._pricing = pricing
         self.torn_lines = 0  # lines skipped by the last rows() because a crash cut them short
+        self.budget_usd: float | None = None  # the cap in force (graphs.budget.Budget sets it): on the mark rows
         self._lock = threading.Lock()
+        self._spent_nano: int | None = None  # None: the file not read yet
+        self._last_assembled = 0
+
+    @property
+    def pricing(self) -> Pricing:
+        if self._pricing is None:
+            from dramafactory.config import Settings
+            from dramafactory.prices import Pricing
+
+            with self._lock:
+                if self._pricing is None:
+                    self._pricing = Pricing.from_settings(Settings())
+        return self._pricing
+
+    @property
+    def spent_usd(self) -> float:
+        """What the run's rows cost so far, every process's (exact: a sum of nano-dollars)."""
+        pricing = self.pricing
+        with self._lock:
+            self._load_totals(pricing)
+            return self._spent_nano / NANO  # type: ignore[operator]
+
+    def _load_totals(self, pricing: Pricing) -> None:
+        """Read once, under the lock: then every recorded row is added as it is written."""
+        if self._spent_nano is not None:
+            return
+        rows = self.rows()
+        self._spent_nano = sum(round(pricing.charge(r) * NANO) for r in rows)
+        self._last_assembled = max((r["episode"] for r in rows if str(r.get("stage")) == "assemble"
+                                    and isinstance(r.get("episode"), int)), default=0)
 
     @property
     def run_id(self) -> str:
@@ -56,11 +119,12 @@ class Ledger:
                gpu_seconds: float | None = 0.0, remote: bool = False, version: str = "", kind: str = "call",
                started: float | None = None, **extra: object) -> None:
         """`seconds` is the call's wall time; `started` its start (epoch), by default now minus `seconds`."""
+        run_id, pricing = self.run_id, self.pricing  # both take the lock themselves on first use
         now = time.time()
         row = {
             "ts": round(now, 3),
             "started": round(started if started is not None else now - seconds, 3),
-            "run_id": self.run_id,
+            "run_id": run_id,
             "kind": kind,
             "stage": stage,
             "backend": backend,
@@ -77,8 +141,14 @@ class Ledger:
             "tokens": prompt_tokens + completion_tokens,
             **extra,
         }
-        line = json.dumps(row, sort_keys=True) + "\n"
+        row["cost_usd"] = pricing.cost(row)
+        row["price_profile"] = pricing.profile
         with self._lock:
+            self._load_totals(pricing)  # before this row is written, so it is counted once
+            episode = episode_of(row, self._last_assembled)
+            if episode is not None:
+                row["episode"] = episode
+            line = json.dumps(row, sort_keys=True) + "\n"
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a+b") as handle:
                 end = handle.seek(0, 2)
@@ -86,6 +156,9 @@ class Ledger:
                     handle.write(b"\n")  # a crash tore the last line: keep it apart so this row stays readable
                 handle.write(line.encode("utf-8"))
                 handle.flush()
+            self._spent_nano += round(row["cost_usd"] * NANO)  # type: ignore[operator]
+            if row["stage"] == "assemble" and episode is not None:
+                self._last_assembled = max(self._last_assembled, episode)
 
     def record_measured(self, measured: Measured, *, stage: str, backend: str, model: str, **fields: object) -> None:
         """A row for work timed with tools.accounting.measure (a local CPU backend: no GPU time)."""
@@ -94,9 +167,11 @@ class Ledger:
                     **fields)
 
     def mark(self, event: str) -> None:
-        """A zero-length row that only marks a moment of the run (its start, a resume), for wall-time spans."""
+        """A zero-length row that only marks a moment of the run (its start, a resume), for wall-time spans. It records
+        the price inputs in force and the budget cap, so `dramafactory cost` can say what each process charged."""
         self.record(stage="run", backend="dramafactory", model="-", seconds=0.0, cpu_seconds=0.0,
-                    cpu_scope="process", kind="mark", event=event)
+                    cpu_scope="process", kind="mark", event=event, prices=self.pricing.rates(),
+                    budget_usd=self.budget_usd)
 
     def rows(self) -> list[dict]:
         if not self.path.is_file():

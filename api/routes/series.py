@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from dramafactory.config import Settings
+from dramafactory.prices import Pricing
 from dramafactory.tools.accounting import is_call, is_text_call, price_rows
 from dramafactory.tools.ledger import Ledger
 
@@ -55,8 +56,7 @@ def owned_run(store: Store, run_id: str, tenant: str) -> dict:
 def figures(run_dir: Path, settings: Settings) -> tuple[Figures, dict | None]:
     """Figures so far, priced as summary.json prices them (docs/accounting.md)."""
     rows = Ledger(run_dir / "ledger.jsonl").rows()
-    costs = price_rows(rows, cpu_hour_usd=settings.cpu_hour_usd, gpu_hour_usd=settings.gpu_hour_usd,
-                       remote_usd_per_mtok=settings.remote_text_usd_per_mtok)
+    costs = price_rows(rows, Pricing.from_settings(settings))  # the rows' recorded costs, as summary.json sums them
     calls = [r for r in rows if is_call(r)]
     text = [r for r in calls if is_text_call(r)]
     last = calls[-1] if calls else None

@@ -1,0 +1,209 @@
+"""The coordination database: run leases and the shot ledger, in SQLite (one host) or PostgreSQL (many hosts).
+
+Why a database and not locks or files: an orchestrator can be killed with `kill -9`, a Ray task runs at least
+once (a retried task's first attempt may still be writing), and a stalled worker can wake up after its lease was
+given away. Only a conditional write that the database itself checks (an epoch or attempt in the `WHERE`) stays
+correct under all three, so every decision here is one conditional UPDATE.
+
+SQLAlchemy Core, so one set of queries serves both databases. SQLite: many threads and several processes (Ray
+workers on one host) share one file, so WAL (readers go on while one writes), a 30 s busy timeout (a writer waits
+instead of failing with "database is locked") and BEGIN IMMEDIATE for every transaction (a transaction that read
+first and writes later cannot be refused mid-way by another writer's commit). PostgreSQL: pool_pre_ping, because a
+service outlives its connections; lease times come from the server's clock_timestamp() so hosts whose clocks
+disagree still agree on who holds a lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    extract,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import ColumnElement, Select, Update
+
+from dramafactory.errors import DramaError
+
+SETUP_KEY = "dramafactory.durable.setup"
+LOCK_WAIT_S = 120.0  # how long serialised() waits for another process's schema set-up before giving up
+
+metadata = MetaData()
+run_leases = Table(
+    "df_run_leases", metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("epoch", Integer, nullable=False, default=0),  # +1 on every acquire: the run's fencing token
+    Column("owner", String(200)),  # NULL: free (released, or never taken)
+    Column("lease_until", Float),  # epoch seconds on the lease clock (CoordinationDB.now)
+    Column("updated_at", Float),
+)
+shots = Table(
+    "df_shots", metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("shot_id", String(200), primary_key=True),
+    Column("take", Integer, primary_key=True),  # the QC take number (Take.attempt)
+    Column("take_id", String(64), nullable=False),  # content address: what this take renders
+    Column("state", String(10), nullable=False, default="pending"),  # pending | rendering | done
+    Column("attempt", Integer, nullable=False, default=0),  # +1 on every claim: the shot's fencing token
+    Column("worker", String(200)),
+    Column("lease_until", Float),
+    Column("output", Text),  # relative to the run folder
+    Column("sha256", String(64)),
+    Column("result", JSON),
+    Column("committed_at", Float),
+    Column("reused", Integer, nullable=False, default=0),
+    Column("corrupt", Integer, nullable=False, default=0),  # committed files found missing or damaged
+)
+
+
+def _engine_for(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite:///"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - SQLAlchemy's callback signature
+            # The driver's own transaction handling would BEGIN lazily (DEFERRED); take control so "begin" below
+            # can start every transaction as IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        url = url.replace("postgres://", "postgresql://", 1).replace("postgresql://", "postgresql+psycopg://", 1)
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    raise DramaError(f"unsupported coordination database URL {url.split('://')[0]}://...",
+                     "use sqlite:///PATH or postgresql://user@host/db")
+
+
+def _lock_key(key: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name (Python's hash() differs between processes)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def serialised(engine_or_url: Engine | str | CoordinationDB, key: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock named `key` for the block; a no-op on SQLite (its writers are serialised by
+    the file lock already). Why: CREATE TABLE IF NOT EXISTS is not safe against itself — two processes creating
+    the same tables at once on a fresh database fail with UniqueViolation (seen with LangGraph's
+    checkpoint_migrations when two `serve` processes start together). The lock is session-level on a connection of
+    its own, so the wrapped code may use any connections it likes; it is released when the block ends or, if the
+    process dies, when PostgreSQL drops its connection."""
+    if isinstance(engine_or_url, CoordinationDB):
+        engine_or_url = engine_or_url.engine
+    own = isinstance(engine_or_url, str)
+    engine = _engine_for(engine_or_url, poolclass=NullPool) if own else engine_or_url
+    try:
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        lock = _lock_key(key)
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            deadline = time.monotonic() + LOCK_WAIT_S
+            # try-lock in a loop rather than pg_advisory_lock: a wedged holder gives a clear error, not a hang
+            while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock}).scalar():
+                if time.monotonic() > deadline:
+                    raise DramaError(f"another process has held the schema set-up lock {key!r} for "
+                                     f"{LOCK_WAIT_S:.0f} s", "look for a stuck dramafactory process on this database")
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
+    finally:
+        if own:
+            engine.dispose()
+
+
+class CoordinationDB:
+    """One coordination database (URL sqlite:///PATH or postgresql://...), shared by threads of a process."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine: Engine = _engine_for(url)
+        self.kind = "postgresql" if self.engine.dialect.name == "postgresql" else "sqlite"
+        self._ready = False
+
+    @classmethod
+    def for_run_dir(cls, run_dir: Path) -> CoordinationDB:
+        """The default for one host: a file in the run folder, next to the run's checkpoints."""
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{run_dir / 'coordination.sqlite'}")
+
+    def setup(self) -> None:
+        """Create the tables if absent. Idempotent and safe when several processes start at once (an advisory
+        lock on PostgreSQL; BEGIN IMMEDIATE on SQLite makes create_all's check-then-create one transaction)."""
+        if self._ready:
+            return
+        with serialised(self.engine, SETUP_KEY):
+            metadata.create_all(self.engine)
+        self._ready = True
+
+    def now(self, conn: Connection | None = None) -> float:
+        """The lease clock in epoch seconds: PostgreSQL's clock_timestamp() (every host agrees), else time.time()
+        (SQLite serves one host)."""
+        if self.kind != "postgresql":
+            return time.time()
+        if conn is not None:
+            return float(conn.execute(select(self.now_sql())).scalar_one())
+        with self.engine.connect() as own:
+            return float(own.execute(select(self.now_sql())).scalar_one())
+
+    def now_sql(self) -> ColumnElement:
+        """`now` inside a statement, so a lease is compared and extended on the database's own clock."""
+        if self.kind == "postgresql":
+            return cast(extract("epoch", func.clock_timestamp()), Float)
+        return bindparam("now_ts", time.time(), type_=Float, unique=True)
+
+    def insert_absent(self, conn: Connection, table: Table, values: dict) -> None:
+        """INSERT ... ON CONFLICT DO NOTHING: of two processes inserting one key at once, one inserts and the other
+        finds the row (a plain INSERT would fail the second with an IntegrityError)."""
+        if self.kind == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+    def update_returning(self, conn: Connection, stmt: Update, column: Column, reread: Select) -> Any | None:
+        """Run a conditional UPDATE and return `column` of the updated row, None when no row matched. RETURNING
+        where the database has it (PostgreSQL; SQLite >= 3.35), else a re-read in the same transaction, which sees
+        our write because the row (PostgreSQL) or the file (SQLite) stays locked until commit."""
+        if self.engine.dialect.update_returning:
+            row = conn.execute(stmt.returning(column)).first()
+            return None if row is None else row[0]
+        if conn.execute(stmt).rowcount != 1:
+            return None
+        return conn.execute(reread).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"CoordinationDB({self.engine.url.render_as_string(hide_password=True)!r})"

@@ -1,0 +1,166 @@
+"""The shot ledger: each take committed exactly once, although its render may run more than once.
+
+Ray executes a task at least once (a worker node killed mid-render reruns the task elsewhere while the first
+attempt may still write), a kill -9 mid-render must redo the render, and a stalled worker (SIGSTOP) can wake up
+after its claim was given away. So "never rendered twice" is enforced at the commit, not at the start:
+- claiming increments `attempt` (the fencing token) and leases the take for ttl_s;
+- the worker writes to an attempt-specific path;
+- the commit is `UPDATE ... WHERE attempt = :a AND state <> 'done'`: a stale or duplicate attempt updates 0 rows
+  and deletes its output, so a committed take is never overwritten;
+- given the run's epoch, claim and commit also require `EXISTS (df_run_leases WHERE epoch = :epoch)`, so the
+  workers of an orchestrator that lost its run cannot claim or commit either.
+Takes are content-addressed (take_id: the hash of prompt, seed, backend, model, conditioning), so a resumed run
+reuses a committed take whose take_id matches, after checking its file's sha256 (a truncated or damaged file is
+rendered again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from sqlalchemy import exists, func, or_, select, update
+
+from .db import CoordinationDB, run_leases, shots
+
+BLOCK = 1 << 20  # 1 MiB: hash big clips without holding them in memory
+
+
+def take_id(parts: dict) -> str:
+    """The content address of a take: sha256 of canonical JSON (sorted keys, no whitespace), so the same content
+    gives the same id in any process and on any host."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_CLEARED = {"output": None, "sha256": None, "result": None, "committed_at": None}
+
+
+class ShotLedger:
+    """The takes of one run. `epoch`: the run lease's epoch, fencing every write to it (None: unfenced)."""
+
+    def __init__(self, db: CoordinationDB, run_id: str, *, epoch: int | None = None):
+        self.db = db
+        self.run_id = run_id
+        self.epoch = epoch
+        db.setup()
+
+    def _key(self, shot_id: str, take: int) -> list:
+        c = shots.c
+        keys = [c.run_id == self.run_id, c.shot_id == shot_id, c.take == take]
+        if self.epoch is not None:
+            # the fence lives in the database's WHERE, not in a check before it, so it cannot race a takeover
+            keys.append(exists(select(1).where(run_leases.c.run_id == self.run_id,
+                                               run_leases.c.epoch == self.epoch)))
+        return keys
+
+    def _row(self, conn, shot_id: str, take: int):  # noqa: ANN001, ANN202 - a SQLAlchemy Connection and Row
+        c = shots.c
+        return conn.execute(select(shots).where(c.run_id == self.run_id, c.shot_id == shot_id,
+                                                c.take == take)).mappings().first()
+
+    def committed(self, shot_id: str, take: int, take_id: str, root: Path) -> dict | None:
+        """The committed row when it holds this take_id and root/output still has the recorded sha256; None
+        otherwise. A missing or corrupt file resets the row to pending (corrupt + 1): the caller renders again."""
+        with self.db.engine.connect() as conn:
+            row = self._row(conn, shot_id, take)
+        if row is None or row["state"] != "done" or row["take_id"] != take_id:
+            return None
+        path = Path(root) / row["output"]
+        try:
+            intact = path.is_file() and file_sha256(path) == row["sha256"]
+        except OSError:  # unreadable counts as damaged: render again rather than ship it
+            intact = False
+        if intact:
+            return dict(row)
+        with self.db.engine.begin() as conn:
+            # conditional on the attempt we inspected, so two callers finding the damage count it once
+            conn.execute(update(shots).where(*self._key(shot_id, take), shots.c.state == "done",
+                                             shots.c.attempt == row["attempt"])
+                         .values(state="pending", corrupt=shots.c.corrupt + 1, **_CLEARED))
+        return None
+
+    def claim(self, shot_id: str, take: int, take_id: str, *, worker: str, ttl_s: float) -> int | None:
+        """Claim the take for rendering: the new attempt, or None when it is done, a live claim holds it, or the
+        run's epoch moved on. Claimable: pending, a claim whose lease ran out (its worker died or stalled), or a
+        claim for other content (a changed take_id: its result is not wanted, and the bumped attempt refuses its
+        commit)."""
+        c = shots.c
+        with self.db.engine.begin() as conn:
+            self.db.insert_absent(conn, shots, {"run_id": self.run_id, "shot_id": shot_id, "take": take,
+                                                "take_id": take_id, "state": "pending", "attempt": 0,
+                                                "reused": 0, "corrupt": 0})
+            # A done row for other content (e.g. resumed with another backend or model) is back to pending: the
+            # key is the QC take slot, and its committed file is not this content. `attempt` is kept, never reset,
+            # so that a stale worker of an older attempt still cannot commit.
+            conn.execute(update(shots).where(*self._key(shot_id, take), c.state == "done", c.take_id != take_id)
+                         .values(state="pending", take_id=take_id, **_CLEARED))
+            now = self.db.now_sql()
+            stmt = (update(shots)
+                    .where(*self._key(shot_id, take), c.state != "done",
+                           or_(c.state == "pending", c.lease_until.is_(None), c.lease_until < now,
+                               c.take_id != take_id))
+                    .values(attempt=c.attempt + 1, state="rendering", worker=worker, lease_until=now + ttl_s,
+                            take_id=take_id))
+            reread = select(c.attempt).where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)
+            attempt = self.db.update_returning(conn, stmt, c.attempt, reread)
+        return None if attempt is None else int(attempt)
+
+    def renew(self, shot_id: str, take: int, attempt: int, ttl_s: float) -> bool:
+        """Extend a claim while rendering; False: the claim was taken over (stop, the commit would be refused)."""
+        c = shots.c
+        now = self.db.now_sql()
+        with self.db.engine.begin() as conn:
+            return conn.execute(update(shots).where(*self._key(shot_id, take), c.attempt == attempt,
+                                                    c.state == "rendering")
+                                .values(lease_until=now + ttl_s)).rowcount == 1
+
+    def commit(self, shot_id: str, take: int, attempt: int, *, output: str, sha256: str, result: dict) -> bool:
+        """Record the take as done, only for the current attempt and only once. False: a newer attempt claimed it,
+        it was committed already, or the run's epoch moved on; the caller deletes its output."""
+        c = shots.c
+        with self.db.engine.begin() as conn:
+            return conn.execute(update(shots).where(*self._key(shot_id, take), c.attempt == attempt,
+                                                    c.state != "done")
+                                .values(state="done", output=output, sha256=sha256, result=result,
+                                        committed_at=self.db.now_sql(), lease_until=None)).rowcount == 1
+
+    def claim_expired(self, shot_id: str, take: int) -> bool:
+        """True when no live claim holds the take and it is not done, so claim() would take it now: a waiting
+        caller polls this while another worker renders."""
+        c = shots.c
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(c.state, c.lease_until, self.db.now_sql().label("now"))
+                               .where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)).first()
+        if row is None:
+            return True
+        if row.state == "done":
+            return False
+        return row.state == "pending" or row.lease_until is None or row.lease_until < row.now
+
+    def mark_reused(self, shot_id: str, take: int) -> None:
+        c = shots.c
+        with self.db.engine.begin() as conn:
+            conn.execute(update(shots).where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)
+                         .values(reused=c.reused + 1))
+
+    def stats(self) -> dict:
+        """Figures for the run: takes committed, claims rendering now, claims made (sum of attempts), reuses, and
+        committed files found corrupt."""
+        c = shots.c
+        query = select(func.count().filter(c.state == "done"), func.count().filter(c.state == "rendering"),
+                       func.coalesce(func.sum(c.attempt), 0), func.coalesce(func.sum(c.reused), 0),
+                       func.coalesce(func.sum(c.corrupt), 0)).where(c.run_id == self.run_id)
+        with self.db.engine.connect() as conn:
+            done, rendering, claims, reused, corrupt = conn.execute(query).one()
+        return {"committed": int(done), "rendering": int(rendering), "claims": int(claims), "reused": int(reused),
+                "corrupt": int(corrupt)}
