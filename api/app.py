@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dramafactory.config import Settings
 
+from . import metrics
 from .deps import parse_api_keys
 from .models import problem
 from .routes import artifacts, plan, reviews, series
@@ -96,8 +97,9 @@ def create_app(settings: Settings | None = None, *, context_factory: ContextFact
                               "`Authorization: Bearer KEY`.")
     app.state.api_keys = api_keys
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-    for router in (series.router, artifacts.router, reviews.router, plan.router):
+    for router in (series.router, artifacts.router, reviews.router, plan.router, metrics.router):
         app.include_router(router, responses=AUTH_ERRORS)
+    metrics.install_metrics(app)  # GET /metrics (Prometheus) on the app's own registry
 
     @app.get("/health", tags=["service"], summary="Liveness and the database in use (public)")
     def health() -> dict:

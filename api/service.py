@@ -5,23 +5,34 @@ A run pauses where its checkpoints ask for a person; the pause becomes a review 
 with the answer (LangGraph Command(resume=...)). Cancel asks LangGraph to drain (RunControl): the nodes in flight
 finish and are saved, nothing else starts; resume continues from there. A service that stopped (or crashed) finds
 its queued and running runs in the registry when it starts, and resumes them from the checkpointer.
+
+Several service processes (on several hosts) may share one PostgreSQL: each run is held by a lease in that
+database (graphs.runner.produce), so a run another process is producing is left to it (RunBusy), and a run whose
+process died (its lease expired, the registry still says "running") is picked up by a watcher that looks every
+lease period. One engine serves all the runs of a process, so its in-flight bounds hold for the process and are
+shared fairly between the runs.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from langgraph.errors import GraphDrained
 from langgraph.runtime import RunControl
+from sqlalchemy import select
 
 from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
 from dramafactory.graphs.runner import RunBusy, produce
+from dramafactory.tools.durable import CoordinationDB, LeaseLost
+from dramafactory.tools.durable.db import run_leases
+from dramafactory.tools.engine import Engine, build_engine
 from dramafactory.tools.text.base import TextBackendError
 
 from .events import EventLog
@@ -40,40 +51,86 @@ def default_context(run_dir: Path, settings: Settings) -> AgentContext:
 
 class RunService:
     def __init__(self, store: Store, settings: Settings, data_dir: Path, *, workers: int = 2,
-                 context_factory: ContextFactory = default_context):
+                 context_factory: ContextFactory = default_context, engine: Engine | None = None):
         self.store = store
         self.settings = settings
         self.data_dir = Path(data_dir)
         self.context_factory = context_factory
+        # the leases and the shot ledger live in the service's own database, so every process against it shares
+        # them (the store's URL with its password: render_as_string hides it by default)
+        self.coordination = CoordinationDB(store.engine.url.render_as_string(hide_password=False))
+        self.coordination.setup()
+        # no resident of its own: work run in this process uses its run's backends (graphs.work.local_run), so
+        # each run keeps the backends its context was built with; a Ray engine's workers build their own
+        self._own_engine = engine is None
+        self.engine = engine or build_engine(settings, lambda _role: None)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
         self._controls: dict[str, RunControl] = {}
         self._logs: dict[str, EventLog] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
-    def recover(self) -> list[str]:
+    def recover(self, *, watch: bool = True) -> list[str]:
         """Queued and running runs of a service that stopped: resume each from its last checkpoint (with the
-        decision a person made, if it was not applied yet)."""
+        decision a person made, if it was not applied yet). A run whose lease another live process holds is its
+        run: left alone. `watch`: keep looking every lease period for runs whose process died."""
         resumed = []
         for row in self.store.active_runs():
+            if row["id"] in self._controls or self._lease_live(row["id"]):
+                continue  # executing here, or held by another process
             if row["status"] == "cancelling":  # the drain did not finish before the stop: it is cancelled now
-                self.store.update_run(row["id"], status="cancelled")
+                self.store.update_run(row["id"], status="cancelled", only_if=("cancelling",))
                 continue
-            self.store.update_run(row["id"], status="queued")
-            self.resume_queued(row["id"])
-            resumed.append(row["id"])
+            if self.store.update_run(row["id"], status="queued", only_if=("queued", "running")):
+                self.resume_queued(row["id"])
+                resumed.append(row["id"])
         if resumed:
             log.info("resumed %d run(s) after a restart: %s", len(resumed), ", ".join(resumed))
+        if watch and self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, daemon=True, name="run-watcher")
+            self._watcher.start()
         return resumed
+
+    def _watch(self) -> None:
+        """A process that died mid-run leaves its runs "running" with a lease nobody renews: once the lease has
+        expired, take them over (a run that merely changed hands is skipped: its new holder renews)."""
+        ttl = self.settings.lease_ttl_s
+        while not self._stopping.wait(max(0.5, ttl / 3)):  # found within a third of a lease after it expired
+            try:
+                for row in self.store.active_runs():
+                    # a run set running a moment ago may not hold its lease yet: leave it a lease period
+                    if (row["status"] not in ("running", "cancelling") or row["id"] in self._controls
+                            or row["updated_at"] > time.time() - ttl or self._lease_live(row["id"])):
+                        continue
+                    if row["status"] == "cancelling":  # its drain died with its process: cancelled now
+                        self.store.update_run(row["id"], status="cancelled", only_if=("cancelling",))
+                    elif self.store.update_run(row["id"], status="queued", only_if=("running",)):
+                        log.warning("run %s: its process stopped renewing the lease; resuming it here", row["id"])
+                        self.resume_queued(row["id"])
+            except Exception:  # noqa: BLE001 - a database hiccup: look again next period
+                log.exception("looking for abandoned runs failed")
+
+    def _lease_live(self, run_id: str) -> bool:
+        c = run_leases.c
+        with self.coordination.engine.connect() as conn:
+            row = conn.execute(select(c.owner, c.lease_until).where(c.run_id == run_id)).first()
+            now = self.coordination.now(conn)
+        return row is not None and row.owner is not None and row.lease_until is not None and row.lease_until > now
 
     def close(self, wait: bool = True) -> None:
         """Stop taking work; drain the runs in flight (they finish their current nodes and stay resumable)."""
+        self._stopping.set()
         with self._lock:
             self._closed = True
             for control in self._controls.values():
                 control.request_drain("service stopping")
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        if self._own_engine:
+            self.engine.close()
+        self.coordination.close()
 
     # --- requests -----------------------------------------------------------------------------------------------
     def run_dir(self, tenant: str, run_id: str) -> Path:
@@ -170,14 +227,19 @@ class RunService:
         started = bool(self.store.saver.get_tuple({"configurable": {"thread_id": run_id}}))
         decided = self.store.unapplied_decision(run_id) if started else None
         ctx = self.context_factory(run_dir, self.settings)
+        if ctx.engine is None:
+            ctx.engine = self.engine
         concept = concept_of(request)
         try:
             outcome = produce(ctx, concept=None if started else concept, seed=request.get("seed", 0),
                               resume=started, decisions=decided["decision"] if decided else None,
                               checkpoints=request.get("checkpoints"), saver=self.store.saver, thread_id=run_id,
-                              control=control, on_event=events.graph_event)
-        except RunBusy:  # another process holds the run folder: it is that process's run now
+                              control=control, on_event=events.graph_event, coordination=self.coordination)
+        except RunBusy:  # another process holds the run's lease: it is that process's run now
             log.warning("run %s is being produced by another process", run_id)
+            return
+        except LeaseLost:  # taken over while it ran (this process stalled): the new holder owns its status
+            log.warning("run %s was taken over by another process", run_id)
             return
         except GraphDrained:
             if decided:

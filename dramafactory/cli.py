@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from .cli_cost import cost_command
 from .config import Settings
 from .errors import DramaError
+from .factory.cli import factory_command
 from .prices import Pricing
 from .schemas import SeriesConcept
 from .tools.text.base import TextBackendError
@@ -766,6 +767,7 @@ def eval_ab(
 
 # Commands that live in their own modules (cli.py would otherwise do several jobs).
 app.command("cost")(cost_command)
+app.command("factory")(factory_command)
 
 if __name__ == "__main__":
     app()

@@ -15,16 +15,29 @@ from dramafactory.agents.cinematographer.agent import revise
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.qc.agent import TakeUnderReview
 from dramafactory.agents.structured import stable_seed
-from dramafactory.schemas import Character, Location, SeriesBible, Shot, ShotList, Take
-from dramafactory.tools.accounting import measure
+from dramafactory.errors import DramaError
+from dramafactory.schemas import Character, Location, QCReport, SeriesBible, Shot, ShotList, Take
+from dramafactory.tools.durable import LeaseLost
+from dramafactory.tools.durable.shots import take_id
 from dramafactory.tools.image.base import ImageRequest
 
 from .artifacts import write_json
 from .assemble import best_take, episode_takes
 from .common import audit, checkpoint, emit, record_failed_call, record_image_call
-from .policy import TRANSIENT, render_budget
+from .policy import TRANSIENT, check_budget, render_budget
 from .review import Decision, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
+from .work import (
+    RENDER,
+    SCORE,
+    LocalRun,
+    claim_lapsed,
+    local_run,
+    measured_from,
+    request_to_json,
+    result_from_json,
+    take_parts,
+)
 
 
 def _shot_send(state: SeriesState, shot: Shot, attempt: int, feedback: str | None) -> Send:
@@ -52,35 +65,79 @@ def fan_out_shots(state: SeriesState) -> list[Send]:
 
 def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
+    check_budget(ctx, "render")  # a spent budget stops new work here, before anything is dispatched
     shot = Shot.model_validate(state["shot"])
     attempt = state.get("attempt", 0) + 1
     feedback = state.get("feedback")
     if feedback is not None:
         shot = revise(shot, feedback, attempt, state["seed"])
     emit(stage="render", status="start", shot=shot.id, attempt=attempt)
-    relative = Path("episodes") / f"{shot.episode:02d}" / "takes" / f"{shot.id}_a{attempt}.png"
+    stem = Path("episodes") / f"{shot.episode:02d}" / "takes" / f"{shot.id}_a{attempt}"
     request = ImageRequest(
         shot=shot, cast={n: Character.model_validate(state["cast"][n]) for n in shot.characters},
-        location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / relative,
+        location=Location.model_validate(state["location"]), seed=shot.seed, out_path=ctx.run_dir / f"{stem}.png",
         width=ctx.settings.width, height=ctx.settings.height, feedback=feedback,
         references={n: ctx.run_dir / p for n, p in (state.get("references") or {}).items()},
     )
-    try:
-        with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
-            result = ctx.image.render(request)
-    except Exception as exc:  # its own error row, then the node's retry
-        record_failed_call(ctx, rendered, exc, stage="render", backend=ctx.image.name,
-                           model=getattr(ctx.image, "model", ctx.image.name),
-                           version=getattr(ctx.image, "version", ""), shot=shot.id, attempt=attempt)
-        raise
-    record_image_call(ctx, result, rendered, stage="render", shot=shot.id, attempt=attempt)
+    done = _render_once(ctx, shot, attempt, request, str(stem))
+    result = result_from_json(done["result"])
     given = {n: p for n, p in (state.get("references") or {}).items() if f"reference:{n}" in result.conditioning}
-    take = Take(shot_id=shot.id, attempt=attempt, asset=str(relative), seed=shot.seed, backend=result.backend,
+    take = Take(shot_id=shot.id, attempt=attempt, asset=done["output"], seed=shot.seed, backend=result.backend,
                 model=result.model, conditioning=result.conditioning, references=given,
                 batch=result.batch, notes=result.notes, prompt=shot.prompt, seconds=round(result.seconds, 4),
                 changes=_changes(shot, state, attempt, feedback) + result.applied,
                 feedback_ignored=result.feedback_ignored)
     return {"shot": shot.model_dump(mode="json"), "attempt": attempt, "pending": take.model_dump(mode="json")}
+
+
+def _dispatch(ctx: AgentContext, role: str, fn: str, payload: dict, stalled=None) -> dict:  # noqa: ANN001
+    """Through the run's engine (this thread or a Ray worker), or inline for a context built without one."""
+    if ctx.engine is None:
+        from dramafactory.tools.engine.base import resolve
+
+        resident = ctx.qc_agent() if role == "qc" else ctx.image
+        # the run's memory for QC's face references, as produce() registers it for the engine's work
+        with local_run(payload["run_id"], LocalRun(resident=lambda _role: None, shots=ctx.shots, memory=ctx.memory)):
+            return resolve(fn)(resident, payload)
+    return ctx.engine.run(role, fn, payload, series=payload["run_id"], stalled=stalled)
+
+
+def _render_once(ctx: AgentContext, shot: Shot, attempt: int, request: ImageRequest, stem: str) -> dict:
+    """The take rendered (or reused) exactly once, with its ledger row: "call" for a render, "reuse" for a committed
+    take found intact, "discarded" for a render whose commit was refused (machine time spent all the same)."""
+    shots = ctx.shots
+    payload = {"run_id": shots.run_id if shots is not None else ctx.ledger.run_id,
+               "epoch": getattr(shots, "epoch", None), "db_url": shots.db.url if shots is not None else None,
+               "root": str(ctx.run_dir), "shot_id": shot.id, "take": attempt,
+               "take_id": take_id(take_parts(request, ctx.image)), "stem": stem,
+               "request": request_to_json(request, ctx.run_dir), "ttl_s": ctx.settings.shot_lease_ttl_s}
+    stalled = (lambda: claim_lapsed(shots, shot.id, attempt)) if shots is not None else None
+    fields = {"shot": shot.id, "attempt": attempt, "take_id": payload["take_id"]}
+    for _ in range(3):  # a refused commit: look again (another attempt committed it, or this run was taken over)
+        try:
+            done = _dispatch(ctx, "image", RENDER, payload, stalled)
+        except LeaseLost:  # this process lost the run: nothing of it is ours to record
+            raise
+        except Exception as exc:  # its own error row, then the node's retry
+            figures = getattr(exc, "df_figures", None) or {}
+            record_failed_call(ctx, measured_from(figures), exc, stage="render", backend=ctx.image.name,
+                               model=getattr(ctx.image, "model", ctx.image.name),
+                               version=getattr(ctx.image, "version", ""), **fields)
+            raise
+        result = result_from_json(done["result"])
+        if done["status"] == "reused":
+            ctx.ledger.record(stage="render", backend=result.backend, model=result.model or result.backend,
+                              kind="reuse", seconds=0.0, cpu_seconds=0.0, cpu_scope="thread", gpu_seconds=0.0,
+                              version=done.get("version", getattr(ctx.image, "version", "")), **fields)
+            return done
+        kind = {"rendered": "call", "discarded": "discarded"}[done["status"]]
+        record_image_call(ctx, result, measured_from(done), stage="render", kind=kind, claim=done["attempt"],
+                          **fields)
+        if done["status"] == "rendered":
+            return done
+        if ctx.lease is not None:
+            ctx.lease.check()  # LeaseLost: another process took this run over; stop here
+    raise DramaError(f"shot {shot.id} take {attempt}: every commit was refused", "resume the run")
 
 
 def _changes(shot: Shot, state: ShotState, attempt: int, feedback: str | None) -> list[str]:
@@ -116,10 +173,15 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     shot = Shot.model_validate(state["shot"])
     pending = Take.model_validate(state["pending"])
     cast = {n: Character.model_validate(c) for n, c in state["cast"].items()}
-    with measure("thread") as scored:
-        report = ctx.qc_agent().score(_under_review(ctx, pending, shot, cast=cast, series=state["series"],
-                                                   location=Location.model_validate(state["location"])))
-    ctx.ledger.record_measured(scored, stage="qc", backend="qc", model="scorers", shot=shot.id,
+    looks = _references(ctx, state["series"], shot.characters)
+    payload = {"run_id": ctx.shots.run_id if ctx.shots is not None else ctx.ledger.run_id,
+               "root": str(ctx.run_dir), "path": pending.asset, "shot": shot.model_dump(mode="json"),
+               "location": state["location"], "cast": {n: c.model_dump(mode="json") for n, c in cast.items()},
+               "references": {n: c.model_dump(mode="json") if c else None for n, c in looks.items()},
+               "backend": pending.backend, "series": state["series"]}
+    scored = _dispatch(ctx, "qc", SCORE, payload)
+    report = QCReport.model_validate(scored["report"])
+    ctx.ledger.record_measured(measured_from(scored), stage="qc", backend="qc", model="scorers", shot=shot.id,
                                attempt=pending.attempt, passed=report.passed)
     take = pending.model_copy(update={"qc": report, "accepted": report.passed,
                                       "shot": shot.model_dump(mode="json")})

@@ -47,7 +47,8 @@ def render_rows(run_dir: Path, stage: str = "render") -> list[dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    return [r for r in rows if r["stage"] == stage]
+    # calls only: a reused take ("reuse") and a refused commit ("discarded") share the render stage
+    return [r for r in rows if r["stage"] == stage and r.get("kind", "call") == "call"]
 
 
 def test_bible_edit_then_script_approval_runs_to_a_finished_episode(client, tmp_path):

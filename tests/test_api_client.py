@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = "openapi-python-client==0.29.1"
 PACKAGE = "dramafactory_client"
 OPERATIONS = {"create_series", "list_series", "get_series", "stream_events", "cancel_series", "resume_series",
-              "list_artifacts", "get_artifact", "list_reviews", "get_review", "decide_review", "health", "create_plan"}
+              "list_artifacts", "get_artifact", "list_reviews", "get_review", "decide_review", "health", "create_plan", "factory_figures"}
 
 
 def openapi() -> dict:

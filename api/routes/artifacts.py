@@ -18,7 +18,8 @@ from .series import NOT_FOUND, owned_run
 
 router = APIRouter(prefix="/series", tags=["artifacts"])
 HIDDEN_DIRS = {"memory"}
-HIDDEN_FILES = {".lock", "state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite-journal"}
+HIDDEN_FILES = {".lock", "state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite-journal",
+                "coordination.sqlite", "coordination.sqlite-wal", "coordination.sqlite-shm", "coordination.sqlite-journal"}
 TYPES = {".srt": "application/x-subrip", ".jsonl": "application/x-ndjson", ".json": "application/json",
          ".mp4": "video/mp4", ".wav": "audio/wav", ".png": "image/png", ".jpg": "image/jpeg", ".html": "text/html",
          ".yaml": "application/yaml", ".txt": "text/plain"}

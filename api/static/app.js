@@ -3,6 +3,7 @@
 import { getKey, on, setKey } from './api.js';
 import * as dashboard from './dashboard.js';
 import { $, h, replace } from './dom.js';
+import * as factory from './factory.js';
 import * as reviews from './reviews.js';
 
 const COUNT_POLL_MS = 4000;
@@ -44,8 +45,10 @@ function route() {
   if (current === 'runs') {
     reviews.hide();
     dashboard.show(ident);
+    factory.show();
   } else {
     dashboard.hide();
+    factory.hide();
     reviews.show(ident);
   }
   document.title = current === 'runs' ? 'dramafactory · runs' : 'dramafactory · reviews';
@@ -55,6 +58,7 @@ function restart() {
   // a new key: everything is read again with it (the pages forget what the old key showed)
   dashboard.hide();
   reviews.hide();
+  factory.hide();
   for (const id of ['#runs', '#reviews']) replace($(id));
   const target = location.hash.startsWith('#/reviews') ? '#/reviews' : '#/runs';
   if (location.hash === target) route();

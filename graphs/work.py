@@ -1,0 +1,367 @@
+"""The work the graph hands to its engine (tools/engine): render one take, score one take. These functions run
+where the engine puts them (the graph's own thread, or a Ray worker on another host), so everything they are given
+travels as JSON in the payload, and everything they need beyond it comes from the role's resident object (the
+image backend, the QC agent) or from the coordination database named in the payload.
+
+Exactly once: a take is content-addressed (take_id: the hash of everything that changes the picture), claimed in
+the shot ledger (the claim's attempt number is the fencing token), rendered to a file of its own attempt, and
+committed only while that attempt is still the current one; a stale or retried attempt's commit is refused and its
+file deleted, so a committed take is never overwritten, and a committed take whose file is intact is reused.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dramafactory.config import Settings
+from dramafactory.schemas import Character, Location, QCReport, Shot
+from dramafactory.tools.accounting import Measured, measure
+from dramafactory.tools.image.base import FigureBox, ImageRequest, ImageResult
+
+BUILDER = "dramafactory.graphs.work:build_role"  # the Ray engine builds each worker's residents with this
+RENDER = "dramafactory.graphs.work:render_take"
+SCORE = "dramafactory.graphs.work:score_take"
+
+
+def build_role(role: str, settings: Settings) -> Any:
+    """A role's resident object, built once per Ray worker or actor from the settings (the registry chooses the
+    backend, as it does for the orchestrator)."""
+    from dramafactory.tools import registry
+
+    if role == "qc":
+        from dramafactory.agents.qc.agent import QCAgent
+
+        # QC asks the image backend for its people-scorer: the same backend the renderer uses
+        return QCAgent(settings, image=registry.build("image", settings))
+    if role in ("image", "speech", "video"):
+        return registry.build(role, settings)
+    raise ValueError(f"no resident for role {role!r}")
+
+
+# --- the runs of this process: an engine shared by many runs (the service) is given no resident of its own; work
+# that runs here uses its run's own backends, shot ledger and memory (found by the payload's run id) ------------
+
+@dataclass
+class LocalRun:
+    resident: Any  # role -> the run's backend (a callable)
+    shots: Any = None  # the run's ShotLedger (its epoch included)
+    memory: Any = None  # the run's CharacterMemory (QC reads face references from it)
+
+
+_LOCAL: dict[str, LocalRun] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+@contextmanager
+def local_run(run_id: str, run: LocalRun) -> Iterator[None]:
+    with _LOCAL_LOCK:
+        _LOCAL[run_id] = run
+    try:
+        yield
+    finally:
+        with _LOCAL_LOCK:
+            if _LOCAL.get(run_id) is run:
+                del _LOCAL[run_id]
+
+
+def resident_for(given: Any, role: str, payload: dict) -> Any:
+    """The backend a work function uses: the engine's resident (a Ray worker's own), else, for an engine shared by
+    the runs of this process (the service's, given no residents), the run's own by the payload's run_id."""
+    if given is not None:
+        return given
+    local = _LOCAL.get(payload.get("run_id", ""))
+    if local is None:
+        raise RuntimeError(f"no {role} backend for run {payload.get('run_id')!r} in this process")
+    return local.resident(role)
+
+
+# --- JSON forms of the request and the result (the payload may cross a process boundary) -------------------------
+
+def request_to_json(request: ImageRequest, root: Path) -> dict:
+    """Paths relative to the run folder where they lie in it, so a worker that mounts it elsewhere can resolve
+    them against its own root."""
+    def rel(path: Path) -> str:
+        path = Path(path)
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+    return {"shot": request.shot.model_dump(mode="json"),
+            "cast": {n: c.model_dump(mode="json") for n, c in request.cast.items()},
+            "location": request.location.model_dump(mode="json"), "seed": request.seed,
+            "out_path": rel(request.out_path), "width": request.width, "height": request.height,
+            "feedback": request.feedback, "references": {n: rel(p) for n, p in request.references.items()}}
+
+
+def request_from_json(data: dict, root: Path) -> ImageRequest:
+    return ImageRequest(shot=Shot.model_validate(data["shot"]),
+                        cast={n: Character.model_validate(c) for n, c in data["cast"].items()},
+                        location=Location.model_validate(data["location"]), seed=data["seed"],
+                        out_path=root / data["out_path"], width=data["width"], height=data["height"],
+                        feedback=data["feedback"], references={n: root / p for n, p in data["references"].items()})
+
+
+def result_to_json(result: ImageResult) -> dict:
+    data = asdict(result)
+    data["path"] = str(result.path)
+    data["figures"] = [{"name": f.name, "box": list(f.box), "face_box": list(f.face_box)} for f in result.figures]
+    return data
+
+
+def result_from_json(data: dict) -> ImageResult:
+    figures = [FigureBox(f["name"], tuple(f["box"]), tuple(f["face_box"])) for f in data.get("figures", [])]
+    known = set(ImageResult.__dataclass_fields__)
+    return ImageResult(**{**{k: v for k, v in data.items() if k in known}, "path": Path(data["path"]),
+                          "figures": figures})
+
+
+def measured_from(figures: dict) -> Measured:
+    """The Measured a work function's figures stand for (the ledger helpers take one)."""
+    return Measured(figures.get("cpu_scope") or "thread", started_at=figures.get("started", time.time()),
+                    wall_seconds=figures.get("wall_seconds", 0.0), cpu_seconds=figures.get("cpu_seconds", 0.0))
+
+
+def _figures(measured: Measured) -> dict:
+    return {"wall_seconds": measured.wall_seconds, "cpu_seconds": measured.cpu_seconds,
+            "cpu_scope": measured.scope, "started": measured.started_at}
+
+
+def take_parts(request: ImageRequest, backend: Any) -> dict:
+    """Everything that changes the picture, nothing that does not (not the run folder, not a time): the shot spec
+    (prompt, seed, framing, who is in it), the backend and its model and version, the size, the feedback, the
+    reference sheets' contents and the looks and location the request carries."""
+    from dramafactory.tools.durable.shots import file_sha256
+
+    references = {}
+    for name, path in sorted(request.references.items()):
+        references[name] = file_sha256(path) if Path(path).is_file() else "missing"
+    return {"shot": request.shot.model_dump(mode="json"), "seed": request.seed,
+            "backend": backend.name, "model": getattr(backend, "model", backend.name),
+            "version": getattr(backend, "version", ""), "width": request.width, "height": request.height,
+            "feedback": request.feedback, "references": references,
+            "cast": {n: c.model_dump(mode="json") for n, c in sorted(request.cast.items())},
+            "location": request.location.model_dump(mode="json")}
+
+
+# --- the shot ledger as seen by a worker ---------------------------------------------------------------------------
+
+_DBS: dict[str, Any] = {}
+_DBS_LOCK = threading.Lock()
+POLL_S = 0.5  # how often a worker waiting on another's live claim looks again
+
+
+def _ledger(payload: dict) -> Any:
+    """The run's ShotLedger: the orchestrator's own in this process, else one opened on the payload's database
+    (once per process: a Ray worker renders many takes)."""
+    if not payload.get("db_url"):
+        return None
+    local = _LOCAL.get(payload["run_id"])
+    if local is not None and local.shots is not None and getattr(local.shots, "epoch", None) == payload["epoch"]:
+        return local.shots
+    from dramafactory.tools.durable.db import CoordinationDB
+    from dramafactory.tools.durable.shots import ShotLedger
+
+    with _DBS_LOCK:
+        db = _DBS.get(payload["db_url"])
+        if db is None:
+            db = _DBS[payload["db_url"]] = CoordinationDB(payload["db_url"])
+            db.setup()
+    return ShotLedger(db, payload["run_id"], epoch=payload["epoch"])
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class _ClaimKeeper:
+    """Renews the claims of the renders in flight in this process every ttl/4, so a long render keeps its claim and
+    a dead worker's claim runs out (and is taken over) a ttl after its last renewal. One thread for all renders: a
+    thread started and joined per take would cost more than the bookkeeping of an instant render."""
+
+    def __init__(self) -> None:
+        self._claims: dict[int, list] = {}  # token -> [ledger, shot, take, attempt, ttl_s, next renewal]
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._tokens = iter(range(1 << 62))
+
+    @contextmanager
+    def holding(self, ledger: Any, shot: str, take: int, attempt: int, ttl_s: float) -> Iterator[None]:
+        with self._cond:
+            token = next(self._tokens)
+            self._claims[token] = [ledger, shot, take, attempt, ttl_s, time.monotonic() + ttl_s / 4]
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="claim-keeper")
+                self._thread.start()
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._claims.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [(t, c) for t, c in self._claims.items() if c[5] <= now]
+                for _, claim in due:
+                    claim[5] = now + claim[4] / 4
+                if not due:
+                    wait = min((c[5] for c in self._claims.values()), default=now + 1.0) - now
+                    self._cond.wait(timeout=max(0.01, wait))
+                    continue
+            for token, (ledger, shot, take, attempt, ttl_s, _) in due:  # outside the lock: database round trips
+                try:
+                    if not ledger.renew(shot, take, attempt, ttl_s):
+                        with self._cond:  # taken over: the commit will be refused, nothing to keep alive
+                            self._claims.pop(token, None)
+                except Exception:  # noqa: BLE001 - a database hiccup: the next round tries again
+                    continue
+
+
+_KEEPER = _ClaimKeeper()
+
+
+def _fresh_keeper() -> None:
+    global _KEEPER
+    _KEEPER = _ClaimKeeper()  # a forked child has none of the parent's threads, and maybe a lock held by one
+
+
+os.register_at_fork(after_in_child=_fresh_keeper)
+
+
+def render_take(image_backend: Any, payload: dict) -> dict:
+    """Render one take exactly once (see the module's docstring). Payload: run_id, epoch, db_url (None: no shot
+    ledger, render straight to the take's path as before the ledger), root (the run folder), shot_id, take (the
+    QC take number), take_id, stem (the take's path without suffix, run-relative), request (request_to_json),
+    ttl_s (the claim's lease). Returns {"status": "rendered" | "reused" | "discarded", "output", "sha256",
+    "take_id", "attempt", "result" (result_to_json), and for a render its wall/CPU figures}."""
+    from dramafactory.tools.durable.shots import file_sha256
+
+    backend = resident_for(image_backend, "image", payload)
+    root = Path(payload["root"])
+    request = request_from_json(payload["request"], root)
+    shot, take, take_id = payload["shot_id"], payload["take"], payload["take_id"]
+    ledger = _ledger(payload)
+    if ledger is None:
+        output = f"{payload['stem']}.png"
+        result, figures = _render(backend, replace(request, out_path=root / output))
+        return {"status": "rendered", "output": output, "sha256": file_sha256(root / output), "take_id": take_id,
+                "attempt": 0, "result": result_to_json(result), "version": getattr(backend, "version", ""),
+                **figures}
+    ttl = float(payload.get("ttl_s", 60.0))
+    while True:
+        row = ledger.committed(shot, take, take_id, root)
+        if row is not None:
+            _check_epoch(ledger)  # an orchestrator that lost its run takes nothing more from it
+            ledger.mark_reused(shot, take)
+            return {"status": "reused", "output": row["output"], "sha256": row["sha256"], "take_id": take_id,
+                    "attempt": row["attempt"], "result": row["result"]}
+        attempt = ledger.claim(shot, take, take_id, worker=worker_name(), ttl_s=ttl)
+        if attempt is not None:
+            break
+        _check_epoch(ledger)  # refused for a moved-on epoch: waiting would never end
+        time.sleep(min(POLL_S, ttl / 4))  # another worker's live claim: wait for it to commit or run out
+    output = f"{payload['stem']}.c{attempt}.png"  # attempt-specific: a stale attempt never writes over this one
+    with _KEEPER.holding(ledger, shot, take, attempt, ttl):
+        try:
+            result, figures = _render(backend, replace(request, out_path=root / output))
+        except BaseException:
+            _abandon(ledger, shot, take, attempt)
+            raise
+    digest = file_sha256(root / output)
+    answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt,
+              "result": result_to_json(result), "version": getattr(backend, "version", ""), **figures}
+    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result=answer["result"]):
+        return {"status": "rendered", **answer}
+    # refused: another attempt committed first, or the run's epoch moved on (this orchestrator lost the run)
+    (root / output).unlink(missing_ok=True)
+    return {"status": "discarded", **answer, "output": None}
+
+
+def claim_lapsed(ledger: Any, shot_id: str, take: int) -> bool:
+    """For the engine's `stalled`: True only when a worker claimed the take and its claim ran out (it died or
+    stalled), so the work should be submitted again. Not ShotLedger.claim_expired, which is also True before any
+    claim (the work may still wait in the cluster's queue: submitting it again then only duplicates it)."""
+    from sqlalchemy import select
+
+    from dramafactory.tools.durable.db import shots
+
+    c = shots.c
+    with ledger.db.engine.connect() as conn:
+        row = conn.execute(select(c.state, c.lease_until, ledger.db.now_sql().label("now"))
+                           .where(c.run_id == ledger.run_id, c.shot_id == shot_id, c.take == take)).first()
+    return row is not None and row.state == "rendering" and row.lease_until is not None and row.lease_until < row.now
+
+
+def _check_epoch(ledger: Any) -> None:
+    """LeaseLost when the run's lease has moved to another epoch than the one this work was dispatched under (its
+    claims and commits are refused by the database already; this stops the work instead of waiting on them)."""
+    if ledger.epoch is None:
+        return
+    from sqlalchemy import select
+
+    from dramafactory.tools.durable import LeaseLost
+    from dramafactory.tools.durable.db import run_leases
+
+    with ledger.db.engine.connect() as conn:
+        epoch = conn.execute(select(run_leases.c.epoch).where(run_leases.c.run_id == ledger.run_id)).scalar()
+    if epoch != ledger.epoch:
+        raise LeaseLost(f"run {ledger.run_id}: epoch {ledger.epoch} is no longer current (now {epoch})",
+                        "this orchestrator must stop; the run continues under its new holder")
+
+
+def _render(backend: Any, request: ImageRequest) -> tuple[ImageResult, dict]:
+    try:
+        with measure("thread") as rendered:  # the storyboard draws in this thread; parallel shots do not blur it
+            result = backend.render(request)
+    except Exception as exc:
+        exc.df_figures = _figures(rendered)  # the caller's error row: a failed call is machine time spent too
+        raise
+    return result, _figures(rendered)
+
+
+def _abandon(ledger: Any, shot: str, take: int, attempt: int) -> None:
+    """A render that raised gives its claim up at once, so the graph's retry can claim again without waiting out
+    the lease (a claim renewed for 0 s has run out)."""
+    release = getattr(ledger, "release", None)
+    try:
+        if release is not None:
+            release(shot, take, attempt)
+        else:
+            ledger.renew(shot, take, attempt, 0.0)
+    except Exception:  # noqa: BLE001 - the claim then runs out on its own
+        pass
+
+
+def score_take(qc_agent: Any, payload: dict) -> dict:
+    """Score one take with the QC agent. Pure: it reads the take's file and writes nothing, so running it twice is
+    harmless and it needs no ledger. Payload: run_id, root, path (run-relative), shot, location, cast, references
+    (name -> Character or None), backend, series. Returns {"report": QCReport JSON, wall/CPU figures}."""
+    from dramafactory.agents.qc.agent import TakeUnderReview
+
+    agent = resident_for(qc_agent, "qc", payload)
+    root = Path(payload["root"])
+    local = _LOCAL.get(payload.get("run_id", ""))
+    if local is not None and local.memory is not None:
+        faces: Any = local.memory.references
+    else:  # a worker elsewhere opens the run's memory only if a face is read
+        def faces() -> Any:
+            from dramafactory.memory.characters import CharacterMemory
+
+            return CharacterMemory(root / "memory").references()
+    review = TakeUnderReview(
+        path=root / payload["path"], shot=Shot.model_validate(payload["shot"]),
+        location=Location.model_validate(payload["location"]),
+        cast={n: Character.model_validate(c) for n, c in payload["cast"].items()},
+        references={n: None if c is None else Character.model_validate(c) for n, c in payload["references"].items()},
+        backend=payload["backend"], series=payload["series"], faces=faces)
+    with measure("thread") as scored:
+        report: QCReport = agent.score(review)
+    return {"report": report.model_dump(mode="json"), **_figures(scored)}
