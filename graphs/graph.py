@@ -1,5 +1,5 @@
 """The series graph's topology: director → (bible review) → reference sheets → writer → (script review) →
-cinematographer → shots (Send fan-out, one render/QC subgraph per shot; graphs/shots.py) → the episode's QC loop →
+cinematographer → shots (Send fan-out, one render/QC node per shot; graphs/shots.py) → the episode's QC loop →
 voices → clips (Send fan-out per shot, where a video backend is configured; graphs/clips.py) → assemble → next
 episode or summary.
 
@@ -18,7 +18,7 @@ from .clips import clip, fan_out_clips
 from .nodes import assemble, cinematographer, director, review_bible, review_script, summary, voices, writer
 from .policy import TRANSIENT, next_episode
 from .references import reference_sheets
-from .shots import build_shot_graph, fan_out_shots, retry_or_review, review_shots, review_takes
+from .shots import fan_out_shots, retry_or_review, review_shots, review_takes, shot
 from .state import SeriesState
 
 
@@ -27,7 +27,7 @@ def build_series_graph() -> StateGraph:
     graph.add_node("director", director, retry_policy=TRANSIENT)
     graph.add_node("writer", writer, retry_policy=TRANSIENT)
     graph.add_node("cinematographer", cinematographer, retry_policy=TRANSIENT)
-    graph.add_node("shot", build_shot_graph())
+    graph.add_node("shot", shot, retry_policy=TRANSIENT)
     graph.add_node("review_takes", review_takes)
     graph.add_node("review_shots", review_shots, destinations=("shot", "voices"))
     graph.add_node("review_bible", review_bible, destinations=("director", "references"))

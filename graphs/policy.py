@@ -20,7 +20,7 @@ from .state import SeriesState
 
 T = TypeVar("T")
 
-# Transient failures are retried by LangGraph; a QC failure is not an exception and loops inside the shot subgraph.
+# Transient failures are retried by LangGraph; a QC failure is not an exception and loops through the episode's QC review (graphs/shots.py).
 TRANSIENT = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=(TextBackendError, TimeoutError,
                                                                           ConnectionError))
 

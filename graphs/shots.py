@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
@@ -24,7 +23,7 @@ from dramafactory.tools.image.base import ImageRequest
 from .artifacts import write_json
 from .assemble import best_take, episode_takes
 from .common import audit, checkpoint, emit, record_failed_call, record_image_call
-from .policy import TRANSIENT, check_budget, render_budget
+from .policy import check_budget, render_budget
 from .review import Decision, check_shot_decisions
 from .state import SeriesState, ShotOutput, ShotState
 from .work import (
@@ -60,7 +59,7 @@ def fan_out_shots(state: SeriesState) -> list[Send]:
     return [_shot_send(state, shot, 0, None) for shot in ShotList.model_validate(state["shotlist"]).shots]
 
 
-# --- the per-shot subgraph: render → qc. The retry loop runs at the episode level (review_takes), where the
+# --- the per-shot node: render → qc. The retry loop runs at the episode level (review_takes), where the
 # episode's render budget and the checks across shots (a duplicate of the previous shot) can be seen. ----------
 
 def render(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
@@ -190,14 +189,14 @@ def qc(state: ShotState, runtime: Runtime[AgentContext]) -> dict:
     return {"takes": [take.model_dump(mode="json")]}
 
 
-def build_shot_graph():
-    graph = StateGraph(ShotState, context_schema=AgentContext, output_schema=ShotOutput)
-    graph.add_node("render", render, retry_policy=TRANSIENT)
-    graph.add_node("qc", qc)
-    graph.add_edge(START, "render")
-    graph.add_edge("render", "qc")
-    graph.add_edge("qc", END)
-    return graph.compile()
+def shot(state: ShotState, runtime: Runtime[AgentContext]) -> ShotOutput:
+    """One shot's take: render, then QC. One graph node, not a subgraph of two: a subgraph writes its own
+    checkpoints per step and per branch (four writes per shot), and at a thousand shots those serialised writes
+    were most of the framework's time. The take itself is durable in the shot ledger, not in a checkpoint: a node
+    re-run after a crash finds its committed take there and reuses it (graphs/work.py), so nothing is rendered or
+    billed twice. A transient failure retries the node; its committed render is reused, only QC runs again."""
+    rendered = render(state, runtime)
+    return qc({**state, **rendered}, runtime)
 
 
 # --- the episode's QC loop: checks across shots, then a retry for each failed shot while attempts and budget last -

@@ -52,7 +52,7 @@ class ShotState(TypedDict, total=False):
     attempt: int
     pending: dict  # the take just rendered, waiting for QC
     references: dict  # name -> run-relative path of the visible characters' accepted reference sheets
-    takes: Annotated[list[dict], operator.add]
+    takes: list[dict]  # the Send's empty list; the node's output goes to SeriesState.takes (merge_takes)
 
 
 class ShotOutput(TypedDict):

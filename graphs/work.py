@@ -22,13 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from dramafactory.config import Settings
-from dramafactory.schemas import Character, Location, QCReport, Shot
+from dramafactory.schemas import Character, Location, QCReport, Shot, Voice
 from dramafactory.tools.accounting import Measured, measure
 from dramafactory.tools.image.base import FigureBox, ImageRequest, ImageResult
+from dramafactory.tools.speech.base import SpeechRequest, SpeechResult
+from dramafactory.tools.video.base import ClipRequest, ClipResult
 
 BUILDER = "dramafactory.graphs.work:build_role"  # the Ray engine builds each worker's residents with this
 RENDER = "dramafactory.graphs.work:render_take"
 SCORE = "dramafactory.graphs.work:score_take"
+SPEAK = "dramafactory.graphs.work:speak_line"
+ANIMATE = "dramafactory.graphs.work:animate_clip"
 
 
 def build_role(role: str, settings: Settings) -> Any:
@@ -257,16 +261,20 @@ def render_take(image_backend: Any, payload: dict) -> dict:
                 **figures}
     ttl = float(payload.get("ttl_s", 60.0))
     while True:
+        # Claim first: a take rendered for the first time (the common case) costs one statement; only a refused
+        # claim asks whether the take is committed already (a resumed run's reuse) or held by a live claim.
+        attempt = ledger.claim(shot, take, take_id, worker=worker_name(), ttl_s=ttl)
+        if attempt is not None:
+            break
         row = ledger.committed(shot, take, take_id, root)
         if row is not None:
             _check_epoch(ledger)  # an orchestrator that lost its run takes nothing more from it
             ledger.mark_reused(shot, take)
             return {"status": "reused", "output": row["output"], "sha256": row["sha256"], "take_id": take_id,
                     "attempt": row["attempt"], "result": row["result"]}
-        attempt = ledger.claim(shot, take, take_id, worker=worker_name(), ttl_s=ttl)
-        if attempt is not None:
-            break
         _check_epoch(ledger)  # refused for a moved-on epoch: waiting would never end
+        if ledger.claim_expired(shot, take):  # found damaged (reset to pending) or lapsed just now: claim again
+            continue
         time.sleep(min(POLL_S, ttl / 4))  # another worker's live claim: wait for it to commit or run out
     output = f"{payload['stem']}.c{attempt}.png"  # attempt-specific: a stale attempt never writes over this one
     with _KEEPER.holding(ledger, shot, take, attempt, ttl):
@@ -365,3 +373,86 @@ def score_take(qc_agent: Any, payload: dict) -> dict:
     with measure("thread") as scored:
         report: QCReport = agent.score(review)
     return {"report": report.model_dump(mode="json"), **_figures(scored)}
+
+
+# --- speech and clips: one line spoken, one clip attempt animated. Neither needs the shot ledger: a voice line is
+# cheap and its file is simply written again, and a clip is keyed by its keyframe take in the graph's state. -------
+
+def _relative(path: Path, root: Path) -> str:
+    """Run-relative where the path lies in the run folder (as request_to_json does), so a worker that mounts the
+    folder elsewhere resolves it against its own root; else as given."""
+    path = Path(path)
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def speech_request_to_json(request: SpeechRequest, root: Path) -> dict:
+    return {"text": request.text, "voice": request.voice.model_dump(mode="json"),
+            "out_path": _relative(request.out_path, root), "emotion": request.emotion}
+
+
+def speech_request_from_json(data: dict, root: Path) -> SpeechRequest:
+    return SpeechRequest(text=data["text"], voice=Voice.model_validate(data["voice"]), out_path=root / data["out_path"],
+                         emotion=data["emotion"])
+
+
+def speech_result_to_json(result: SpeechResult, root: Path) -> dict:
+    return {**asdict(result), "path": _relative(result.path, root)}
+
+
+def speech_result_from_json(data: dict, root: Path) -> SpeechResult:
+    known = set(SpeechResult.__dataclass_fields__)
+    return SpeechResult(**{**{k: v for k, v in data.items() if k in known}, "path": root / data["path"]})
+
+
+def clip_request_to_json(request: ClipRequest, root: Path) -> dict:
+    return {"shot": request.shot.model_dump(mode="json"), "keyframe": _relative(request.keyframe, root),
+            "prompt": request.prompt, "seed": request.seed, "duration_s": request.duration_s,
+            "out_path": _relative(request.out_path, root), "width": request.width, "height": request.height}
+
+
+def clip_request_from_json(data: dict, root: Path) -> ClipRequest:
+    return ClipRequest(shot=Shot.model_validate(data["shot"]), keyframe=root / data["keyframe"],
+                       prompt=data["prompt"], seed=data["seed"], duration_s=data["duration_s"],
+                       out_path=root / data["out_path"], width=data["width"], height=data["height"])
+
+
+def clip_result_to_json(result: ClipResult, root: Path) -> dict:
+    return {**asdict(result), "path": _relative(result.path, root), "notes": list(result.notes)}
+
+
+def clip_result_from_json(data: dict, root: Path) -> ClipResult:
+    known = set(ClipResult.__dataclass_fields__)
+    return ClipResult(**{**{k: v for k, v in data.items() if k in known}, "path": root / data["path"],
+                         "notes": list(data.get("notes", []))})
+
+
+def speak_line(speech_backend: Any, payload: dict) -> dict:
+    """Speak one dialogue line. Payload: run_id, root (the run folder), line (its id), request
+    (speech_request_to_json). Returns {"result": speech_result_to_json, wall/CPU figures}; the orchestrator writes
+    the ledger rows (graphs/nodes.py voices), so they read as they did before the engine."""
+    backend = resident_for(speech_backend, "speech", payload)
+    root = Path(payload["root"])
+    request = speech_request_from_json(payload["request"], root)
+    # Process scope: piper runs on onnxruntime's threads, espeak-ng in a child process. Right on a Ray worker too
+    # (a pooled worker runs one task at a time); the orchestrator runs lines in parallel only there.
+    with measure("process") as spoken:
+        result = backend.synthesize(request)
+    return {"result": speech_result_to_json(result, root), **_figures(spoken)}
+
+
+def animate_clip(video_backend: Any, payload: dict) -> dict:
+    """Animate one clip attempt. Payload: run_id, root, request (clip_request_to_json). Returns {"result":
+    clip_result_to_json, "load_seconds" (the pipeline's load not yet reported: only the process that loaded it
+    knows), the caller's-thread wall/CPU figures (the ledger's fallback where the backend measured nothing)}. A
+    failure carries those figures as `df_figures`, as a render's does: a failed clip is machine time spent too."""
+    backend = resident_for(video_backend, "video", payload)
+    root = Path(payload["root"])
+    request = clip_request_from_json(payload["request"], root)
+    try:
+        with measure("thread") as spent:
+            result = backend.animate(request)
+    except Exception as exc:
+        exc.df_figures = _figures(spent)
+        raise
+    load = getattr(backend, "take_load_seconds", lambda: 0.0)()
+    return {"result": clip_result_to_json(result, root), "load_seconds": load, **_figures(spent)}

@@ -36,8 +36,10 @@ class CharacterMemory:
         self._collection = self._client.get_or_create_collection(
             COLLECTION, embedding_function=self._ef, metadata={"hnsw:space": "cosine"}
         )
+        self._canonical: dict[tuple[str, str], Character] = {}  # canonical() reads, until register() changes them
 
     def register(self, characters: list[Character], series: str) -> None:
+        self._canonical.clear()
         self._collection.upsert(
             ids=[self._id(series, c.name) for c in characters],
             documents=[canonical_description(c) for c in characters],
@@ -54,10 +56,17 @@ class CharacterMemory:
         return self._references
 
     def canonical(self, series: str, name: str) -> Character:
-        found = self._collection.get(ids=[self._id(series, name)], include=["metadatas"])
-        if not found["ids"]:
-            raise KeyError(f"no canonical look for {name!r} in series {series!r}")
-        return Character.model_validate_json(found["metadatas"][0]["character"])
+        """The character's canonical look. Kept in memory after the first read (until register() changes the
+        looks): QC and every take's id ask for the looks of each shot's people, and a store read per ask was a
+        few ms per shot at a thousand shots."""
+        key = (series, name)
+        cached = self._canonical.get(key)
+        if cached is None:
+            found = self._collection.get(ids=[self._id(series, name)], include=["metadatas"])
+            if not found["ids"]:
+                raise KeyError(f"no canonical look for {name!r} in series {series!r}")
+            cached = self._canonical[key] = Character.model_validate_json(found["metadatas"][0]["character"])
+        return cached.model_copy(deep=True)
 
     def search(self, series: str, description: str, k: int = 3) -> list[tuple[str, float]]:
         """Characters whose canonical description is nearest to `description`, with cosine distance."""

@@ -62,7 +62,7 @@ class RunLease:
         """Take the lease and return the new epoch; RunBusy when another owner's lease is still live."""
         self.db.setup()
         c = run_leases.c
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             # the row may not exist yet: insert it free (epoch 0) so that the UPDATE below is the only decision,
             # even when two acquirers arrive at once (the second insert does nothing)
             self.db.insert_absent(conn, run_leases, {"run_id": self.run_id, "epoch": 0, "owner": None,
@@ -92,7 +92,7 @@ class RunLease:
             return False
         c = run_leases.c
         now = self.db.now_sql()
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             done = conn.execute(update(run_leases)
                                 .where(c.run_id == self.run_id, c.epoch == self.epoch, c.owner == self.owner)
                                 .values(lease_until=now + self.ttl_s, updated_at=now)).rowcount == 1
@@ -125,7 +125,7 @@ class RunLease:
         if self.epoch is None:
             return
         c = run_leases.c
-        with self.db.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(update(run_leases).where(c.run_id == self.run_id, c.epoch == self.epoch,
                                                   c.owner == self.owner)
                          .values(owner=None, lease_until=None, updated_at=time.time()))
