@@ -68,6 +68,7 @@ shots = Table(
     Column("state", String(10), nullable=False, default="pending"),  # pending | rendering | done
     Column("attempt", Integer, nullable=False, default=0),  # +1 on every claim: the shot's fencing token
     Column("worker", String(200)),
+    Column("epoch", Integer),  # the run lease's epoch of the claim: a claim of an older orchestrator is void
     Column("lease_until", Float),
     Column("output", Text),  # relative to the run folder
     Column("sha256", String(64)),

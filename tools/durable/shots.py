@@ -65,18 +65,25 @@ def _claim_sql(kind: str, fenced: bool) -> TextClause:
     now, run, fence = _sql_parts(kind, fenced)
     shot, take_id, worker = (f"CAST(:{n} AS VARCHAR)" for n in ("shot_id", "take_id", "worker"))
     take, ttl = "CAST(:take AS INTEGER)", "CAST(:ttl AS DOUBLE PRECISION)"
+    epoch = "CAST(:epoch AS INTEGER)"
+    # A claim made under an older epoch belongs to an orchestrator that lost the run (killed, or taken over): its
+    # commit is refused by the fence, so the take is claimable at once instead of after its lease runs out (a
+    # resumed run would otherwise wait shot_lease_ttl_s for every take that was in flight at the kill).
+    older = f"\n{' ' * 46}OR df_shots.epoch IS NULL OR df_shots.epoch <> {epoch}" if fenced else ""
     cleared = ", ".join(f"{c} = CASE WHEN df_shots.state = 'done' THEN NULL ELSE df_shots.{c} END"
                         for c in _CLEARED)
     return text(f"""
-        INSERT INTO df_shots (run_id, shot_id, take, take_id, state, attempt, worker, lease_until, reused, corrupt)
-        SELECT {run}, {shot}, {take}, {take_id}, 'rendering', 1, {worker}, {now} + {ttl}, 0, 0 WHERE {fence}
+        INSERT INTO df_shots (run_id, shot_id, take, take_id, state, attempt, worker, epoch, lease_until, reused,
+                              corrupt)
+        SELECT {run}, {shot}, {take}, {take_id}, 'rendering', 1, {worker}, {epoch}, {now} + {ttl}, 0, 0
+        WHERE {fence}
         ON CONFLICT (run_id, shot_id, take) DO UPDATE SET
-            attempt = df_shots.attempt + 1, state = 'rendering', worker = excluded.worker,
+            attempt = df_shots.attempt + 1, state = 'rendering', worker = excluded.worker, epoch = excluded.epoch,
             lease_until = excluded.lease_until, take_id = excluded.take_id, {cleared}
         WHERE {fence} AND (
             (df_shots.state = 'done' AND df_shots.take_id <> excluded.take_id)
             OR (df_shots.state <> 'done' AND (df_shots.state = 'pending' OR df_shots.lease_until IS NULL
-                                              OR df_shots.lease_until < {now}
+                                              OR df_shots.lease_until < {now}{older}
                                               OR df_shots.take_id <> excluded.take_id)))
         RETURNING attempt""")
 
@@ -191,8 +198,7 @@ class ShotLedger:
     def mark_reused(self, shot_id: str, take: int) -> None:
         c = shots.c
         with self.db.begin() as conn:
-            conn.execute(update(shots).where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)
-                         .values(reused=c.reused + 1))
+            conn.execute(update(shots).where(*self._key(shot_id, take)).values(reused=c.reused + 1))
 
     def stats(self) -> dict:
         """Figures for the run: takes committed, claims rendering now, claims made (sum of attempts), reuses, and
