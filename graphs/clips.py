@@ -21,6 +21,7 @@ from dramafactory.agents.qc.scorers.clip_checks import score_clip
 from dramafactory.agents.structured import stable_seed
 from dramafactory.schemas import QCReport, Shot, Take
 from dramafactory.tools.accounting import measure
+from dramafactory.tools.engine.base import EngineUnavailable
 from dramafactory.tools.video.base import ClipRequest, motion_prompt
 from dramafactory.tools.vision.faces import faces_available, shared_embedder
 
@@ -28,6 +29,7 @@ from .assemble import best_take, episode_takes, final_shots
 from .common import emit, record_call, record_failed_call
 from .policy import check_budget
 from .state import ClipState, SeriesState
+from .work import ANIMATE, animate_clip, clip_request_to_json, clip_result_from_json, measured_from
 
 # Errors the node's retry policy retries (graphs/policy.TRANSIENT); anything else is recorded as a failed clip.
 _RETRIED = (TimeoutError, ConnectionError)
@@ -78,6 +80,14 @@ def _judge_clip(ctx: AgentContext, path: Path, shot: Shot, keyframe: Path, fps: 
     return report
 
 
+def _animate(ctx: AgentContext, payload: dict) -> dict:
+    """One clip attempt through the run's engine (role "video": a GPU actor on a Ray cluster, this thread
+    otherwise), or inline for a context built without one."""
+    if ctx.engine is None:
+        return animate_clip(ctx.video, payload)
+    return ctx.engine.run("video", ANIMATE, payload, series=payload["run_id"])
+
+
 def _attempt(ctx: AgentContext, shot: Shot, take: Take, attempt: int) -> tuple[dict, QCReport | None]:
     """One clip of the shot (a new seed per attempt): its record and its QC report (None: the backend failed)."""
     assert ctx.video is not None
@@ -88,20 +98,27 @@ def _attempt(ctx: AgentContext, shot: Shot, take: Take, attempt: int) -> tuple[d
     request = ClipRequest(shot=shot, keyframe=ctx.run_dir / take.asset, prompt=motion_prompt(shot), seed=seed,
                           duration_s=shot.duration_s, out_path=ctx.run_dir / relative, width=ctx.settings.width,
                           height=ctx.settings.height)
+    payload = {"run_id": ctx.shots.run_id if ctx.shots is not None else ctx.ledger.run_id,
+               "root": str(ctx.run_dir), "request": clip_request_to_json(request, ctx.run_dir)}
     version = getattr(video, "version", "")
     model = getattr(video, "model", video.name)
     try:
-        with measure("thread") as spent:
-            result = video.animate(request)
-    except _RETRIED:
+        done = _animate(ctx, payload)
+    except (*_RETRIED, EngineUnavailable):
+        # transient, or the engine cannot run work at all (cluster unreachable): the run stops resumable rather
+        # than record a clip failure that another try would not have
         raise
     except Exception as exc:  # noqa: BLE001 - recorded and shown: the shot falls back to its keyframe, marked
+        spent = measured_from(getattr(exc, "df_figures", None) or {})
         reason = record_failed_call(ctx, spent, exc, stage="clip", backend=video.name, model=model, version=version,
                                     shot=shot.id, attempt=attempt)
         return {"attempt": attempt, "seed": seed, "error": reason}, None
-    record_call(ctx, result, spent, stage="clip", version=version,
-                load_seconds=getattr(video, "take_load_seconds", lambda: 0.0)(), shot=shot.id, attempt=attempt,
-                frames=result.frames)
+    result = clip_result_from_json(done["result"], ctx.run_dir)
+    record_call(ctx, result, measured_from(done), stage="clip", version=version, load_seconds=done["load_seconds"],
+                shot=shot.id, attempt=attempt, frames=result.frames)
+    # QC of the clip stays here, not in the "qc" role: score_clip uses no resident of that role (not the QC agent,
+    # only the process's face embedder), and assembly decodes every clip in this process anyway, so judging it here
+    # asks nothing more of the cluster's shared run folder and keeps the QC row exactly as it was.
     report = _judge_clip(ctx, ctx.run_dir / relative, shot, ctx.run_dir / take.asset, result.fps)
     return {"attempt": attempt, "seed": seed, "path": str(relative), "frames": result.frames, "fps": result.fps,
             "duration_s": round(result.duration_s, 3), "width": result.width, "height": result.height,

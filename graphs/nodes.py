@@ -5,7 +5,11 @@ update; the shot loop is graphs/shots.py, the clips graphs/clips.py, the wiring 
 
 from __future__ import annotations
 
+import contextvars
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -24,6 +28,7 @@ from .common import audit, checkpoint, emit, timed
 from .policy import ask_until_valid, check_budget, redo, rejected
 from .review import check_bible_edit, check_script_edit
 from .state import SeriesState
+from .work import SPEAK, measured_from, speak_line, speech_request_to_json, speech_result_from_json
 
 
 def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
@@ -125,6 +130,62 @@ def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
 
 # --- voices, assembly ----------------------------------------------------------------------------
 
+# Engines whose work runs outside this process, one item per worker process at a time: only there may an episode's
+# lines be spoken side by side. In this process a voice bank keeps per-call state on the object (the seconds spent
+# loading a voice), and a line's process-scope CPU figure would take in the other lines' threads and be counted
+# twice in the ledger, so there they are spoken one after another, as before the engine.
+_PARALLEL_SPEECH_ENGINES = {"ray"}
+# Lines waiting on the engine at once for one episode; the engine's own slots bound what actually runs, across
+# series, so this only keeps the threads of a long script in check.
+_SPEECH_IN_FLIGHT = 8
+
+
+def _speak(ctx: AgentContext, payload: dict) -> dict:
+    """One line through the run's engine (role "speech": CPU workers on a Ray cluster, this thread otherwise), or
+    inline for a context built without one."""
+    if ctx.engine is None:
+        return speak_line(ctx.speech, payload)
+    return ctx.engine.run("speech", SPEAK, payload, series=payload["run_id"])
+
+
+def _spoken(ctx: AgentContext, payloads: list[dict]) -> Iterator[tuple[dict, dict]]:
+    """Each line's payload and answer, in script order. One after another on this thread unless the engine runs
+    work elsewhere (_PARALLEL_SPEECH_ENGINES); there the lines run side by side, the first failure cancels the lines
+    not yet started and is raised in script order once the answers of the other lines that finished are yielded
+    (their machine time was spent: the caller records it)."""
+    if ctx.engine is None or getattr(ctx.engine, "name", "") not in _PARALLEL_SPEECH_ENGINES or len(payloads) < 2:
+        for payload in payloads:
+            yield payload, _speak(ctx, payload)
+        return
+    with ThreadPoolExecutor(max_workers=min(_SPEECH_IN_FLIGHT, len(payloads)),
+                            thread_name_prefix="speech-line") as pool:
+        # one copy of the context per call: LangGraph keeps the run's config in contextvars
+        futures = [pool.submit(contextvars.copy_context().run, _speak, ctx, p) for p in payloads]
+
+        def stop_on_failure(future: Future) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                for other in futures:
+                    other.cancel()  # one already running finishes; the others are never sent
+
+        for future in futures:
+            future.add_done_callback(stop_on_failure)
+        failure: BaseException | None = None
+        try:
+            for payload, future in zip(payloads, futures, strict=True):
+                if future.cancelled():
+                    continue
+                error = future.exception()
+                if error is None:
+                    yield payload, future.result()
+                elif failure is None:
+                    failure = error
+        finally:
+            for future in futures:  # the caller stopped early (its own error): send nothing more
+                future.cancel()
+        if failure is not None:
+            raise failure
+
+
 def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     check_budget(ctx, "voices")
@@ -133,22 +194,29 @@ def voices(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     emit(stage="voices", status="start", episode=number)
     bible = SeriesBible.model_validate(state["bible"])
     script = EpisodeScript.model_validate(state["script"])
-    out: dict[str, dict] = {}
-    for line in script.lines():
+    lines = script.lines()
+    run_id = ctx.shots.run_id if ctx.shots is not None else ctx.ledger.run_id
+    payloads = []
+    for line in lines:
         path = episode_dir(ctx.run_dir, number) / "audio" / f"{line.id}.wav"
         if not path.resolve().is_relative_to(ctx.run_dir.resolve()):  # ids are checked on edit; never write outside
             raise ValueError(f"line id {line.id!r} would write outside the run folder")
-        # Process scope: piper runs on onnxruntime's threads, espeak-ng in a child process.
-        with measure("process") as spoken:
-            result = ctx.speech.synthesize(SpeechRequest(text=line.text, voice=bible.character(line.speaker).voice,
-                                                         out_path=path, emotion=line.emotion))
-        if getattr(result, "load_seconds", 0.0):  # a voice model was loaded for this line: its own row
-            ctx.ledger.record(stage="voices.load", backend=ctx.speech.name, model=result.engine, kind="load",
-                              seconds=result.load_seconds)
-        ctx.ledger.record_measured(spoken, stage="voices", backend=ctx.speech.name, model=result.engine,
-                                   line=line.id, audio_seconds=round(result.seconds, 3))
-        out[line.id] = {"path": str(path.relative_to(ctx.run_dir)), "seconds": result.seconds}
-        emit(stage="voices", status="line", episode=number, line=line.id)
+        request = SpeechRequest(text=line.text, voice=bible.character(line.speaker).voice, out_path=path,
+                                emotion=line.emotion)
+        payloads.append({"run_id": run_id, "root": str(ctx.run_dir), "line": line.id,
+                         "request": speech_request_to_json(request, ctx.run_dir)})
+    out: dict[str, dict] = {}
+    with closing(_spoken(ctx, payloads)) as spoken:  # closed at once on an error here: no line is left to send
+        for payload, done in spoken:
+            line_id = payload["line"]
+            result = speech_result_from_json(done["result"], ctx.run_dir)
+            if result.load_seconds:  # a voice model was loaded for this line: its own row
+                ctx.ledger.record(stage="voices.load", backend=ctx.speech.name, model=result.engine, kind="load",
+                                  seconds=result.load_seconds)
+            ctx.ledger.record_measured(measured_from(done), stage="voices", backend=ctx.speech.name,
+                                       model=result.engine, line=line_id, audio_seconds=round(result.seconds, 3))
+            out[line_id] = {"path": payload["request"]["out_path"], "seconds": result.seconds}
+            emit(stage="voices", status="line", episode=number, line=line_id)
     emit(stage="voices", status="done", episode=number)
     return {"voices": out, "stage_times": timed("voices", number, start)}
 

@@ -9,7 +9,8 @@ GPU; one copy each serves every series. What sharing needs:
 - image: the storyboard renderer is already called from the parallel shot branches of one run (its caches are
   filled idempotently); the diffusers backends run every call on their own pipeline worker thread.
 - speech: the voice bank keeps per-call state on the object (the seconds spent loading a voice, read back by the
-  caller), and the voices node calls it directly, not through the engine: the shared one is serialised here.
+  caller), and the in-process engine hands the one shared object to every series' voices node (which speaks a
+  run's lines one after another in process): the shared one is serialised here.
 - QC: one QCAgent (already shared by the shot branches of one run), given to every series' context.
 The engine (tools/engine) bounds work in flight per role across all series, granted round-robin between series, so
 every series is admitted and all make progress.
