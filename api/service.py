@@ -81,6 +81,8 @@ class RunService:
         for row in self.store.active_runs():
             if row["id"] in self._controls or self._lease_live(row["id"]):
                 continue  # executing here, or held by another process
+            if row["status"] == "running" and row["updated_at"] > time.time() - self.settings.lease_ttl_s:
+                continue  # set running a moment ago by a replica that may not hold its lease yet: the watcher looks later
             if row["status"] == "cancelling":  # the drain did not finish before the stop: it is cancelled now
                 self.store.update_run(row["id"], status="cancelled", only_if=("cancelling",))
                 continue
@@ -114,11 +116,19 @@ class RunService:
                 log.exception("looking for abandoned runs failed")
 
     def _lease_live(self, run_id: str) -> bool:
+        """True while a process holds the run's lease, and for a lease period after its holder released it: a
+        holder releases the lease before it writes the run's new status (finished, waiting for review), and in that
+        moment the run must not look abandoned to another replica."""
         c = run_leases.c
+        ttl = self.settings.lease_ttl_s
         with self.coordination.engine.connect() as conn:
-            row = conn.execute(select(c.owner, c.lease_until).where(c.run_id == run_id)).first()
+            row = conn.execute(select(c.owner, c.lease_until, c.updated_at).where(c.run_id == run_id)).first()
             now = self.coordination.now(conn)
-        return row is not None and row.owner is not None and row.lease_until is not None and row.lease_until > now
+        if row is None:
+            return False
+        if row.owner is not None:
+            return row.lease_until is not None and row.lease_until > now
+        return row.updated_at is not None and row.updated_at > time.time() - ttl
 
     def close(self, wait: bool = True) -> None:
         """Stop taking work; drain the runs in flight (they finish their current nodes and stay resumable)."""

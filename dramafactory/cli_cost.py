@@ -113,8 +113,19 @@ def _table(runs: list[dict], total: dict) -> Table:
     return table
 
 
+def _expand(dirs: list[Path]) -> list[Path]:
+    """A factory's --out folder (it holds factory.json and no ledger of its own) stands for its series' folders."""
+    out: list[Path] = []
+    for folder in dirs:
+        if (folder / "factory.json").is_file() and not (folder / "ledger.jsonl").is_file():
+            out += sorted(p.parent for p in folder.glob("*/ledger.jsonl"))
+        else:
+            out.append(folder)
+    return out
+
+
 def cost_command(
-    dirs: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Run folders (the --out of produce).")],
+    dirs: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Run folders (the --out of produce), or a factory's --out (its series).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """What each run folder has cost so far (from its ledger.jsonl, so unfinished and stopped runs count), one row
@@ -132,7 +143,7 @@ def cost_command(
                      "DRAMAFACTORY_* variables", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     runs, bad = [], []
-    for run_dir in dirs:
+    for run_dir in _expand(dirs):
         try:
             runs.append(run_costs(run_dir, pricing))
         except DramaError as exc:

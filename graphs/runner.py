@@ -65,6 +65,12 @@ def has_run(run_dir: Path) -> bool:
     return (run_dir / STATE_FILE).is_file()
 
 
+# A lost lease means another process took the run over, or that this one could not renew it for a lease period
+# (its database was unreachable): the fix covers both, since only the second needs a person.
+TAKEN_OVER_FIX = ("nothing to do if another process is producing the run now; if none is (the coordination "
+                  "database was unreachable for a lease period), continue it with --resume")
+
+
 class TakenOver(LeaseLost):
     """Another process took this run over (this one stalled or lost its database past the lease): it stopped
     without writing; the run goes on under its new holder."""
@@ -110,8 +116,10 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
         stack.callback(lease.release)  # also on errors: the next process need not wait for the lease to expire
         control = control or RunControl()
         lost = threading.Event()
+        lost_reason: list[str] = []
 
         def on_lost(reason: str) -> None:  # stop at once: every write from now on would be refused anyway
+            lost_reason.append(reason)
             lost.set()
             control.request_drain(f"lease lost: {reason}")
 
@@ -123,12 +131,12 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
                             stop_after=stop_after, on_event=on_event, decisions=decisions, checkpoints=checkpoints,
                             thread_id=thread_id, control=control)
         except LeaseLost as exc:
-            raise TakenOver(f"another process took this run over ({exc.cause}); this one stopped without writing",
-                            "nothing to do: the run goes on under its new holder") from exc
+            raise TakenOver(f"this process lost the run's lease ({exc.cause}); it stopped without writing",
+                            TAKEN_OVER_FIX) from exc
         except GraphDrained:
             if lost.is_set():
-                raise TakenOver("another process took this run over (this one lost its lease); it stopped without "
-                                "writing", "nothing to do: the run goes on under its new holder") from None
+                raise TakenOver(f"this process lost the run's lease ({lost_reason[0] if lost_reason else 'not renewed'}); "
+                                "it stopped without writing", TAKEN_OVER_FIX) from None
             raise
 
 

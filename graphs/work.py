@@ -148,9 +148,18 @@ def take_parts(request: ImageRequest, backend: Any) -> dict:
     return {"shot": request.shot.model_dump(mode="json"), "seed": request.seed,
             "backend": backend.name, "model": getattr(backend, "model", backend.name),
             "version": getattr(backend, "version", ""), "width": request.width, "height": request.height,
-            "feedback": request.feedback, "references": references,
+            "options": _options(backend), "feedback": request.feedback, "references": references,
             "cast": {n: c.model_dump(mode="json") for n, c in sorted(request.cast.items())},
             "location": request.location.model_dump(mode="json")}
+
+
+def _options(backend: Any) -> dict | None:
+    """The generation settings a backend renders with (a diffusers backend's steps, guidance, dtype, size): a
+    resumed run with more steps must not reuse the takes of fewer. Batch size changes no picture: left out."""
+    options = getattr(backend, "options", None)
+    if options is None or not hasattr(options, "model_dump"):
+        return None
+    return options.model_dump(mode="json", exclude={"max_batch"})
 
 
 # --- the shot ledger as seen by a worker ---------------------------------------------------------------------------
@@ -294,18 +303,8 @@ def render_take(image_backend: Any, payload: dict) -> dict:
 
 
 def claim_lapsed(ledger: Any, shot_id: str, take: int) -> bool:
-    """For the engine's `stalled`: True only when a worker claimed the take and its claim ran out (it died or
-    stalled), so the work should be submitted again. Not ShotLedger.claim_expired, which is also True before any
-    claim (the work may still wait in the cluster's queue: submitting it again then only duplicates it)."""
-    from sqlalchemy import select
-
-    from dramafactory.tools.durable.db import shots
-
-    c = shots.c
-    with ledger.db.engine.connect() as conn:
-        row = conn.execute(select(c.state, c.lease_until, ledger.db.now_sql().label("now"))
-                           .where(c.run_id == ledger.run_id, c.shot_id == shot_id, c.take == take)).first()
-    return row is not None and row.state == "rendering" and row.lease_until is not None and row.lease_until < row.now
+    """For the engine's `stalled` (tools.durable.shots.ShotLedger.claim_lapsed)."""
+    return ledger.claim_lapsed(shot_id, take)
 
 
 def _check_epoch(ledger: Any) -> None:
@@ -336,14 +335,10 @@ def _render(backend: Any, request: ImageRequest) -> tuple[ImageResult, dict]:
 
 
 def _abandon(ledger: Any, shot: str, take: int, attempt: int) -> None:
-    """A render that raised gives its claim up at once, so the graph's retry can claim again without waiting out
-    the lease (a claim renewed for 0 s has run out)."""
-    release = getattr(ledger, "release", None)
+    """A render that raised gives its claim up at once (back to pending), so the graph's retry claims again without
+    waiting out the lease, and the engine does not take the abandoned claim for a dead worker's."""
     try:
-        if release is not None:
-            release(shot, take, attempt)
-        else:
-            ledger.renew(shot, take, attempt, 0.0)
+        ledger.release(shot, take, attempt)
     except Exception:  # noqa: BLE001 - the claim then runs out on its own
         pass
 

@@ -176,7 +176,7 @@ def test_an_unknown_profile_is_refused_at_start_up_naming_the_choices(tmp_path, 
     assert not (tmp_path / "run").exists()  # refused before anything was made
 
 
-def test_the_running_total_is_exact_across_threads_and_processes(tmp_path):
+def test_the_running_total_is_exact_across_threads_and_a_resumed_ledger(tmp_path):
     path = tmp_path / "ledger.jsonl"
     ledger = Ledger(path, pricing=Pricing.from_settings(fast(cpu_hour_usd=EXPENSIVE_CPU)))
 

@@ -148,7 +148,7 @@ def test_two_orchestrators_on_one_run(prepared, tmp_path, coordination_url):  # 
         os.kill(takeover.pid, signal.SIGCONT)
         takeover.join(60)
         assert takeover.exitcode == EXIT_TAKEN_OVER, output_of(takeover)
-        assert "took this run over" in output_of(takeover)
+        assert "lost the run's lease" in output_of(takeover) and "taken over" in output_of(takeover)
         after = (checkpoint_counts(run_dir), shot_rows(db), (run_dir / "summary.json").read_bytes(),
                  lease_row(db)["epoch"])
         assert after == before, "the stalled orchestrator wrote to the run after it was taken over"

@@ -13,6 +13,7 @@ started from the file, so a resumed run's budget counts what earlier processes s
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -59,7 +60,17 @@ def run_id_for(run_dir: Path, preferred: str | None = None) -> str:
         return existing
     new = preferred or uuid.uuid4().hex
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
+    # Written whole to a temporary file, then linked into place: the link fails if another process got there first
+    # (two `produce` on a fresh folder must agree on one id, since the run's lease and shot ledger are keyed by it),
+    # and a kill mid-write never leaves an empty id behind.
+    temporary = path.with_name(f".{RUN_ID_FILE}.{uuid.uuid4().hex}")
+    temporary.write_text(new, encoding="utf-8")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        new = path.read_text(encoding="utf-8").strip() or new
+    finally:
+        temporary.unlink(missing_ok=True)
     return new
 
 

@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +185,6 @@ def run_series(entry: ConceptEntry, out: Path, settings: Settings, shared: Share
     try:
         from dramafactory.graphs.backends import build_context  # the series' budget cap comes with it
         from dramafactory.graphs.runner import has_run, produce
-        from dramafactory.tools.durable import CoordinationDB
 
         result.resumed = has_run(run_dir)
         if control.drain_requested:  # stopped before its turn came: nothing was started
@@ -198,12 +196,11 @@ def run_series(entry: ConceptEntry, out: Path, settings: Settings, shared: Share
                             video=shared.video)
         ctx.engine = engine
         ctx._qc = shared.qc()  # one QC agent (its scorer models) for every series, as for the branches of one run
-        # The folder's own coordination database, passed explicitly so that the run is keyed by its id (kept in
-        # the folder) rather than by the default thread name "series": the runs of one process share the engine
-        # and the in-process table of runs (graphs/work.py), which must tell the series apart.
-        with closing(CoordinationDB.for_run_dir(run_dir)) as coordination:
-            outcome = produce(ctx, concept=None if result.resumed else entry.concept, seed=seed,
-                              resume=result.resumed, on_event=progress, control=control, coordination=coordination)
+        # produce() chooses the coordination database (DRAMAFACTORY_DATABASE_URL's PostgreSQL when set, for Ray
+        # workers on other hosts; else the folder's file) and keys the run by its id, so the series of this
+        # process stay apart in the shared engine and the in-process table of runs (graphs/work.py)
+        outcome = produce(ctx, concept=None if result.resumed else entry.concept, seed=seed,
+                          resume=result.resumed, on_event=progress, control=control)
         if outcome.status == "finished":
             result.status = "finished"
             result.already_finished = previous is not None and result.resumed and episodes_on_disk(run_dir) == before

@@ -96,7 +96,11 @@ def _engine_for(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # IMMEDIATE (the write lock taken up front, so check-then-write cannot deadlock) only for
+            # CoordinationDB.begin()'s writes; a read's autobegin stays DEFERRED, so readers (lease checks, polls)
+            # neither wait for the write lock nor hold it
+            immediate = conn.get_execution_options().get("df_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
@@ -173,7 +177,7 @@ class CoordinationDB:
         busy handler makes a blocked writer sleep in steps of up to 100 ms, and with a shot branch per thread
         claiming and committing takes, those sleeps were most of the framework's time per shot. Other processes
         (Ray workers on this host) still meet at SQLite's file lock and its busy timeout."""
-        with self._writers, self.engine.begin() as conn:
+        with self._writers, self.engine.connect().execution_options(df_write=True) as conn, conn.begin():
             yield conn
 
     @classmethod
@@ -188,8 +192,8 @@ class CoordinationDB:
         lock on PostgreSQL; BEGIN IMMEDIATE on SQLite makes create_all's check-then-create one transaction)."""
         if self._ready:
             return
-        with serialised(self.engine, SETUP_KEY):
-            metadata.create_all(self.engine)
+        with serialised(self.engine, SETUP_KEY), self.begin() as conn:  # IMMEDIATE on SQLite: check-then-create
+            metadata.create_all(conn)
         self._ready = True
 
     def now(self, conn: Connection | None = None) -> float:

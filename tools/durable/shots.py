@@ -182,18 +182,37 @@ class ShotLedger:
         with self.db.begin() as conn:
             return conn.execute(_commit_sql(self.db.kind, self.epoch is not None), params).rowcount == 1
 
+    def _claim_state(self, shot_id: str, take: int):  # noqa: ANN202 - a SQLAlchemy Row or None
+        c = shots.c
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(c.state, c.lease_until, c.epoch, self.db.now_sql().label("now"))
+                                .where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)).first()
+
     def claim_expired(self, shot_id: str, take: int) -> bool:
         """True when no live claim holds the take and it is not done, so claim() would take it now: a waiting
         caller polls this while another worker renders."""
-        c = shots.c
-        with self.db.engine.connect() as conn:
-            row = conn.execute(select(c.state, c.lease_until, self.db.now_sql().label("now"))
-                               .where(c.run_id == self.run_id, c.shot_id == shot_id, c.take == take)).first()
+        row = self._claim_state(shot_id, take)
         if row is None:
             return True
         if row.state == "done":
             return False
         return row.state == "pending" or row.lease_until is None or row.lease_until < row.now
+
+    def claim_lapsed(self, shot_id: str, take: int) -> bool:
+        """For the engine's `stalled`: True only when a worker of this epoch claimed the take and its claim ran
+        out (the worker died or stalled), so the work should be submitted again. Not claim_expired, which is also
+        True before any claim (the work may still wait in the cluster's queue: submitting it again would only
+        duplicate it), nor a claim given back (pending) or left by an older orchestrator."""
+        row = self._claim_state(shot_id, take)
+        return (row is not None and row.state == "rendering" and row.lease_until is not None
+                and row.lease_until < row.now and (self.epoch is None or row.epoch == self.epoch))
+
+    def release(self, shot_id: str, take: int, attempt: int) -> None:
+        """Give a claim back (a render that raised): pending again, so a retry claims it at once."""
+        c = shots.c
+        with self.db.begin() as conn:
+            conn.execute(update(shots).where(*self._key(shot_id, take), c.attempt == attempt, c.state == "rendering")
+                         .values(state="pending", lease_until=None))
 
     def mark_reused(self, shot_id: str, take: int) -> None:
         c = shots.c
