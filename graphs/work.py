@@ -67,13 +67,17 @@ _LOCAL_LOCK = threading.Lock()
 @contextmanager
 def local_run(run_id: str, run: LocalRun) -> Iterator[None]:
     with _LOCAL_LOCK:
+        previous = _LOCAL.get(run_id)
         _LOCAL[run_id] = run
     try:
         yield
     finally:
-        with _LOCAL_LOCK:
+        with _LOCAL_LOCK:  # nested (an inline call inside a registered run): the outer registration comes back
             if _LOCAL.get(run_id) is run:
-                del _LOCAL[run_id]
+                if previous is None:
+                    del _LOCAL[run_id]
+                else:
+                    _LOCAL[run_id] = previous
 
 
 def resident_for(given: Any, role: str, payload: dict) -> Any:

@@ -54,7 +54,10 @@ def _sql_parts(kind: str, fenced: bool) -> tuple[str, str, str]:
     # Every parameter is cast: PostgreSQL cannot deduce one type for a parameter used both as a selected value and
     # in a comparison.
     run = "CAST(:run_id AS VARCHAR)"
-    # the fence lives in the database's WHERE, not in a check before it, so it cannot race a takeover
+    # The fence lives in the database's WHERE, not in a check before it. On SQLite (one writer at a time) it is
+    # exact; on PostgreSQL the EXISTS reads the statement's snapshot, so a claim or commit that began just before
+    # a takeover committed may still pass under the old epoch: harmless, since the attempt fence (row-locked,
+    # re-checked) still admits one commit per take and that take has the same content address.
     fence = (f"EXISTS (SELECT 1 FROM df_run_leases WHERE run_id = {run} AND epoch = CAST(:epoch AS INTEGER))"
              if fenced else "1 = 1")
     return now, run, fence
@@ -112,7 +115,10 @@ class ShotLedger:
         c = shots.c
         keys = [c.run_id == self.run_id, c.shot_id == shot_id, c.take == take]
         if self.epoch is not None:
-            # the fence lives in the database's WHERE, not in a check before it, so it cannot race a takeover
+            # The fence lives in the database's WHERE, not in a check before it. On SQLite (one writer at a time) it is
+    # exact; on PostgreSQL the EXISTS reads the statement's snapshot, so a claim or commit that began just before
+    # a takeover committed may still pass under the old epoch: harmless, since the attempt fence (row-locked,
+    # re-checked) still admits one commit per take and that take has the same content address.
             keys.append(exists(select(1).where(run_leases.c.run_id == self.run_id,
                                                run_leases.c.epoch == self.epoch)))
         return keys
