@@ -79,7 +79,7 @@ class RunService:
         run: left alone. `watch`: keep looking every lease period for runs whose process died."""
         resumed = []
         for row in self.store.active_runs():
-            if row["id"] in self._controls or self._lease_live(row["id"]):
+            if row["id"] in self._controls or self._lease_live(row["id"], grace=row["status"] != "queued"):
                 continue  # executing here, or held by another process
             if row["status"] == "running" and row["updated_at"] > time.time() - self.settings.lease_ttl_s:
                 continue  # set running a moment ago by a replica that may not hold its lease yet: the watcher looks later
@@ -105,7 +105,7 @@ class RunService:
                 for row in self.store.active_runs():
                     # a run set running a moment ago may not hold its lease yet: leave it a lease period
                     if (row["status"] not in ("running", "cancelling") or row["id"] in self._controls
-                            or row["updated_at"] > time.time() - ttl or self._lease_live(row["id"])):
+                            or row["updated_at"] > time.time() - ttl or self._lease_live(row["id"], grace=True)):
                         continue
                     if row["status"] == "cancelling":  # its drain died with its process: cancelled now
                         self.store.update_run(row["id"], status="cancelled", only_if=("cancelling",))
@@ -115,10 +115,11 @@ class RunService:
             except Exception:  # noqa: BLE001 - a database hiccup: look again next period
                 log.exception("looking for abandoned runs failed")
 
-    def _lease_live(self, run_id: str) -> bool:
-        """True while a process holds the run's lease, and for a lease period after its holder released it: a
-        holder releases the lease before it writes the run's new status (finished, waiting for review), and in that
-        moment the run must not look abandoned to another replica."""
+    def _lease_live(self, run_id: str, *, grace: bool = False) -> bool:
+        """True while a process holds the run's lease; with `grace` (for a run still marked running), also for a
+        lease period after its holder released it: a holder releases the lease before it writes the run's new
+        status (finished, waiting for review), and in that moment the run must not look abandoned to another
+        replica. A queued run whose lease was released is nobody's: no grace."""
         c = run_leases.c
         ttl = self.settings.lease_ttl_s
         with self.coordination.engine.connect() as conn:
@@ -128,7 +129,7 @@ class RunService:
             return False
         if row.owner is not None:
             return row.lease_until is not None and row.lease_until > now
-        return row.updated_at is not None and row.updated_at > time.time() - ttl
+        return grace and row.updated_at is not None and row.updated_at > time.time() - ttl
 
     def close(self, wait: bool = True) -> None:
         """Stop taking work; drain the runs in flight (they finish their current nodes and stay resumable)."""
