@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import DramaError
 from .factory.cli import factory_command
 from .prices import Pricing
-from .schemas import SeriesConcept
+from .schemas import SeriesConcept, validated_concept
 from .tools.text.base import TextBackendError
 
 app = typer.Typer(add_completion=False, help="dramafactory: a series concept in, vertical micro-drama episodes out.")
@@ -56,14 +56,7 @@ def load_concept(text: str | None, concept_file: Path | None, overrides: dict) -
     data.update({k: v for k, v in overrides.items() if v is not None})
     if "logline" not in data:
         raise DramaError("no concept given", 'pass the concept text, e.g. dramafactory produce "A maid ..." --out DIR')
-    try:
-        return SeriesConcept.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "concept"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise DramaError(f"invalid concept field '{field}': {message}",
-                         "see `dramafactory produce --help` for the concept fields") from exc
+    return validated_concept(data)
 
 
 class ProgressView:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator, model_validator
+
+from .errors import DramaError
 
 MAX_LOGLINE_CHARS = 2000
 
@@ -356,3 +358,15 @@ class RunSummary(_Model):
                                                      "and used instead of rendering them again.")
     takes_discarded: int = Field(default=0, description="Renders whose commit the shot ledger refused (a stale or "
                                                         "duplicate attempt): machine time spent, output thrown away.")
+
+
+def validated_concept(data: dict) -> SeriesConcept:
+    """The concept, or one DramaError naming its first invalid field (produce and factory mode say it alike)."""
+    try:
+        return SeriesConcept.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "concept"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise DramaError(f"invalid concept field '{field}': {message}",
+                         "see `dramafactory produce --help` for the concept fields") from exc

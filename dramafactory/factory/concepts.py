@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from dramafactory.config import Settings
 from dramafactory.errors import DramaError
-from dramafactory.schemas import SeriesConcept
+from dramafactory.schemas import SeriesConcept, validated_concept
 
 # A single concept file is held to produce's limit; a list of thousands of loglines may be larger.
 MAX_CONCEPT_FILE_BYTES = 64_000
@@ -70,14 +69,7 @@ def validate_concept(data: Any, overrides: dict, settings: Settings) -> SeriesCo
     data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     if "logline" not in data:
         raise DramaError("the concept has no logline", "add `logline: ...` (one or two sentences)")
-    try:
-        concept = SeriesConcept.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "concept"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise DramaError(f"invalid concept field '{field}': {message}",
-                         "see `dramafactory produce --help` for the concept fields") from exc
+    concept = validated_concept(data)
     check_language(concept.language, settings)
     return concept
 
