@@ -94,6 +94,61 @@ class Character(_Model):
     voice: Voice
     want: str = ""
     secret: str = ""
+    logline_phrase: str = Field(default="", description="The logline's words for this person; empty for a role "
+                                                        "the story added.")
+
+
+RelationKind = Literal[
+    "father", "mother", "parent", "son", "daughter", "child", "brother", "sister", "sibling", "husband", "wife",
+    "spouse", "fiance", "fiancee", "ex", "boss", "employee", "partner", "lover", "friend", "rival", "same person",
+    "other",
+]
+
+
+class PremisePerson(_Model):
+    """One person the logline names or implies, as the premise parse found them (agents/director/premise.py)."""
+
+    key: str = Field(description="Stable id within the premise: 'lead' for the protagonist, then 'p1', 'p2', ...")
+    phrase: str = Field(description="The logline's words for this person, e.g. 'the billionaire patient she saved'.")
+    also: list[str] = Field(default_factory=list,
+                            description="Other logline phrases for the same person, e.g. 'her runaway father'.")
+    description: str = Field(default="", max_length=80,
+                             description="The short phrase a character is described by, e.g. 'the billionaire patient'.")
+    gender: Literal["female", "male"] | None = None
+    generation: Literal["older", "same", "younger"] | None = Field(
+        default=None, description="Against the protagonist's: a father is older, a sister the same, a son younger.")
+    name: str = Field(default="", description="The character cast as this person (filled by casting).")
+
+
+class Relation(_Model):
+    """`person` is `of`'s `kind`: Relation(person='Frank Ortiz', kind='father', of='Lena Ortiz')."""
+
+    person: str
+    kind: RelationKind
+    of: str
+    words: str = Field(default="", description="The logline's words that say so, e.g. 'her runaway father'.")
+
+
+class Premise(_Model):
+    """What the story is, decided from the logline before anything is written: who, related how, the secret or
+    discovery, and what is at stake. Shown and editable at the bible checkpoint."""
+
+    protagonist: PremisePerson
+    people: list[PremisePerson] = Field(default_factory=list, description="Everyone else, in logline order.")
+    relations: list[Relation] = Field(default_factory=list, description="Between premise keys (person/of are keys).")
+    discovery: str = Field(default="", description="The secret or discovery, in the logline's words.")
+    stakes: str = Field(default="", description="What can be lost, or the deadline, in the logline's words.")
+    flags: list[str] = Field(default_factory=list,
+                             description="What the parse could not settle and how it decided; a reviewer checks these.")
+
+    def everyone(self) -> list[PremisePerson]:
+        return [self.protagonist, *self.people]
+
+    def person(self, key: str) -> PremisePerson:
+        for p in self.everyone():
+            if p.key == key:
+                return p
+        raise KeyError(key)
 
 
 class Location(_Model):
@@ -124,12 +179,19 @@ class SeriesBible(_Model):
     locations: list[Location] = Field(min_length=1)
     episodes: list[EpisodeOutline] = Field(min_length=1)
     flags: list[str] = Field(default_factory=list, description="Where the model failed and a stock text was used.")
+    premise: Premise | None = Field(default=None, description="The logline's people, relations, secret and stakes.")
+    relations: list[Relation] = Field(default_factory=list, description="Between characters, by name.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SeriesBible:
         names = [c.name for c in self.characters]
         if len(set(n.lower() for n in names)) != len(names):
             raise ValueError(f"character names must be distinct: {names}")
+        for relation in self.relations:
+            stray = [n for n in (relation.person, relation.of) if n not in names]
+            if stray:
+                raise ValueError(f"relation {relation.person} / {relation.kind} / {relation.of} names people not in "
+                                 f"the cast: {stray}")
         for outline in self.episodes:
             stray = [n for n in outline.characters if n not in names]
             if stray:

@@ -18,14 +18,14 @@ from dramafactory.agents.context import AgentContext
 from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context, build_text
 from dramafactory.graphs.runner import has_run, produce
-from dramafactory.schemas import SeriesBible
+from dramafactory.schemas import EpisodeScript, SeriesBible
 from dramafactory.tools.accounting import is_text_call
 from dramafactory.tools.ledger import Ledger
 
 from .bible_metrics import across_series, score_bible
 from .continuity_metrics import heatmap, measure, score_continuity
 from .e2e_metrics import score_e2e
-from .golden import GoldenConcept, QCSetSize, load_golden
+from .golden import GoldenConcept, PremiseLabels, QCSetSize, load_golden
 from .invariants import check as check_invariants
 from .invariants import split as split_invariants
 from .judge import CRITERIA, judge_scripts
@@ -33,6 +33,7 @@ from .metrics import MetricResult, not_measured
 from .production import Production
 from .script_metrics import score_scripts
 from .shotlist_metrics import score_shotlists
+from .story_metrics import score_story_bible, score_story_scripts
 
 Progress = Callable[[str], None]
 MakeContext = Callable[[Path, Settings], AgentContext]
@@ -144,15 +145,38 @@ def _has_reached(run_dir: Path, stop_after: str | None) -> bool:
             "cinematographer": (run_dir / "episodes" / "01" / "shotlist.json").is_file()}.get(stop_after or "", False)
 
 
-def score_case(production: Production, suites: list[str], settings: Settings) -> tuple[list[MetricResult], dict | None]:
+FACT_METRICS = ["script.fact_contradictions"]
+
+
+def fact_metrics(bible: SeriesBible, scripts: list[EpisodeScript]) -> list[MetricResult]:
+    """Contradictions of facts established in earlier episodes (evals/fact_metrics.py, the series memory's
+    metric), imported only when scored: until that module exists the metric reads 'not measured', never a pass."""
+    try:
+        from .fact_metrics import fact_contradictions
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.fact_metrics":
+            raise  # the module is there but something it needs is not: that is a bug to see, not a skip
+        return not_measured(FACT_METRICS, "not measured: evals/fact_metrics.py is not installed")
+    if not scripts:
+        return not_measured(FACT_METRICS, "no script was written")
+    return list(fact_contradictions(bible, scripts))
+
+
+def score_case(production: Production, suites: list[str], settings: Settings,
+               labels: PremiseLabels | None = None) -> tuple[list[MetricResult], dict | None]:
+    """Score one production on the plan's suites; `labels` are the golden concept's hand labels the story
+    metrics measure against (None: those metrics read 'not measured')."""
     bible, metrics, grid = production.bible, [], None
     if bible is None:
         raise RuntimeError(f"{production.run_dir} has no bible.json: the production failed before the director")
     target = production.concept.seconds_per_episode
     if "bible" in suites:
         metrics += score_bible(bible, production.concept)
+        metrics += score_story_bible(bible, labels)
     if "script" in suites:
         metrics += score_scripts(production.scripts, bible, target)
+        metrics += score_story_scripts(production.scripts, labels)
+        metrics += fact_metrics(bible, production.scripts)
     if "shotlist" in suites:
         metrics += score_shotlists(production.shotlists, production.scripts, target, production.canonical)
     if "continuity" in suites:
@@ -219,7 +243,7 @@ def run_eval(plan: EvalPlan, out: Path, settings: Settings, *, label: str = "emb
                     production = ensure_production(run_dir, concept, seed, plan, ctx)
                     if production.bible is not None:
                         bibles[case["id"]] = production.bible
-                    metrics, case["heatmap"] = score_case(production, plan.suites, settings)
+                    metrics, case["heatmap"] = score_case(production, plan.suites, settings, concept.labels)
                     if judge_seeds and production.scripts:
                         progress(f"judging {concept.id} (seed {seed}) with {len(judge_seeds)} judge seeds")
                         metrics += judge_metrics(judge_scripts(ctx.text, Ledger(out / "judge_ledger.jsonl"),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from dramafactory.schemas import SeriesConcept
+from dramafactory.schemas import Premise, SeriesConcept
 
 from ..structured import Check, no_copy_of_example, similar, written_in
 from . import casting, prompts
@@ -65,9 +65,10 @@ def mentions_cast(text: str, names: Sequence[str]) -> bool:
     return any(says_name(text, name, ignore_case=True) for name in names)
 
 
-def cast_line(names: Sequence[str], descriptions: Sequence[str]) -> str:
+def cast_line(names: Sequence[str], descriptions: Sequence[str], roles: Sequence[str] | None = None) -> str:
     """'Mia Cole (protagonist, the night-shift nurse), ...': how every ask names the cast."""
-    return ", ".join(f"{n} ({r}{', ' + d if d else ''})" for n, r, d in zip(names, casting.ROLES, descriptions,
+    roles = list(roles) if roles is not None else casting.ROLES[:len(names)]
+    return ", ".join(f"{n} ({r}{', ' + d if d else ''})" for n, r, d in zip(names, roles, descriptions,
                                                                               strict=True))
 
 
@@ -105,31 +106,45 @@ def title_problem(title: str, synopsis: str, names: Sequence[str], cast: str) ->
     return None
 
 
-def title_check(names: Sequence[str], cast: str) -> Check:
-    return lambda t: title_problem(t.title, t.synopsis, names, cast)
+def title_check(names: Sequence[str], cast: str, premise: Premise | None = None) -> Check:
+    from .story import inversion_problem  # story builds on this module's name helpers
+
+    def check(t: TitleSynopsis) -> str | None:
+        return title_problem(t.title, t.synopsis, names, cast) or (
+            inversion_problem(t.synopsis, premise) if premise else None)
+    return check
 
 
-def outline_problem(o: Outline, names: Sequence[str], cast: str, earlier: Sequence[str]) -> str | None:
+def outline_problem(o: Outline, names: Sequence[str], cast: str, earlier: Sequence[str],
+                    premise: Premise | None = None) -> str | None:
     """`earlier`: the cliffhangers of the episodes before this one."""
-    if not mentions_cast(o.hook + " " + o.conflict + " " + o.cliffhanger, names):
+    from .story import inversion_problem  # story builds on this module's name helpers
+
+    text = o.hook + " " + o.conflict + " " + o.cliffhanger
+    if not mentions_cast(text, names):
         return f"name who acts, using the cast ({cast})"
+    if premise is not None and (problem := inversion_problem(text, premise)):
+        return problem
     if any(similar(o.cliffhanger, e) > 0.7 for e in earlier):
         return "this cliffhanger repeats an earlier episode's; raise the stakes with a new twist"
     return None
 
 
-def outline_check(names: Sequence[str], cast: str, earlier: Sequence[str]) -> Check:
-    return lambda o: outline_problem(o, names, cast, earlier)
+def outline_check(names: Sequence[str], cast: str, earlier: Sequence[str], premise: Premise | None = None) -> Check:
+    return lambda o: outline_problem(o, names, cast, earlier, premise)
 
 
-def stock_title(concept: SeriesConcept) -> TitleSynopsis:
-    return TitleSynopsis(title=" ".join(concept.logline.split()[:5]).rstrip(".,"), synopsis=concept.logline)
+def stock_title(concept: SeriesConcept, premise_line: str = "") -> TitleSynopsis:
+    return TitleSynopsis(title=" ".join(concept.logline.split()[:5]).rstrip(".,"),
+                         synopsis=premise_line or concept.logline)
 
 
-def stock_outline(concept: SeriesConcept, names: Sequence[str], number: int) -> Outline:
+def stock_outline(concept: SeriesConcept, names: Sequence[str], number: int, premise_line: str = "") -> Outline:
     first = names[0].split()[0]
+    third = names[2] if len(names) > 2 else names[1]
     return Outline(title=f"Episode {number}",
-                   hook=casting.logline_about(concept.logline, first) if number == 1
+                   hook=(premise_line or casting.logline_about(concept.logline, first)) if number == 1
                    else f"{first} acts on what the last episode revealed.",
                    conflict=f"{names[1]} turns the truth against {first}.",
-                   cliffhanger=f"{names[2]} is seen taking {names[1].split()[0]}'s side.")
+                   cliffhanger=f"{third} is seen taking {names[1].split()[0]}'s side." if third != names[1]
+                   else f"{names[1]} makes a threat {first} cannot ignore.")

@@ -7,15 +7,17 @@ SYSTEM = (
 )
 
 PROFILE_ASK = (
-    "Series: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
+    "Premise: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
     "Write the private want and the hidden secret of {name}, the {role}. One short sentence each, about this "
-    "series' story."
+    "premise."
 )
 PROFILE_EXAMPLES = [
     (
         PROFILE_ASK.format(
-            logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
-            tone="melodramatic", cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)",
+            logline="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother, "
+                    "Tom Reyes.", genre="revenge", tone="melodramatic",
+            cast="Rosa Diaz (protagonist, the hotel maid), Victor Hale (antagonist, the heir she is marrying), "
+                 "Tom Reyes (ally, Rosa's brother)",
             name="Victor Hale", role="antagonist",
         ),
         '{"want": "To keep control of the Hale fortune before his father dies.", '
@@ -23,8 +25,10 @@ PROFILE_EXAMPLES = [
     ),
     (
         PROFILE_ASK.format(
-            logline="A food-truck cook falls for the health inspector who could shut her down.", genre="romance",
-            tone="warm", cast="Ana Silva (protagonist), Ben Ortiz (antagonist), Lucy Park (ally)",
+            logline="A food-truck cook, Ana Silva, falls for the health inspector, Ben Ortiz, who could shut her "
+                    "down.", genre="romance", tone="warm",
+            cast="Ana Silva (protagonist, the food-truck cook), Ben Ortiz (antagonist, the health inspector), "
+                 "Lucy Park (confidant, Ana's closest friend)",
             name="Lucy Park", role="ally",
         ),
         '{"want": "To see Ana finally put herself first.", '
@@ -33,29 +37,36 @@ PROFILE_EXAMPLES = [
 ]
 
 TITLE_ASK = (
-    "Series: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
-    "Give the series a punchy title (at most 6 words) and a two-sentence synopsis that names the cast."
+    "Premise: {logline}\nGenre: {genre}. Tone: {tone}.\nCast: {cast}\n"
+    "Give the series a punchy title (at most 6 words) and, as the synopsis, one sentence on what happens next: "
+    "what the protagonist does about it and what it could cost, naming the cast."
 )
 TITLE_EXAMPLE = (
     TITLE_ASK.format(
-        logline="A hotel maid discovers the heir she is marrying framed her brother.", genre="revenge",
-        tone="melodramatic", cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)",
+        logline="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother, "
+                "Tom Reyes.", genre="revenge", tone="melodramatic",
+        cast="Rosa Diaz (protagonist, the hotel maid), Victor Hale (antagonist, the heir she is marrying), "
+             "Tom Reyes (ally, Rosa's brother)",
     ),
-    '{"title": "The Maid Who Knew", "synopsis": "Rosa Diaz is weeks from marrying Victor Hale when she finds '
-    'proof he framed her brother. With Tom Reyes at her side she plays the perfect bride while gathering the '
-    'evidence that will ruin him."}',
+    '{"title": "The Maid Who Knew", "synopsis": "Rosa plays the perfect bride for Victor Hale while gathering '
+    'the evidence that will free Tom, knowing one slip will cost her everything."}',
 )
 
 OUTLINE_ASK = (
     "Series: {title}. {synopsis}\nCast: {cast}\nEpisode {number} of {total}. {previous}\n"
     "Outline this episode: a title, the hook (first seconds), the conflict, and the cliffhanger (last seconds). "
-    "One short sentence each, naming who acts."
+    "One short sentence each, naming who acts.{focus}"
 )
+FIRST_EPISODE_FOCUS = (" The hook opens on the premise's situation; the cliffhanger raises what the protagonist "
+                       "stands to lose.")
+LATER_EPISODE_FOCUS = " Pick up from the previous cliffhanger and push the premise's secret further."
 OUTLINE_EXAMPLE = (
     OUTLINE_ASK.format(
-        title="The Maid Who Knew", synopsis="Rosa Diaz finds proof her fiance Victor Hale framed her brother.",
-        cast="Rosa Diaz (protagonist), Victor Hale (antagonist), Tom Reyes (ally)", number=1, total=3,
-        previous="This is the first episode.",
+        title="The Maid Who Knew", synopsis="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor "
+                                            "Hale, framed her brother, Tom Reyes.",
+        cast="Rosa Diaz (protagonist, the hotel maid), Victor Hale (antagonist, the heir she is marrying), "
+             "Tom Reyes (ally, Rosa's brother)", number=1, total=3,
+        previous="This is the first episode.", focus=FIRST_EPISODE_FOCUS,
     ),
     '{"title": "The Forged Letter", "hook": "Rosa finds a forged letter in Victor\'s desk signed with her '
     'brother\'s name.", "conflict": "Victor catches her in his study and demands to know what she saw.", '
@@ -74,6 +85,8 @@ EXAMPLE_TEXTS = [
     "She reported the truck to the inspector by mistake.",
     "Rosa Diaz is weeks from marrying Victor Hale when she finds proof he framed her brother.",
     "With Tom Reyes at her side she plays the perfect bride while gathering the evidence that will ruin him.",
+    "Rosa plays the perfect bride for Victor Hale while gathering the evidence that will free Tom, knowing one "
+    "slip will cost her everything.",
 ]
 
 # The capable strategy (text_strategy "capable"): one call writes the whole cast with the title and synopsis, one

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from dramafactory.schemas import Character, EpisodeOutline, Location, Look, SeriesBible, SeriesConcept, Voice
-from dramafactory.tools.speech.voicebank import allocate_voices
+from dramafactory.schemas import Character, EpisodeOutline, Location, Premise, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
 from ..parallel import in_flight_limit, run_all
 from ..structured import Check, StructuredOutputError, ask_json, stable_seed, with_note
 from . import casting, prompts
+from .cast_plan import CastPlan, plan_cast
 from .checks import (
     DUPLICATE_WANT,
     STOCK_PROFILES,
@@ -25,7 +25,6 @@ from .checks import (
     Profile,
     TitleSynopsis,
     answer_checks,
-    cast_line,
     duplicates,
     outline_check,
     profile_check,
@@ -33,6 +32,7 @@ from .checks import (
     stock_title,
     title_check,
 )
+from .story import named_logline
 
 
 @dataclass
@@ -62,33 +62,6 @@ class DirectorAsk:
                         checks=checks, max_tries=self.ctx.settings.max_reasks, max_tokens=max_tokens)
 
 
-@dataclass
-class CastPlan:
-    """Who is in the series and how they look and sound: drawn in code, before the model writes a word."""
-
-    names: list[str]
-    genders: list[str]
-    descriptions: list[str]
-    ages: list[int]
-    looks: list[tuple[Look, str]]
-    voices: list[Voice]
-
-    @property
-    def line(self) -> str:
-        return cast_line(self.names, self.descriptions)
-
-
-def plan_cast(concept: SeriesConcept, rng: random.Random, cast_seed: int) -> CastPlan:
-    avoid = casting.concept_words(concept.logline) | {n.lower() for n in prompts.EXAMPLE_NAMES}
-    genders = casting.decide_genders(concept.logline, rng)
-    names = casting.pick_names(genders, concept.language, cast_seed, avoid)
-    looks = casting.draw_looks(genders, rng)
-    voices: list[Voice] = allocate_voices(genders)
-    ages = [rng.randint(*casting.AGE_RANGES[role]) for role in casting.ROLES]
-    return CastPlan(names=names, genders=genders, descriptions=[casting.lead_description(concept.logline), "", ""],
-                    ages=ages, looks=looks, voices=voices)
-
-
 def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSynopsis, list[str]]:
     """The three profiles and the title/synopsis are independent asks, sent together (run_all). A profile must
     not copy another character's want: checked after the first pass, and only a copy is asked again, with the
@@ -96,12 +69,14 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
     others yet)."""
     concept = d.concept
 
+    premise_line = named_logline(concept.logline, plan.premise)
+
     def ask_profile(index: int, others: tuple[str, ...] = (), repair: bool = False) -> tuple[Profile, str | None]:
-        name, role = plan.names[index], casting.ROLES[index]
-        text = prompts.PROFILE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+        name, role = plan.names[index], plan.roles[index]
+        text = prompts.PROFILE_ASK.format(logline=premise_line, genre=concept.genre, tone=concept.tone,
                                           cast=plan.line, name=name,
-                                          role=role + (f", {plan.descriptions[0]}" if index == 0 and
-                                                       plan.descriptions[0] else ""))
+                                          role=role + (f", {plan.descriptions[index]}" if plan.descriptions[index]
+                                                       else ""))
         key: tuple = ("profile", index)
         if repair:  # the rule up front, and its own seed (the first pass's would give the copy again)
             text, key = f"{text}\nRules for this answer:\n- {DUPLICATE_WANT}", ("profile", index, "again")
@@ -109,16 +84,17 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
             return d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
                      [*d.base, profile_check(name, others)]), None
         except StructuredOutputError as exc:
-            return Profile(**STOCK_PROFILES[role]), f"profile of {name}: stock text ({exc.reasons[-1]})"
+            stock = STOCK_PROFILES.get(role, STOCK_PROFILES["ally"])
+            return Profile(**stock), f"profile of {name}: stock text ({exc.reasons[-1]})"
 
     def ask_title() -> tuple[TitleSynopsis, str | None]:
         try:
             return d("director.title", TitleSynopsis, [prompts.TITLE_EXAMPLE],
-                     prompts.TITLE_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
+                     prompts.TITLE_ASK.format(logline=premise_line, genre=concept.genre, tone=concept.tone,
                                               cast=plan.line), "title",
-                     [*d.base, title_check(plan.names, plan.line)], max_tokens=200), None
+                     [*d.base, title_check(plan.names, plan.line, plan.premise)], max_tokens=200), None
         except StructuredOutputError as exc:
-            return stock_title(concept), f"title and synopsis: stock text ({exc.reasons[-1]})"
+            return stock_title(concept, premise_line), f"title and synopsis: stock text ({exc.reasons[-1]})"
 
     if in_flight_limit(d.ctx.text) == 1:
         # One call at a time (the embedded model): each profile is checked against the wants before it inside its
@@ -137,15 +113,20 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
         if duplicates(profiles[index].want, [p.want for p in profiles[:index]]):
             others = tuple(p.want for j, p in enumerate(profiles) if j != index)
             profiles[index], profile_flags[index] = ask_profile(index, others, repair=True)
+    if not head_flag:
+        # The synopsis opens on the premise as code states it, so it cannot be inverted; the model's sentence
+        # (checked against the premise) says what happens next.
+        head = TitleSynopsis(title=head.title, synopsis=f"{premise_line} {head.synopsis.strip()}"[:600])
     return profiles, head, [f for f in [*profile_flags, head_flag] if f]
 
 
 def characters_of(plan: CastPlan, profiles: list[Profile]) -> list[Character]:
     return [Character(name=name, role=role, description=description, gender=gender, age=age, look=look,
-                      wardrobe=wardrobe, voice=voice, want=profile.want, secret=profile.secret)
-            for name, role, description, gender, age, (look, wardrobe), voice, profile
-            in zip(plan.names, casting.ROLES, plan.descriptions, plan.genders, plan.ages, plan.looks, plan.voices,
-                   profiles, strict=True)]
+                      wardrobe=wardrobe, voice=voice, want=profile.want, secret=profile.secret,
+                      logline_phrase=phrase)
+            for name, role, description, gender, age, (look, wardrobe), voice, profile, phrase
+            in zip(plan.names, plan.roles, plan.descriptions, plan.genders, plan.ages, plan.looks, plan.voices,
+                   profiles, plan.phrases, strict=True)]
 
 
 def draw_locations(concept: SeriesConcept, cast_seed: int, rng: random.Random) -> list[Location]:
@@ -159,7 +140,7 @@ def draw_locations(concept: SeriesConcept, cast_seed: int, rng: random.Random) -
 
 
 def write_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: str, numbers: Iterable[int],
-                   before: list[EpisodeOutline]) -> tuple[list[EpisodeOutline], list[str]]:
+                   before: list[EpisodeOutline], premise: Premise | None = None) -> tuple[list[EpisodeOutline], list[str]]:
     """One outline per episode, in order: each reads the previous episode's cliffhanger, so they stay sequential."""
     outlines = list(before)
     flags: list[str] = []
@@ -169,12 +150,16 @@ def write_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: 
         try:
             o = d("director.outline", Outline, [prompts.OUTLINE_EXAMPLE],
                   prompts.OUTLINE_ASK.format(title=head.title, synopsis=head.synopsis, cast=cast, number=number,
-                                             total=d.concept.episodes, previous=previous),
-                  ("outline", number), [*d.base, outline_check(names, cast, [e.cliffhanger for e in outlines])],
+                                             total=d.concept.episodes, previous=previous,
+                                             focus=prompts.FIRST_EPISODE_FOCUS if number == 1
+                                             else prompts.LATER_EPISODE_FOCUS),
+                  ("outline", number),
+                  [*d.base, outline_check(names, cast, [e.cliffhanger for e in outlines], premise)],
                   max_tokens=220)
         except StructuredOutputError as exc:
             flags.append(f"outline of episode {number}: stock text ({exc.reasons[-1]})")
-            o = stock_outline(d.concept, names, number)
+            o = stock_outline(d.concept, names, number,
+                              named_logline(d.concept.logline, premise) if premise else "")
         outlines.append(episode_outline(number, o, names))
     return outlines[len(before):], flags
 
@@ -185,10 +170,11 @@ def episode_outline(number: int, o: Outline, names: list[str]) -> EpisodeOutline
 
 
 def assemble(concept: SeriesConcept, head: TitleSynopsis, characters: list[Character], locations: list[Location],
-             outlines: list[EpisodeOutline], flags: list[str]) -> SeriesBible:
+             outlines: list[EpisodeOutline], flags: list[str], plan: CastPlan | None = None) -> SeriesBible:
     return SeriesBible(title=head.title, logline=concept.logline, genre=concept.genre, tone=concept.tone,
                        language=concept.language, synopsis=head.synopsis, characters=characters,
-                       locations=locations, episodes=outlines, flags=flags)
+                       locations=locations, episodes=outlines, flags=flags,
+                       premise=plan.premise if plan else None, relations=plan.relations if plan else [])
 
 
 def write_bible(d: DirectorAsk) -> SeriesBible:
@@ -196,5 +182,7 @@ def write_bible(d: DirectorAsk) -> SeriesBible:
     plan = plan_cast(d.concept, rng, d.cast_seed)
     profiles, head, flags = write_profiles_and_title(d, plan)
     locations = draw_locations(d.concept, d.cast_seed, rng)
-    outlines, outline_flags = write_outlines(d, head, plan.names, plan.line, range(1, d.concept.episodes + 1), [])
-    return assemble(d.concept, head, characters_of(plan, profiles), locations, outlines, flags + outline_flags)
+    outlines, outline_flags = write_outlines(d, head, plan.names, plan.line, range(1, d.concept.episodes + 1), [],
+                                             plan.premise)
+    return assemble(d.concept, head, characters_of(plan, profiles), locations, outlines, flags + outline_flags,
+                    plan)

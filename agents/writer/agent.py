@@ -33,7 +33,10 @@ __all__ = ["BEATS", "EMOTIONS", "LINES_PER_SECOND", "ActionReply", "LineReply", 
 
 
 def write_script(ctx: AgentContext, bible: SeriesBible, concept: SeriesConcept, episode: int, seed: int,
-                 earlier_lines: list[str], note: str | None = None) -> EpisodeScript:
-    """`note`: a reviewer's note on a rejected draft; it goes into every ask (the graph also changes the seed)."""
+                 earlier_lines: list[str], note: str | None = None,
+                 established: list[str] | None = None) -> EpisodeScript:
+    """`note`: a reviewer's note on a rejected draft; it goes into every ask (the graph also changes the seed).
+    `established`: facts earlier episodes established (the series memory's recall), put into the asks."""
     strategy = capable.write_script if ctx.settings.text_strategy == "capable" else tiny.write_script
-    return strategy(tiny.EpisodeJob(ctx, bible, concept, episode, seed, list(earlier_lines), note))
+    return strategy(tiny.EpisodeJob(ctx, bible, concept, episode, seed, list(earlier_lines), note,
+                                    list(established or [])))

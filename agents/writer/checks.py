@@ -54,12 +54,25 @@ def beat_plan(total_lines: int) -> list[int]:
 
 
 def scene_casts(bible: SeriesBible, episode: int) -> list[list[str]]:
-    """Two two-handers per episode; the pairings rotate so every character carries scenes across a series."""
-    lead, rival, ally = (c.name for c in bible.characters[:3])
-    pairs = [[lead, rival], [ally, lead], [rival, ally]]
-    first = pairs[(episode - 1) % 3]
-    second = pairs[episode % 3]
-    return [first, second]
+    """Two two-handers per episode, paired by the premise: the lead faces the person the story turns on first
+    (the daughter confronts the father), then the pairs the relations give (the groom and his brother), then the
+    lead with everyone else; the pairings rotate over a series so every character carries scenes."""
+    names = [c.name for c in bible.characters]
+    lead, central, *others = names
+    pairs: list[list[str]] = [[lead, central]]
+    for relation in bible.relations:
+        pair = [relation.of, relation.person] if relation.of == lead or relation.of != central else \
+            [relation.person, relation.of]
+        if set(pair) != {lead, central} and all(p in names for p in pair) and \
+                not any(set(pair) == set(q) for q in pairs):
+            pairs.append(pair)
+    for other in others:
+        for pair in ([other, lead], [central, other]):
+            if not any(set(pair) == set(q) for q in pairs):
+                pairs.append(pair)
+    if len(pairs) == 1:
+        pairs.append([central, lead])
+    return [pairs[(episode - 1) % len(pairs)], pairs[episode % len(pairs)]]
 
 
 def second_person(want: str) -> str:

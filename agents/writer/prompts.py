@@ -15,39 +15,55 @@ BEAT_GUIDE = {
 }
 
 ACTION_ASK = (
-    "Episode: {outline}\nScene: {location}, {time}. On screen: {characters}.\n"
+    "Premise: {premise}\nEpisode: {outline}\n{established}Scene: {location}, {time}. On screen: {characters}.\n"
     "Beat: {kind} ({guide}).\nDescribe what we see in this beat: one sentence, present tense, at most 20 words, "
     "naming who acts."
 )
 ACTION_EXAMPLE = (
     ACTION_ASK.format(
-        outline="Rosa finds proof her fiance Victor framed her brother; Victor catches her.",
+        premise="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother.",
+        outline="Rosa finds proof her fiance Victor framed her brother; Victor catches her.", established="",
         location="Hale Tower, 32nd floor", time="night", characters="Rosa Diaz, Victor Hale", kind="hook",
         guide=BEAT_GUIDE["hook"],
     ),
     '{"action": "Rosa pulls a forged letter from Victor\'s desk drawer as his footsteps approach."}',
 )
+ESTABLISHED = "Already established: {facts}\n"
+
+# What each beat's line does with the premise: a line knows its purpose and who it is said to.
+LINE_PURPOSE = {
+    "hook": "confront {listener} with what you just found out",
+    "pressure": "push back hard: deny it, or threaten what {listener} stands to lose",
+    "reveal": "say the truth out loud: {truth}",
+    "reversal": "turn it around: plead, or use what you know",
+    "cliffhanger": "raise the stakes: {stakes}",
+}
+DEFAULT_STAKES = "what happens if the truth comes out"
 
 LINE_ASK = (
-    "You are {speaker} ({role}; you want {want}). You talk to {listener}, feeling {emotion}.\n"
-    "Scene: {action}\nSaid so far:\n{earlier}\nSay your next line to {listener_first}: at most 14 words, in your "
-    "own voice (I, me, my), new words."
+    "You are {speaker} ({role}; you want {want}). You talk to {listener}{tie}, feeling {emotion}.\n"
+    "The story: {premise}\nScene: {action}\nSaid so far:\n{earlier}\nYour line must {purpose}. Say it to "
+    "{listener_first}: at most 14 words, in your own voice (I, me, my), new words."
 )
 LINE_EXAMPLES = [
     (
         LINE_ASK.format(
             action="Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach.",
-            speaker="Rosa Diaz", role="protagonist", want="to clear your brother's name", listener="Victor Hale",
-            emotion="shocked", earlier="(none)", speaker_first="Rosa", listener_first="Victor",
+            speaker="Rosa Diaz", role="protagonist, the hotel maid", want="to clear your brother's name",
+            listener="Victor Hale", tie=", the heir you are marrying", emotion="shocked",
+            premise="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother.",
+            earlier="(none)", purpose="confront Victor with what you just found out", listener_first="Victor",
         ),
         '{"line": "You signed my brother\'s name on this. You sent him to prison."}',
     ),
     (
         LINE_ASK.format(
             action="Victor snatches the letter and backs Rosa against the window.",
-            speaker="Victor Hale", role="antagonist", want="to keep your family's fortune", listener="Rosa Diaz",
-            emotion="mocking", earlier="Rosa Diaz: You signed my brother's name on this.", speaker_first="Victor",
-            listener_first="Rosa",
+            speaker="Victor Hale", role="antagonist, the heir", want="to keep your family's fortune",
+            listener="Rosa Diaz", tie=", the maid you are marrying", emotion="mocking",
+            premise="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother.",
+            earlier="Rosa Diaz: You signed my brother's name on this.",
+            purpose="push back hard: deny it, or threaten what Rosa stands to lose", listener_first="Rosa",
         ),
         '{"line": "Prove it. Who would believe a maid over a Hale?"}',
     ),
@@ -65,6 +81,16 @@ STOCK_LINES = {
                  "You forgot one thing. I kept a copy.", "From now on, we play by my rules."],
     "cliffhanger": ["Wait... then who sent the letter?", "If you tell them, we both go down.",
                     "There's something you still don't know about me."],
+}
+
+# Premise-aware stock lines: said by the lead to the person the relation ties them to ({kind}: "father"), or
+# about the discovery; the plain ones above when the premise gives no relation.
+RELATION_STOCK_LINES = {
+    "hook": ["I know who you are. Don't you dare pretend you don't know me."],
+    "pressure": ["Walk away from me again, and everyone learns what you did."],
+    "reveal": ["You're my {kind}. All this time, you were my {kind}."],
+    "reversal": ["You owe me the truth. You owe me that much, at least."],
+    "cliffhanger": ["If anyone finds out you're my {kind}, we both lose everything."],
 }
 
 EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes"}

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Location, Scene, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
+from ..director.story import named_logline
 from ..parallel import run_all
 from ..structured import Check, StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
 from . import prompts
+from .beats import line_purpose, stock_line, tie_words
 from .checks import (
     BEATS,
     EMOTIONS,
@@ -27,7 +29,6 @@ from .checks import (
     line_checks,
     scene_casts,
     second_person,
-    similar,
 )
 
 SCENE_BEATS = [BEATS[:3], BEATS[3:]]  # two scenes: the set-up beats, then the turn and the cliffhanger
@@ -44,12 +45,24 @@ class EpisodeJob:
     seed: int
     earlier_lines: list[str]  # every line of the series' earlier episodes: no line may repeat one
     note: str | None = None
+    # Facts the series memory recalled for this episode (memory/facts.py): what earlier episodes established.
+    established: list[str] = field(default_factory=list)
     counts: list[int] = field(init=False)  # lines per beat, in BEATS order
     casts: list[list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.counts = beat_plan(max(len(BEATS), round(self.concept.seconds_per_episode * LINES_PER_SECOND)))
         self.casts = scene_casts(self.bible, self.episode)
+
+    @property
+    def premise_line(self) -> str:
+        """The logline with the cast's names in it: what the story is, for every ask."""
+        premise = self.bible.premise
+        return named_logline(self.bible.logline, premise) if premise else self.bible.logline
+
+    @property
+    def established_text(self) -> str:
+        return prompts.ESTABLISHED.format(facts=" ".join(self.established[:4])) if self.established else ""
 
     @property
     def outline_text(self) -> str:
@@ -81,7 +94,8 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str |
         return ask_json(
             job.ctx.text, job.ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
             examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(job.seed, job.episode, kind),
-            ask=with_note(prompts.ACTION_ASK.format(outline=job.outline_text, location=location.name,
+            ask=with_note(prompts.ACTION_ASK.format(premise=job.premise_line, established=job.established_text,
+                                                    outline=job.outline_text, location=location.name,
                                                     time=location.time_of_day, characters=", ".join(cast), kind=kind,
                                                     guide=prompts.BEAT_GUIDE[kind]), job.note),
             checks=[*job.base, action_check(cast)], max_tries=job.ctx.settings.max_reasks, max_tokens=80,
@@ -93,8 +107,10 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str |
 def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener: str, emotion: str, action: str,
              recent: list[str], used: list[str]) -> tuple[DialogueLine, str | None]:
     """One line for a fixed speaker, checked against `used` (every line it must not repeat); a stock line and its
-    flag when the model gives no acceptable one."""
+    flag when the model gives no acceptable one. The ask says what the listener is to the speaker and what the
+    beat's line does with the premise (confront, deny, reveal the relation, plead, raise the stakes)."""
     character = job.bible.character(speaker)
+    listener_first = listener.split()[0]
     try:
         reply = ask_json(
             job.ctx.text, job.ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
@@ -103,16 +119,17 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
                                                   role=", ".join(filter(None, [character.role,
                                                                                character.description])),
                                                   want=second_person(character.want), listener=listener,
-                                                  emotion=emotion, earlier="\n".join(recent[-2:]) or "(none)",
-                                                  speaker_first=speaker.split()[0],
-                                                  listener_first=listener.split()[0]), job.note),
+                                                  tie=tie_words(job.bible, speaker, listener),
+                                                  emotion=emotion, premise=job.premise_line,
+                                                  earlier="\n".join(recent[-2:]) or "(none)",
+                                                  purpose=line_purpose(job.bible, kind, speaker, listener),
+                                                  listener_first=listener_first), job.note),
             checks=[*job.base, line_checks(speaker, listener, action, used)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
         )
         text, fallback, flag = clean_line(reply.line, speaker), False, None
     except StructuredOutputError as exc:
-        stock = [s for s in prompts.STOCK_LINES[kind] if all(similar(s, u) <= 0.75 for u in used)]
-        text, fallback = (stock or prompts.STOCK_LINES[kind])[0], True
+        text, fallback = stock_line(job.bible, kind, speaker, listener, used), True
         flag = f"{line_id}: stock line ({exc.reasons[-1]})"
     return DialogueLine(id=line_id, speaker=speaker, text=text, emotion=emotion, fallback=fallback), flag
 

@@ -1,0 +1,82 @@
+"""What a line does with the premise, by beat, and who it is said to: the relation between speaker and listener in
+the speaker's own terms ("your runaway father"), the beat's purpose (confront, deny, reveal the relation, plead,
+raise the stakes), and the stock line when the model gives none (premise-aware where a relation ties the two).
+"""
+
+from __future__ import annotations
+
+import re
+
+from dramafactory.schemas import Relation, SeriesBible
+
+from . import prompts
+from .checks import similar
+
+# What the other side of a relation is called, by the gender of the one it names: a father's daughter or son.
+INVERSE = {
+    "father": ("daughter", "son"), "mother": ("daughter", "son"), "parent": ("daughter", "son"),
+    "son": ("mother", "father"), "daughter": ("mother", "father"), "child": ("mother", "father"),
+    "brother": ("sister", "brother"), "sister": ("sister", "brother"), "sibling": ("sister", "brother"),
+    "husband": ("wife", "husband"), "wife": ("wife", "husband"), "spouse": ("wife", "husband"),
+    "fiance": ("fiancee", "fiance"), "fiancee": ("fiancee", "fiance"), "ex": ("ex", "ex"),
+    "boss": ("employee", "employee"), "employee": ("boss", "boss"), "partner": ("partner", "partner"),
+    "lover": ("lover", "lover"), "friend": ("friend", "friend"), "rival": ("rival", "rival"),
+}
+KIN_WORDS = {"father", "mother", "parent", "son", "daughter", "child", "brother", "sister", "sibling", "husband",
+             "wife", "spouse", "fiance", "fiancee", "ex"}
+
+
+def _relation(bible: SeriesBible, a: str, b: str) -> Relation | None:
+    return next((r for r in bible.relations if {r.person, r.of} == {a, b}), None)
+
+
+def listener_is(bible: SeriesBible, speaker: str, listener: str) -> str:
+    """What the listener is to the speaker, one word ('father'), or '' when no relation ties them."""
+    relation = _relation(bible, speaker, listener)
+    if relation is None:
+        return ""
+    if relation.person == listener:
+        return relation.kind
+    female, male = INVERSE.get(relation.kind, (relation.kind, relation.kind))
+    return female if bible.character(listener).gender == "female" else male
+
+
+def tie_words(bible: SeriesBible, speaker: str, listener: str) -> str:
+    """', your runaway father' (the logline's words, second person) or ', your daughter'; '' when unrelated."""
+    relation = _relation(bible, speaker, listener)
+    if relation is None:
+        return ""
+    if relation.person == listener and relation.words:
+        words = re.sub(r"^(?:her|his|their|my|the|a|an)\s+(?:own\s+)?", "", relation.words.strip(), flags=re.I)
+        words = re.sub(r"^[\w-]+'s\s+", "", words)
+        return f", your {words}"
+    return f", your {listener_is(bible, speaker, listener)}"
+
+
+def _truth(bible: SeriesBible, speaker: str, listener: str) -> str:
+    kind = listener_is(bible, speaker, listener)
+    if kind in KIN_WORDS:
+        return f"that {listener.split()[0]} is your {kind}"
+    premise = bible.premise
+    if premise and premise.discovery:
+        return f"what you know: {premise.discovery}"
+    return "the secret between you"
+
+
+def line_purpose(bible: SeriesBible, kind: str, speaker: str, listener: str) -> str:
+    premise = bible.premise
+    stakes = premise.stakes if premise and premise.stakes else prompts.DEFAULT_STAKES
+    return prompts.LINE_PURPOSE[kind].format(listener=listener.split()[0], truth=_truth(bible, speaker, listener),
+                                             stakes=stakes)
+
+
+def stock_line(bible: SeriesBible, kind: str, speaker: str, listener: str, used: list[str]) -> str:
+    """The stock line for a beat the model gave no acceptable line for (flagged by the caller): about the relation
+    that ties speaker and listener where one does, else the plain stock lines; never one too close to a used line."""
+    relation_kind = listener_is(bible, speaker, listener)
+    candidates = []
+    if relation_kind in KIN_WORDS:
+        candidates = [line.format(kind=relation_kind) for line in prompts.RELATION_STOCK_LINES[kind]]
+    candidates += prompts.STOCK_LINES[kind]
+    fresh = [c for c in candidates if all(similar(c, u) <= 0.75 for u in used)]
+    return (fresh or candidates)[0]
