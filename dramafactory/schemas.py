@@ -178,7 +178,8 @@ class SeriesBible(_Model):
     characters: list[Character] = Field(min_length=2)
     locations: list[Location] = Field(min_length=1)
     episodes: list[EpisodeOutline] = Field(min_length=1)
-    flags: list[str] = Field(default_factory=list, description="Where the model failed and a stock text was used.")
+    flags: list[str] = Field(default_factory=list, description="For the reviewer: where the model failed and a stock "
+                                                          "text was used, and choices code made (places).")
     premise: Premise | None = Field(default=None, description="The logline's people, relations, secret and stakes.")
     relations: list[Relation] = Field(default_factory=list, description="Between characters, by name.")
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from dramafactory.agents.director.casting import SETTINGS, draw_looks, name_location, pick_names
+from dramafactory.agents.director.casting import draw_looks, pick_names
+from dramafactory.agents.director.places import name_location
 from dramafactory.schemas import Character, Location, Look, Shot, Voice
 from dramafactory.tools.image.base import ImageRequest
 from dramafactory.tools.image.storyboard import StoryboardRenderer, visible_characters
@@ -47,6 +48,12 @@ class Case:
     @property
     def bad(self) -> bool:
         return self.kind != "good"
+
+
+# The settings the labelled set cycles through: the eleven it was labelled on, kept so QC's baseline stays
+# comparable when the director gains settings (agents/director/places.py).
+QC_SETTINGS = ["bar", "castle", "forest", "home", "hospital", "office", "restaurant", "rooftop", "school", "street",
+               "warehouse"]
 
 
 def _cast(rng: random.Random, seed: int) -> dict[str, Character]:
@@ -102,7 +109,7 @@ def build(out: Path, *, series: int = 4, shots_per_series: int = 12, width: int 
     out.mkdir(parents=True, exist_ok=True)
     (out / "frames").mkdir(exist_ok=True)
     cases: list[Case] = []
-    settings = sorted(SETTINGS)
+    settings = QC_SETTINGS
 
     def render(shot: Shot, cast: dict[str, Character], location: Location, name: str, take_seed: int) -> str:
         path = out / "frames" / f"{name}.png"

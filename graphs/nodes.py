@@ -18,6 +18,7 @@ from dramafactory.agents.cinematographer.agent import plan_shots
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
 from dramafactory.agents.writer.agent import write_script
+from dramafactory.memory.facts import FactMemory, Outfits, extract_facts, recall_for_episode
 from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 from dramafactory.tools.accounting import measure
 from dramafactory.tools.speech.base import SpeechRequest
@@ -58,12 +59,44 @@ def writer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     bible = SeriesBible.model_validate(state["bible"])
     concept = SeriesConcept.model_validate(state["concept"])
     seed, note = redo(state, f"script:{number}")
-    script = write_script(ctx, bible, concept, number, seed, state.get("earlier_lines", []), note)
+    established = _established(ctx, bible, number)
+    script = write_script(ctx, bible, concept, number, seed, state.get("earlier_lines", []), note,
+                          established=established)
     write_json(episode_dir(ctx.run_dir, number) / "script.json", script)
     emit(stage="writer", status="done", episode=number, lines=len(script.lines()))
     return {"script": script.model_dump(mode="json"),
             "earlier_lines": state.get("earlier_lines", []) + [ln.text for ln in script.lines()],
             "stage_times": timed("writer", number, start)}
+
+
+# Series-wide rows (no `episode`): the facts store is the series' memory, like the canonical looks' row, and a
+# "memory" stage is not a text-model call (tools/accounting.TEXT_STAGES).
+FACTS_STAGE = "memory.facts"
+
+
+def _established(ctx: AgentContext, bible: SeriesBible, number: int) -> list[str]:
+    """What earlier episodes established that episode `number` must not contradict: the facts nearest to its
+    outline and people. Episode 1 has none (and loads nothing)."""
+    if number <= 1:
+        return []
+    with measure("process") as recalled:
+        facts = recall_for_episode(FactMemory.for_run(ctx.run_dir), bible, number)
+    ctx.ledger.record_measured(recalled, stage=FACTS_STAGE, backend="chroma", model="all-MiniLM-L6-v2",
+                               action="recall", for_episode=number, facts=len(facts))
+    return [f.text for f in facts]
+
+
+def _record_facts(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript) -> Outfits:
+    """The approved script's facts into the series memory (replacing any recorded for the episode before, so a
+    resumed or retried node leaves one copy), and what each character now wears, scene by scene."""
+    facts = extract_facts(bible, script)
+    with measure("process") as recorded:
+        memory = FactMemory.for_run(ctx.run_dir)
+        memory.record_episode(bible.title, script.episode, facts)
+        carried = memory.last_outfits(bible.title, [c.name for c in bible.characters], script.episode)
+    ctx.ledger.record_measured(recorded, stage=FACTS_STAGE, backend="chroma", model="all-MiniLM-L6-v2",
+                               action="record", for_episode=script.episode, facts=len(facts))
+    return Outfits(carried=carried, changes=[f for f in facts if f.kind == "clothes"])
 
 
 def review_bible(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
@@ -121,7 +154,9 @@ def cinematographer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     bible = SeriesBible.model_validate(state["bible"])
     script = EpisodeScript.model_validate(state["script"])
     concept = SeriesConcept.model_validate(state["concept"])
-    shotlist, moods = plan_shots(ctx, bible, script, state["seed"], concept.seconds_per_episode)
+    # The script reaching this node is the approved one (review_script sends edits here, rejections back).
+    outfits = _record_facts(ctx, bible, script)
+    shotlist, moods = plan_shots(ctx, bible, script, state["seed"], concept.seconds_per_episode, outfits)
     write_json(episode_dir(ctx.run_dir, number) / "shotlist.json", shotlist)
     emit(stage="cinematographer", status="done", episode=number, shots=len(shotlist.shots))
     return {"shotlist": shotlist.model_dump(mode="json"), "moods": {str(k): v for k, v in moods.items()},

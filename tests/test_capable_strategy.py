@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from dramafactory.agents.director import casting
+from dramafactory.agents.director import places
 from dramafactory.agents.director.agent import write_bible
 from dramafactory.agents.director.checks import DUPLICATE_WANT
 from dramafactory.agents.parallel import run_all
@@ -281,7 +281,7 @@ def test_capable_director_keeps_the_models_cast_and_draws_looks_and_voices(capab
     assert [c.voice for c in people] == allocate_voices(["female", "male", "female"])
     assert bible.title == "Father on Ward Seven" and bible.episodes[0].hook == OUTLINE["hook"]
     assert bible.episodes[0].characters == ["Mia Cole", "Dan Hart", "June Ward"]
-    assert {loc.setting for loc in bible.locations} <= set(casting.SETTINGS) and not bible.flags
+    assert {loc.setting for loc in bible.locations} <= set(places.SETTINGS) and not bible.flags
     assert [r["stage"] for r in call_rows(ctx, "director.")] == ["director.cast", "director.outlines"]
     assert "The protagonist is female" in text.asks["cast"][0]  # the logline's cues, said up front
 

@@ -2,14 +2,16 @@
 
 Film grammar is decided in code (an establishing wide per scene, a shot per spoken line so the speaker is on
 screen, inserts on reveals, no two consecutive shots with the same framing, one screen side per character in a
-scene); each character's description in a prompt is retrieved from the continuity memory, never re-invented.
-The model picks each scene's mood and lighting.
+scene); each character's description in a prompt is retrieved from the continuity memory, never re-invented,
+and they wear what they were last seen in (memory/facts.py: a change of clothes in this or an earlier episode
+replaces the bible's wardrobe from the scene it happens in). The model picks each scene's mood and lighting.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from dramafactory.memory.facts import Outfits
 from dramafactory.schemas import EpisodeScript, Framing, Mood, Scene, SeriesBible, Shot, ShotList
 from dramafactory.tools.image.base import FIX_MARKER
 
@@ -41,13 +43,17 @@ def _avoid_repeat(framing: Framing, previous: Framing | None) -> Framing:
             "two-shot": "over-shoulder", "wide": "two-shot", "insert": "medium"}[framing]
 
 
-def describe(ctx: AgentContext, series: str, names: list[str]) -> str:
+def describe(ctx: AgentContext, series: str, names: list[str], outfits: Outfits | None = None,
+             scene: int = 0) -> str:
+    """Each person's canonical look; the clothes are the ones they were last seen in (`outfits`), else the
+    bible's wardrobe."""
     parts = []
     for name in names:
         c = ctx.memory.canonical(series, name)
         look = c.look
+        wearing = (outfits.at(name, scene) if outfits else None) or c.wardrobe
         parts.append(f"{c.name} ({c.age}, {look.build}, {look.skin_tone} skin, {look.hair_color} {look.hair_style} "
-                     f"hair, {look.face}, wearing {c.wardrobe})")
+                     f"hair, {look.face}, wearing {wearing})")
     return "; ".join(parts) + ". " if parts else ""
 
 
@@ -66,7 +72,9 @@ def scene_look(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, sce
 
 
 def plan_shots(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, seed: int,
-               target_seconds: float) -> tuple[ShotList, dict[int, str]]:
+               target_seconds: float, outfits: Outfits | None = None) -> tuple[ShotList, dict[int, str]]:
+    """`outfits`: what each character was last seen wearing (graphs/nodes.py reads it from the series' facts);
+    None dresses everyone in the bible's wardrobe."""
     shots: list[Shot] = []
     moods: dict[int, str] = {}
     previous: Framing | None = None
@@ -89,7 +97,8 @@ def plan_shots(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript, see
             shot_id = f"e{script.episode:02d}s{len(shots) + 1:02d}"
             speaking = f" {speaker} is speaking, {emotion} expression." if speaker else ""
             prompt = prompts.SHOT_PROMPT.format(
-                framing=framing, camera=camera, people=describe(ctx, bible.title, people), action=action,
+                framing=framing, camera=camera, people=describe(ctx, bible.title, people, outfits, scene.number),
+                action=action,
                 location=location.name, description=location.description, time=scene.time_of_day,
                 lighting=look.lighting, speaking=speaking)
             shots.append(Shot(

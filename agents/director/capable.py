@@ -171,6 +171,6 @@ def write_bible(d: DirectorAsk) -> SeriesBible:
                       for c, (look, wardrobe), voice in zip(reply.characters, looks, voices, strict=True)]
         names = [c.name for c in characters]
         cast = cast_line(names, [c.description for c in characters])
-    locations = draw_locations(d.concept, d.cast_seed, rng)
+    locations, place_flags = draw_locations(d.concept, d.cast_seed, rng)
     outlines, more = write_all_outlines(d, head, names, cast)
-    return assemble(d.concept, head, characters, locations, outlines, flags + more)
+    return assemble(d.concept, head, characters, locations, outlines, flags + place_flags + more)

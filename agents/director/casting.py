@@ -1,4 +1,4 @@
-"""Decisions the director makes in code, not with the model: cast slots, names, looks and settings.
+"""Decisions the director makes in code, not with the model: names and looks (settings: places.py).
 
 A 0.5B model copies one look onto every character and names people after the concept's words
 (seen in our trials of the packaged model, docs/decisions/0002), so looks come from vocabularies drawn without replacement with a seeded RNG and names
@@ -12,7 +12,7 @@ import re
 
 from faker import Faker
 
-from dramafactory.schemas import Look, TimeOfDay
+from dramafactory.schemas import Look
 
 HAIR_COLORS = ["black", "dark brown", "chestnut", "auburn", "copper red", "platinum blonde", "honey blonde",
                "silver", "ash grey", "blue-black"]
@@ -54,40 +54,6 @@ FEMALE_CUES = {"she", "her", "woman", "wife", "daughter", "girl", "heiress", "qu
 MALE_CUES = {"he", "his", "him", "man", "husband", "son", "boy", "heir", "king", "prince", "father", "groom",
              "widower", "brother", "boyfriend"}
 
-# setting -> (keywords in the concept, interior?, name template, description template)
-SETTINGS: dict[str, tuple[set[str], bool, str, str]] = {
-    "hospital": ({"hospital", "nurse", "doctor", "patient", "ward", "clinic", "surgeon", "icu"}, True,
-                 "{last} Memorial Hospital, Ward 7", "a hospital ward with a bed, monitors and a window"),
-    "office": ({"ceo", "company", "office", "boss", "intern", "corporate", "startup", "firm", "lawyer", "assistant",
-                "boardroom", "billionaire", "secretary", "workplace"}, True,
-               "{company} Tower, 32nd floor", "a glass-walled executive office with a desk and a city view"),
-    "home": ({"family", "mother", "father", "wife", "husband", "daughter", "son", "house", "divorce", "marriage",
-              "home", "apartment", "stepmother", "twins"}, True,
-             "The {last} family apartment", "a living room with a sofa, a lamp and family photos"),
-    "restaurant": ({"restaurant", "chef", "kitchen", "cafe", "waiter", "waitress", "dinner", "noodle"}, True,
-                   "{last}'s Bistro", "a small restaurant with booths, warm lamps and a counter"),
-    "castle": ({"kingdom", "queen", "king", "prince", "princess", "castle", "throne", "dragon", "magic", "witch",
-                "sword", "empire", "sorcerer", "palace", "fantasy"}, True,
-               "The throne hall of {last}holt", "a stone hall with banners, pillars and a throne"),
-    "school": ({"school", "student", "teacher", "campus", "college", "university", "classroom", "exam"}, True,
-               "{last} Academy, room 204", "a classroom with desks, a blackboard and tall windows"),
-    "bar": ({"bar", "club", "bartender", "nightclub", "drinks"}, True,
-            "The {last} Lounge", "a dim cocktail bar with stools and bottles glowing on shelves"),
-    "warehouse": ({"warehouse", "smuggler", "gang", "kidnap", "hostage", "mafia", "heist", "cartel"}, True,
-                  "Pier {number} warehouse", "a cavernous warehouse with crates, chains and a high window"),
-    "street": ({"street", "city", "alley", "chase", "police", "detective", "crime"}, False,
-               "{street}", "a city street with shopfronts, a streetlamp and parked cars"),
-    "rooftop": ({"rooftop", "skyline", "wedding", "proposal", "stars"}, False,
-                "{company} Tower rooftop", "a rooftop terrace with railings over the skyline"),
-    "forest": ({"forest", "woods", "village", "wolf", "mountain", "camp"}, False,
-               "The {last} woods", "a forest path between tall pines"),
-}
-GENRE_SETTINGS = {
-    "revenge": ["office", "home"], "romance": ["restaurant", "rooftop"], "family": ["home", "restaurant"],
-    "workplace": ["office", "bar"], "fantasy": ["castle", "forest"], "thriller": ["warehouse", "street"],
-    "mystery": ["street", "home"], "comedy": ["restaurant", "office"], "drama": ["home", "street"],
-    "medical": ["hospital", "home"], "horror": ["forest", "home"],
-}
 LOCALES = {"en": "en_US", "en-us": "en_US", "en-gb": "en_GB"}
 
 
@@ -165,27 +131,3 @@ def draw_looks(genders: list[str], rng: random.Random) -> list[tuple[Look, str]]
         )
         looks.append((look, f"{main} {garment} over a {second} {under}, {accent} {extra}"))
     return looks
-
-
-def pick_settings(logline: str, genre: str) -> list[str]:
-    words = concept_words(logline) | {genre.lower()}
-    scored = sorted(SETTINGS, key=lambda s: (-len(words & SETTINGS[s][0]), list(SETTINGS).index(s)))
-    first = scored[0] if words & SETTINGS[scored[0]][0] else GENRE_SETTINGS.get(genre.lower(), ["home", "street"])[0]
-    defaults = GENRE_SETTINGS.get(genre.lower(), ["home", "street"]) + ["street", "home"]
-    second = next(s for s in (scored[1:2] if words & SETTINGS[scored[1]][0] else []) + defaults if s != first)
-    return [first, second]
-
-
-def name_location(setting: str, seed: int, language: str) -> tuple[str, bool, str]:
-    keywords, interior, name_template, description = SETTINGS[setting]
-    fake = Faker(LOCALES.get(language.lower(), "en_US"))
-    fake.seed_instance(seed)
-    name = name_template.format(last=fake.last_name(), company=fake.last_name() + " Group",
-                                street=fake.street_name(), number=fake.random_int(3, 48))
-    return name, interior, description
-
-
-def time_of_day_for(setting: str, scene_index: int, rng: random.Random) -> TimeOfDay:
-    if setting in {"bar", "rooftop", "warehouse"}:
-        return "night"
-    return rng.choice(["day", "dusk", "night"] if scene_index else ["day", "night"])

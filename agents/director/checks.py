@@ -94,8 +94,13 @@ def duplicates(want: str, others: Sequence[str]) -> bool:
     return any(similar(want, o) > 0.75 for o in others)
 
 
-def profile_check(name: str, others: Sequence[str] = ()) -> Check:
-    return lambda p: profile_problem(p.want, p.secret, name, others)
+def profile_check(name: str, others: Sequence[str] = (), premise: Premise | None = None) -> Check:
+    from .story import inversion_problem  # story builds on this module's name helpers
+
+    def check(p: Profile) -> str | None:
+        return profile_problem(p.want, p.secret, name, others) or (
+            inversion_problem(f"{p.want} {p.secret}", premise) if premise else None)
+    return check
 
 
 def title_problem(title: str, synopsis: str, names: Sequence[str], cast: str) -> str | None:
@@ -111,7 +116,7 @@ def title_check(names: Sequence[str], cast: str, premise: Premise | None = None)
 
     def check(t: TitleSynopsis) -> str | None:
         return title_problem(t.title, t.synopsis, names, cast) or (
-            inversion_problem(t.synopsis, premise) if premise else None)
+            inversion_problem(f"{t.title}. {t.synopsis}", premise) if premise else None)
     return check
 
 

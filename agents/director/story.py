@@ -89,8 +89,10 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
             continue
         verb = match.group(1)
         lead = premise.protagonist
-        head = person.description.split()[-1] if person.description else first(person.name)
-        wrong = (rf"\b(?:{re.escape(head)}|{re.escape(first(person.name))})\s+who\s+{verb}\b",
+        head = person.phrase[:match.start()].split()[-1]  # "patient" of "the billionaire patient she saved"
+        who = rf"(?:{re.escape(head)}|{re.escape(first(person.name))})"
+        wrong = (rf"\b{who},?\s+who\s+{verb}\b",  # "the patient who saved"
+                 rf"\b{verb}\s+by\s+(?:the\s+)?(?:\w+\s+)?{who}\b",  # "saved by Bryan"
                  rf"\b{re.escape(first(person.name))}\s+{verb}\s+{re.escape(first(lead.name))}\b")
         if lead.name and any(re.search(pattern, text, re.I) for pattern in wrong):
             return (f"{first(lead.name)} {verb} {first(person.name)}, not the other way round: say it as the "

@@ -16,7 +16,7 @@ from dramafactory.schemas import Character, EpisodeOutline, Location, Premise, S
 from ..context import AgentContext
 from ..parallel import in_flight_limit, run_all
 from ..structured import Check, StructuredOutputError, ask_json, stable_seed, with_note
-from . import casting, prompts
+from . import places, prompts
 from .cast_plan import CastPlan, plan_cast
 from .checks import (
     DUPLICATE_WANT,
@@ -82,7 +82,7 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
             text, key = f"{text}\nRules for this answer:\n- {DUPLICATE_WANT}", ("profile", index, "again")
         try:
             return d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
-                     [*d.base, profile_check(name, others)]), None
+                     [*d.base, profile_check(name, others, plan.premise)]), None
         except StructuredOutputError as exc:
             stock = STOCK_PROFILES.get(role, STOCK_PROFILES["ally"])
             return Profile(**stock), f"profile of {name}: stock text ({exc.reasons[-1]})"
@@ -129,14 +129,16 @@ def characters_of(plan: CastPlan, profiles: list[Profile]) -> list[Character]:
                    profiles, plan.phrases, strict=True)]
 
 
-def draw_locations(concept: SeriesConcept, cast_seed: int, rng: random.Random) -> list[Location]:
-    """Code picks the settings: the storyboard renderer draws only the backdrops it has vocabularies for."""
+def draw_locations(concept: SeriesConcept, cast_seed: int, rng: random.Random) -> tuple[list[Location], list[str]]:
+    """Code picks the settings from the logline's world (agents/director/places.py); a place the storyboard has no
+    backdrop for is composed from parts and flagged, never swapped for an unrelated room silently."""
     locations = []
-    for index, setting in enumerate(casting.pick_settings(concept.logline, concept.genre)):
-        name, interior, description = casting.name_location(setting, cast_seed + index, concept.language)
+    settings, flags = places.pick_settings(concept.logline, concept.genre)
+    for index, setting in enumerate(settings):
+        name, interior, description = places.name_location(setting, cast_seed + index, concept.language)
         locations.append(Location(name=name, kind="interior" if interior else "exterior", description=description,
-                                  time_of_day=casting.time_of_day_for(setting, index, rng), setting=setting))
-    return locations
+                                  time_of_day=places.time_of_day_for(setting, index, rng), setting=setting))
+    return locations, flags
 
 
 def write_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: str, numbers: Iterable[int],
@@ -181,8 +183,8 @@ def write_bible(d: DirectorAsk) -> SeriesBible:
     rng = random.Random(d.cast_seed)
     plan = plan_cast(d.concept, rng, d.cast_seed)
     profiles, head, flags = write_profiles_and_title(d, plan)
-    locations = draw_locations(d.concept, d.cast_seed, rng)
+    locations, place_flags = draw_locations(d.concept, d.cast_seed, rng)
     outlines, outline_flags = write_outlines(d, head, plan.names, plan.line, range(1, d.concept.episodes + 1), [],
                                              plan.premise)
-    return assemble(d.concept, head, characters_of(plan, profiles), locations, outlines, flags + outline_flags,
-                    plan)
+    return assemble(d.concept, head, characters_of(plan, profiles), locations, outlines,
+                    flags + place_flags + outline_flags, plan)

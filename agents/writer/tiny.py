@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Location, Scene, SeriesBible, SeriesConcept
 
 from ..context import AgentContext
-from ..director.story import named_logline
+from ..director.story import inversion_problem, named_logline
 from ..parallel import run_all
 from ..structured import Check, StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
 from . import prompts
@@ -60,6 +62,13 @@ class EpisodeJob:
         premise = self.bible.premise
         return named_logline(self.bible.logline, premise) if premise else self.bible.logline
 
+    def premise_checks(self, text_of: Callable[[BaseModel], str]) -> list[Check]:
+        """No answer may swap who did what to whom in the premise ('a patient saved by her runaway father')."""
+        premise = self.bible.premise
+        if premise is None:
+            return []
+        return [lambda reply: inversion_problem(text_of(reply), premise)]
+
     @property
     def established_text(self) -> str:
         return prompts.ESTABLISHED.format(facts=" ".join(self.established[:4])) if self.established else ""
@@ -98,7 +107,8 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str |
                                                     outline=job.outline_text, location=location.name,
                                                     time=location.time_of_day, characters=", ".join(cast), kind=kind,
                                                     guide=prompts.BEAT_GUIDE[kind]), job.note),
-            checks=[*job.base, action_check(cast)], max_tries=job.ctx.settings.max_reasks, max_tokens=80,
+            checks=[*job.base, action_check(cast), *job.premise_checks(lambda r: r.action)],
+            max_tries=job.ctx.settings.max_reasks, max_tokens=80,
         ).action.strip(), None
     except StructuredOutputError as exc:
         return f"{cast[0]} faces {cast[1]}.", f"episode {job.episode} {kind} action: stock text ({exc.reasons[-1]})"

@@ -235,8 +235,10 @@ function bibleView(bible) {
       h('p', { class: 'logline' }, bible.logline),
       h('p', { class: 'meta' }, [bible.genre, bible.tone, bible.language].filter(Boolean).join(' · ')),
       h('p', { class: 'synopsis', 'data-testid': 'bible-synopsis' }, bible.synopsis),
-      bible.flags?.length ? h('div', { class: 'warning' }, h('strong', {}, 'Stock text used where the model failed:'),
+      bible.flags?.length ? h('div', { class: 'warning', 'data-testid': 'bible-flags' },
+        h('strong', {}, 'For you to check (stock text where the model failed, and choices code made):'),
         h('ul', {}, bible.flags.map((f) => h('li', {}, f)))) : null),
+    premiseView(bible),
     section(`Characters (${(bible.characters || []).length})`, h('div', { class: 'characters' }, (bible.characters || []).map(characterCard))),
     section(`Locations (${(bible.locations || []).length})`, h('ul', { class: 'locations' }, (bible.locations || []).map((l) =>
       h('li', { 'data-testid': 'location' }, h('strong', {}, l.name), h('span', { class: 'muted' }, ` ${[l.kind, l.time_of_day, l.setting].filter(Boolean).join(' · ')}`),
@@ -244,6 +246,52 @@ function bibleView(bible) {
     section('Episode outlines', h('ol', { class: 'outlines' }, (bible.episodes || []).map((e) =>
       h('li', { 'data-testid': 'outline' }, h('h4', {}, `Episode ${e.number} · ${e.title}`),
         kv([['Hook', e.hook], ['Conflict', e.conflict], ['Cliffhanger', e.cliffhanger], ['With', (e.characters || []).join(', ')]]))))));
+}
+
+// --- the premise: who the logline is about, who else, related how, the discovery and the stakes -----------------
+
+const RELATION_WORDS = { 'same person': 'the same person as', other: 'related to' };
+
+function relationText(person, kind, of) {
+  return RELATION_WORDS[kind] ? `${person} is ${RELATION_WORDS[kind]} ${of}` : `${person} is ${of}'s ${kind}`;
+}
+
+function premisePerson(p, names, relations, isLead) {
+  const who = p.name ? [h('strong', {}, p.name), ` · ${p.phrase}`] : h('strong', {}, p.phrase);
+  const ties = relations.filter((r) => r.person === p.key || r.of === p.key)
+    .map((r) => relationText(names(r.person), r.kind, names(r.of)));
+  const traits = [isLead ? 'protagonist' : null, p.gender, p.generation && `${p.generation} generation`].filter(Boolean);
+  return h('li', { class: 'premise-person', 'data-testid': 'premise-person', dataset: { key: p.key } },
+    h('p', {}, who, traits.length ? h('span', { class: 'muted' }, ` (${traits.join(', ')})`) : null),
+    p.also?.length ? h('p', { class: 'muted' }, `also “${p.also.join('”, “')}”`) : null,
+    ties.length ? h('p', { class: 'ties' }, ties.join('; ')) : null);
+}
+
+function premiseView(bible) {
+  const premise = bible.premise;
+  const relations = bible.relations || [];
+  const relationList = relations.length ? h('ul', { class: 'relations', 'data-testid': 'relations' }, relations.map((r) =>
+    h('li', { 'data-testid': 'relation' }, relationText(r.person, r.kind, r.of),
+      r.words ? h('span', { class: 'muted' }, ` — “${r.words}”`) : null)))
+    : h('p', { class: 'muted' }, 'No relations between the characters.');
+  if (!premise) {
+    return section('Premise', h('p', { class: 'muted', 'data-testid': 'premise' }, 'This bible carries no premise.'),
+      h('h4', {}, 'Relations'), relationList);
+  }
+  const everyone = [premise.protagonist, ...(premise.people || [])].filter(Boolean);
+  const byKey = new Map(everyone.map((p) => [p.key, p]));
+  const names = (key) => byKey.get(key)?.name || byKey.get(key)?.phrase || key;
+  const premiseRelations = premise.relations || [];
+  return section('Premise',
+    h('div', { class: 'premise', 'data-testid': 'premise' },
+      kv([['Discovery', premise.discovery || 'none found in the logline'], ['Stakes', premise.stakes || 'none found in the logline']]),
+      h('h4', {}, `People in the logline (${everyone.length})`),
+      h('ul', { class: 'premise-people' }, everyone.map((p, i) => premisePerson(p, names, premiseRelations, i === 0))),
+      premise.flags?.length ? h('div', { class: 'warning', 'data-testid': 'premise-flags' },
+        h('strong', {}, 'What the premise parse could not settle, and how it decided:'),
+        h('ul', {}, premise.flags.map((f) => h('li', {}, f)))) : null),
+    h('h4', {}, `Relations between the characters (${relations.length})`), relationList,
+    h('p', { class: 'hint' }, 'To change the premise or a relation, edit the bible as JSON (premise, relations).'));
 }
 
 function characterCard(c) {

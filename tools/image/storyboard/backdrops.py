@@ -1,5 +1,6 @@
 """One backdrop per setting (office, hospital, street, car...), drawn from the location alone, so the same place
-looks the same in every shot."""
+looks the same in every shot. The worlds beyond the city staples (courtroom, boat, polar station...) are in
+worlds.py; BACKDROPS holds them all."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from .colour import BG_INK, INK, RGB, mix, scale
+from .colour import BG_INK, INK, mix, scale
 from .light import SKY
 from .pen import Pen, arc
-from .props import draw_block, draw_door, draw_pendant, draw_plant, draw_room, draw_tree, draw_window
+from .props import draw_block, draw_door, draw_ground, draw_pendant, draw_plant, draw_room, draw_tree, draw_window
 from .scene import Scene, Sky, paste_sky, sky_details
+from .worlds import WORLD_BACKDROPS
 
 
 def _bg_office(pen: Pen, sc: Scene, sky: Sky) -> None:
@@ -209,16 +211,9 @@ def _bg_interior(pen: Pen, sc: Scene, sky: Sky) -> None:
     draw_pendant(pen, sc, sc.pw * 0.5, by0 * 0.9, 22)
 
 
-def _ground(pen: Pen, sc: Scene, sky: Sky, ground: RGB) -> None:
-    pw, ph, hz = sc.pw, sc.ph, sc.horizon
-    paste_sky(pen, sky, [(-pw, -ph), (2 * pw, -ph), (2 * pw, hz + 2), (-pw, hz + 2)])
-    sky_details(pen, sc, (0, 0, pw, hz), False)
-    pen.poly([(-pw, hz), (2 * pw, hz), (2 * pw, 2 * ph), (-pw, 2 * ph)], ground, None, 0)
-
-
 def _bg_street(pen: Pen, sc: Scene, sky: Sky) -> None:
     pw, ph, hz = sc.pw, sc.ph, sc.horizon
-    _ground(pen, sc, sky, (120, 120, 124))
+    draw_ground(pen, sc, sky, (120, 120, 124))
     vx = pw * 0.5
     rng = random.Random(sc.layout.random())
     x = pw * 0.25
@@ -294,7 +289,7 @@ def _bg_rooftop(pen: Pen, sc: Scene, sky: Sky) -> None:
 
 def _bg_forest(pen: Pen, sc: Scene, sky: Sky) -> None:
     pw, ph, hz = sc.pw, sc.ph, sc.horizon
-    _ground(pen, sc, sky, (96, 120, 78))
+    draw_ground(pen, sc, sky, (96, 120, 78))
     rng = random.Random(sc.layout.random())
     for x in np.arange(-20, pw + 20, 34):  # distant tree line
         r = rng.uniform(26, 44)
@@ -314,7 +309,7 @@ def _bg_forest(pen: Pen, sc: Scene, sky: Sky) -> None:
 
 def _bg_exterior(pen: Pen, sc: Scene, sky: Sky) -> None:
     pw, ph, hz = sc.pw, sc.ph, sc.horizon
-    _ground(pen, sc, sky, (132, 140, 110))
+    draw_ground(pen, sc, sky, (132, 140, 110))
     pen.ellipse((-pw * 0.4, hz - 120, pw * 0.6, hz + 120), (120, 140, 120), None, 0)
     pen.ellipse((pw * 0.3, hz - 80, pw * 1.3, hz + 100), (108, 130, 112), None, 0)
     pen.rect((-pw, hz, 2 * pw, 2 * ph), (132, 140, 110), None, 0)
@@ -365,5 +360,5 @@ BACKDROPS: dict[str, Callable[[Pen, Scene, Sky], None]] = {
     "office": _bg_office, "hospital": _bg_hospital, "home": _bg_home, "restaurant": _bg_restaurant,
     "bar": _bg_bar, "school": _bg_school, "warehouse": _bg_warehouse, "castle": _bg_castle,
     "street": _bg_street, "rooftop": _bg_rooftop, "forest": _bg_forest, "car": _bg_car,
-    "interior": _bg_interior, "exterior": _bg_exterior,
+    "interior": _bg_interior, "exterior": _bg_exterior, **WORLD_BACKDROPS,
 }

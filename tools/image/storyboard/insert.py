@@ -16,8 +16,11 @@ def draw_insert(pen: Pen, sc: Scene, shot: Shot, hand: FigureLook | None, light:
     """A detail on a tabletop: a hand with an object. Returns the world point where the hand is (for its tag)."""
     pw, ph = sc.pw, sc.ph
     table = {"office": (150, 110, 80), "home": (160, 112, 72), "restaurant": (238, 236, 228),
-             "hospital": (206, 210, 214), "bar": (98, 62, 42), "school": (176, 136, 94)}.get(sc.setting,
-                                                                                          (150, 120, 90))
+             "hospital": (206, 210, 214), "bar": (98, 62, 42), "school": (176, 136, 94),
+             "courtroom": (122, 80, 50), "kitchen": (176, 182, 188), "palace kitchen": (150, 104, 64),
+             "research station": (150, 150, 146), "police station": (120, 110, 96), "hotel": (122, 80, 50),
+             "ballroom": (246, 244, 238), "church": (236, 232, 220), "boat": (150, 120, 88),
+             "snowfield": (232, 238, 246)}.get(sc.setting, (150, 120, 90))
     edge = ph * 0.3
     pen.shaded("poly", [(-pw * 0.2, edge), (pw * 1.2, edge), (pw * 1.2, ph * 1.05), (-pw * 0.2, ph * 1.05)],
                light(table), outline=BG_INK, width=2, shift=(0.0, 0.0))

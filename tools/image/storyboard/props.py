@@ -102,3 +102,11 @@ def draw_tree(pen: Pen, x: float, ground: float, h: float, rng: random.Random, s
         col = mix(leaf, (120, 160, 90), rng.random() * 0.3)
         pen.ellipse((cx - r, cy - r, cx + r, cy + r), col, BG_INK, 1.2)
         pen.ellipse((cx - r * 0.45, cy - r * 0.45, cx + r * 0.9, cy + r * 0.9), shade(col, 0.85), None, 0)
+
+
+def draw_ground(pen: Pen, sc: Scene, sky: Sky, ground: RGB) -> None:
+    """An open-air set: the sky down to the horizon, flat ground below it."""
+    pw, ph, hz = sc.pw, sc.ph, sc.horizon
+    paste_sky(pen, sky, [(-pw, -ph), (2 * pw, -ph), (2 * pw, hz + 2), (-pw, hz + 2)])
+    sky_details(pen, sc, (0, 0, pw, hz), False)
+    pen.poly([(-pw, hz), (2 * pw, hz), (2 * pw, 2 * ph), (-pw, 2 * ph)], ground, None, 0)

@@ -17,29 +17,46 @@ from .light import SKY
 from .pen import Pen, Pt
 
 SETTING_ALIASES: dict[str, str] = {
-    "office": "office", "boardroom": "office", "corporate": "office", "lobby": "office", "courtroom": "office",
-    "study": "office", "hospital": "hospital", "clinic": "hospital", "ward": "hospital", "icu": "hospital",
+    "office": "office", "boardroom": "office", "corporate": "office", "lobby": "office", "study": "office",
+    "newsroom": "office", "hospital": "hospital", "clinic": "hospital", "ward": "hospital", "icu": "hospital",
     "home": "home", "house": "home", "apartment": "home", "flat": "home", "living": "home", "bedroom": "home",
-    "kitchen": "home", "penthouse": "home", "mansion": "home", "villa": "home", "hotel": "home",
+    "penthouse": "home", "mansion": "home", "villa": "home",
     "restaurant": "restaurant", "cafe": "restaurant", "café": "restaurant", "diner": "restaurant",
-    "bar": "bar", "pub": "bar", "club": "bar", "lounge": "bar", "nightclub": "bar", "casino": "bar",
-    "street": "street", "alley": "street", "city": "street", "road": "street", "parking": "street",
-    "sidewalk": "street", "rooftop": "rooftop", "roof": "rooftop", "balcony": "rooftop", "terrace": "rooftop",
-    "forest": "forest", "woods": "forest", "park": "forest", "garden": "forest", "jungle": "forest",
-    "castle": "castle", "palace": "castle", "throne": "castle", "dungeon": "castle", "church": "castle",
-    "car": "car", "taxi": "car", "limo": "car", "limousine": "car", "vehicle": "car",
+    "bistro": "restaurant", "bar": "bar", "pub": "bar", "club": "bar", "lounge": "bar", "nightclub": "bar",
+    "casino": "bar", "tavern": "bar", "street": "street", "alley": "street", "city": "street", "road": "street",
+    "parking": "street", "sidewalk": "street", "rooftop": "rooftop", "roof": "rooftop", "balcony": "rooftop",
+    "terrace": "rooftop", "forest": "forest", "woods": "forest", "park": "forest", "garden": "forest",
+    "jungle": "forest", "castle": "castle", "palace": "castle", "throne": "castle", "dungeon": "castle",
+    "car": "car", "taxi": "car", "limo": "car", "limousine": "car", "vehicle": "car", "sedan": "car",
     "bar counter": "bar", "school": "school", "classroom": "school", "university": "school", "campus": "school",
-    "library": "school", "warehouse": "warehouse", "factory": "warehouse", "garage": "warehouse",
-    "dock": "warehouse", "basement": "warehouse",
+    "academy": "school", "warehouse": "warehouse", "factory": "warehouse", "garage": "warehouse",
+    "dock": "warehouse", "pier": "warehouse", "basement": "warehouse",
+    # the worlds of worlds.py
+    "courtroom": "courtroom", "courthouse": "courtroom", "court": "courtroom", "boat": "boat", "ship": "boat",
+    "trawler": "boat", "yacht": "boat", "deck": "boat", "ferry": "boat", "research station": "research station",
+    "station": "research station", "polar": "research station", "snowfield": "snowfield", "snow": "snowfield",
+    "ice": "snowfield", "glacier": "snowfield", "antarctica": "snowfield", "tundra": "snowfield",
+    "kitchen": "kitchen", "kitchens": "kitchen", "scullery": "kitchen", "palace kitchen": "palace kitchen",
+    "church": "church", "chapel": "church", "cathedral": "church", "ballroom": "ballroom", "gala": "ballroom",
+    "police station": "police station", "precinct": "police station", "police": "police station",
+    "hotel": "hotel", "motel": "hotel", "inn": "hotel", "suite": "hotel",
+    "interior": "interior", "exterior": "exterior",
 }
 
 
 def setting_of(location: Location) -> str:
-    words = f"{location.setting} {location.name}".lower()
+    """The backdrop a location is drawn with: its setting if known, else a known word of its setting or name,
+    else the generic interior or exterior. A composed setting '<backdrop>:<place>' (agents/director/places.py,
+    for a place with no backdrop of its own, e.g. 'exterior:lighthouse') is drawn with its backdrop part."""
     key = location.setting.lower().strip()
+    if ":" in key:
+        base, _, place = key.partition(":")
+        if base in SETTING_ALIASES or place in SETTING_ALIASES:
+            return SETTING_ALIASES.get(base) or SETTING_ALIASES[place]
     if key in SETTING_ALIASES:
         return SETTING_ALIASES[key]
-    for token in words.replace("-", " ").replace("_", " ").split():
+    words = f"{location.setting} {location.name}".lower().replace("-", " ").replace("_", " ").replace(":", " ")
+    for token in words.replace(",", " ").replace("'s", " ").split():
         if token in SETTING_ALIASES:
             return SETTING_ALIASES[token]
     return "interior" if location.kind == "interior" else "exterior"
