@@ -68,6 +68,7 @@ def test_writer_follows_the_beat_sheet_and_only_the_cast_speaks(ctx, concept):
     ("Emotion: shocked. Beat: hook.", "instructions"),
     ("I'm sorry, but I can't assist with that.", "assistant"),
     ("Give me back the ring you stole. And leave now.", "repeats"),
+    ("You say it. Sam is your father.", "say 'you' to Sam"),  # about the listener, to the listener
 ])
 def test_line_checks_reject_the_small_model_failure_kinds(line, reason):
     check = line_checks("Mia Cole", "Sam Hart", "Mia opens the drawer.", ["Give me back the ring you stole."])

@@ -105,6 +105,7 @@ def repeats(line: str, earlier: Sequence[str]) -> bool:
 
 def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]) -> Check:
     speaker_parts = [p.lower() for p in speaker.split()]
+    listener_first = listener.split()[0] if listener else ""
 
     def check(reply: LineReply) -> str | None:
         line = clean_line(reply.line, speaker)
@@ -113,6 +114,9 @@ def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]
             return "the line must be 2 to 20 words"
         if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts):
             return f"{speaker} must not say their own name; speak in the first person"
+        if listener_first and re.search(rf"\b{re.escape(listener_first)}\s+(?:is|was|has|will)\b", line, re.I):
+            # "Bryan is your father", said to Bryan: the 0.5B model talks about the listener, or mixes up who is who
+            return f"you are talking to {listener_first}: say 'you' to {listener_first}, not '{listener_first} is'"
         if PROMPT_ECHO.search(line):
             return "that repeats the instructions; write what the character says"
         if NARRATION.search(line):
