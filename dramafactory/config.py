@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # "openai" (any OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama).
     text_backend: Literal["embedded", "llama-cpp", "openai"] = "embedded"
     text_model_path: Path | None = None
+    # Which packaged model "embedded" loads (tools/text/embedded_model.py; chosen by `eval ab`, docs/decisions/0015).
+    embedded_model: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = "qwen2.5-coder-0.5b"
     text_threads: int | None = Field(default=None, description="CPU threads for llama.cpp; default: all cores.")
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_api_key: str = "EMPTY"

@@ -13,7 +13,7 @@ from dramafactory.agents.director.premise import MAX_CAST, parse_premise
 from dramafactory.agents.director.story import inversion_problem, named_logline
 from dramafactory.agents.director.tiny import characters_of
 from dramafactory.agents.structured import stable_seed
-from dramafactory.agents.writer.beats import line_purpose, listener_is, stock_line, tie_words
+from dramafactory.agents.writer.beats import kin_swap_problem, line_purpose, listener_is, stock_line, tie_words
 from dramafactory.agents.writer.checks import scene_casts
 from dramafactory.schemas import EpisodeOutline, Location, SeriesBible, SeriesConcept
 
@@ -168,3 +168,15 @@ def test_lines_know_what_the_listener_is_and_stock_lines_use_the_relation() -> N
     assert "father" not in stock_line(bible, "reveal", lead, friend, [])
     # the lead faces her father in the first scene of the first episode
     assert scene_casts(bible, 1)[0] == [lead, father]
+
+
+def test_a_line_that_mixes_up_whose_kin_is_whose_is_refused() -> None:
+    plan = _plan(NURSE, "family")
+    bible = _bible(plan)
+    lead, father, friend = plan.names
+    assert kin_swap_problem("I am your daughter. You saved me.", bible, father, lead)
+    assert kin_swap_problem("I was his father, but I ran away.", bible, lead, father)
+    assert kin_swap_problem("You're my father, Steven.", bible, lead, friend)
+    assert kin_swap_problem("You're my daughter and I left you.", bible, father, lead) is None
+    assert kin_swap_problem("You're my runaway father. Say it.", bible, lead, father) is None
+    assert kin_swap_problem("I'm your daughter. Look at me.", bible, lead, father) is None

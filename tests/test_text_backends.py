@@ -158,6 +158,22 @@ def test_model_file_hash_is_checked(tmp_path):
         verify_file(path, "0" * 64)
 
 
+def test_each_packaged_model_is_joined_from_its_own_pinned_parts_and_checked(tmp_path, monkeypatch):
+    from dramafactory.tools.text import embedded_model as em
+
+    with pytest.raises(EmbeddedModelError, match="known: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b"):
+        em.ensure_embedded_model(tmp_path, "qwen-9b")
+    # a model whose parts are not installed says which package is missing
+    monkeypatch.setitem(em.MODELS, "absent", em.PackagedModel(name="absent", packages=["no-such-part1"],
+                                                              version="1", size=1, sha256="0" * 64))
+    with pytest.raises(EmbeddedModelError, match="package no-such-part1 missing"):
+        em.ensure_embedded_model(tmp_path, "absent")
+    # the two pinned models are joined under their own names: choosing one never loads the other's file
+    assert len({m.name for m in em.MODELS.values()}) == len(em.MODELS)
+    assert check(Settings(_env_file=None, embedded_model="qwen2.5-coder-1.5b")).detail.startswith(
+        "the packaged GGUF model qwen2.5-coder-1.5b")
+
+
 def test_only_a_refusal_of_response_format_type_itself_is_a_structured_mode_error():
     from dramafactory.tools.text.openai_compat import _refuses_response_format_type
 

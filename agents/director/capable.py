@@ -153,6 +153,7 @@ def write_all_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], ca
 def write_bible(d: DirectorAsk) -> SeriesBible:
     rng = random.Random(d.cast_seed)
     flags: list[str] = []
+    plan = None
     try:
         reply = write_cast(d)
     except StructuredOutputError as exc:
@@ -173,4 +174,4 @@ def write_bible(d: DirectorAsk) -> SeriesBible:
         cast = cast_line(names, [c.description for c in characters])
     locations, place_flags = draw_locations(d.concept, d.cast_seed, rng)
     outlines, more = write_all_outlines(d, head, names, cast)
-    return assemble(d.concept, head, characters, locations, outlines, flags + place_flags + more)
+    return assemble(d.concept, head, characters, locations, outlines, flags + place_flags + more, plan)

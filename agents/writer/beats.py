@@ -80,3 +80,28 @@ def stock_line(bible: SeriesBible, kind: str, speaker: str, listener: str, used:
     candidates += prompts.STOCK_LINES[kind]
     fresh = [c for c in candidates if all(similar(c, u) <= 0.75 for u in used)]
     return (fresh or candidates)[0]
+
+
+_KIN_PATTERN = "|".join(sorted(KIN_WORDS | {"dad", "mom", "mum", "fiancé", "fiancée", "groom", "bride"}, key=len,
+                               reverse=True))
+_SELF = re.compile(rf"\bI(?:'m|\s+am|\s+was)\s+(?:your|his|her)\s+(?:own\s+|real\s+|runaway\s+)?({_KIN_PATTERN})\b",
+                   re.I)
+_OTHER = re.compile(rf"\byou(?:'re|\s+are|\s+were)\s+my\s+(?:own\s+|real\s+|runaway\s+)?({_KIN_PATTERN})\b", re.I)
+_SAME = {"dad": "father", "mom": "mother", "mum": "mother", "fiancé": "fiance", "fiancée": "fiancee",
+         "groom": "fiance", "bride": "fiancee"}
+
+
+def kin_swap_problem(line: str, bible: SeriesBible, speaker: str, listener: str) -> str | None:
+    """'I am your daughter' said by the father, 'you're my father' said to a friend: the small models mix up who is
+    whose kin. A reason worded for the model, or None."""
+    speaker_is = listener_is(bible, listener, speaker)  # what the speaker is to the listener
+    listener_kind = listener_is(bible, speaker, listener)
+    for pattern, truth, who in ((_SELF, speaker_is, "you are"), (_OTHER, listener_kind, f"{listener.split()[0]} is")):
+        match = pattern.search(line)
+        if match:
+            said = _SAME.get(match.group(1).lower(), match.group(1).lower())
+            if said != truth:
+                fact = f"{who} {'their ' + truth if truth else 'not family'}"
+                return f"{fact} to each other here ({speaker.split()[0]} speaks to {listener.split()[0]}); " \
+                       f"do not say '{match.group(0)}'"
+    return None

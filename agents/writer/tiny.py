@@ -17,7 +17,7 @@ from ..director.story import inversion_problem, named_logline
 from ..parallel import run_all
 from ..structured import Check, StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
 from . import prompts
-from .beats import line_purpose, stock_line, tie_words
+from .beats import kin_swap_problem, line_purpose, stock_line, tie_words
 from .checks import (
     BEATS,
     EMOTIONS,
@@ -134,7 +134,8 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
                                                   earlier="\n".join(recent[-2:]) or "(none)",
                                                   purpose=line_purpose(job.bible, kind, speaker, listener),
                                                   listener_first=listener_first), job.note),
-            checks=[*job.base, line_checks(speaker, listener, action, used)],
+            checks=[*job.base, line_checks(speaker, listener, action, used),
+                    lambda r: kin_swap_problem(clean_line(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
         )
         text, fallback, flag = clean_line(reply.line, speaker), False, None

@@ -28,12 +28,14 @@ def build_text_backend(
     timeout_s: float = 120.0,
     max_retries: int = 2,
     max_in_flight: int = 8,
+    embedded_model: str = "qwen2.5-coder-0.5b",
 ) -> TextBackend:
     if kind == "embedded":
-        from .embedded_model import MODEL_NAME, ensure_embedded_model
+        from .embedded_model import ensure_embedded_model, packaged
         from .llamacpp import LlamaCppText
 
-        return LlamaCppText(ensure_embedded_model(cache_dir), n_threads=threads, model=MODEL_NAME)
+        return LlamaCppText(ensure_embedded_model(cache_dir, embedded_model), n_threads=threads,
+                            model=packaged(embedded_model).name)
     if kind == "llama-cpp":
         from .llamacpp import LlamaCppText
 
@@ -66,7 +68,7 @@ def from_settings(settings) -> TextBackend:  # noqa: ANN001 - dramafactory.confi
             cache_dir=settings.model_cache_dir, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
             model=settings.openai_model, structured_mode=settings.openai_structured_mode,
             timeout_s=settings.openai_timeout_s, max_retries=settings.openai_max_retries,
-            max_in_flight=settings.openai_max_in_flight)
+            max_in_flight=settings.openai_max_in_flight, embedded_model=settings.embedded_model)
     except (EmbeddedModelError, ValueError) as exc:
         raise DramaError(str(exc), "reinstall with the README's run command, or set DRAMAFACTORY_TEXT_MODEL_PATH") \
             from exc
@@ -82,7 +84,7 @@ def check(settings):  # noqa: ANN001, ANN201 - Settings -> tools.registry.Availa
     if kind in ("embedded", "llama-cpp") and importlib.util.find_spec("llama_cpp") is None:
         return Availability(False, "llama-cpp-python is not installed", "reinstall with the README's run command")
     if kind == "embedded":
-        return Availability(True, "the packaged GGUF model, on this machine's CPU")
+        return Availability(True, f"the packaged GGUF model {settings.embedded_model}, on this machine's CPU")
     if kind == "llama-cpp":
         path = settings.text_model_path
         if path is None or not Path(path).is_file():
