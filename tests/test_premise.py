@@ -180,3 +180,15 @@ def test_a_line_that_mixes_up_whose_kin_is_whose_is_refused() -> None:
     assert kin_swap_problem("You're my daughter and I left you.", bible, father, lead) is None
     assert kin_swap_problem("You're my runaway father. Say it.", bible, lead, father) is None
     assert kin_swap_problem("I'm your daughter. Look at me.", bible, lead, father) is None
+
+
+def test_a_characters_own_name_in_their_profile_is_mended_to_a_pronoun_not_re_asked() -> None:
+    from dramafactory.agents.director.checks import depersonalise, profile_check
+
+    assert depersonalise("To keep Mary's secret from Mary Williams.", "Mary Williams", "female") == \
+        "To keep her secret from her."
+    assert depersonalise("Mary lied, and Bryan knows Mary because Mary saw it.", "Mary Williams", "female") == \
+        "She lied, and Bryan knows her because she saw it."
+    reply = Profile(want="To find out why Bryan left Mary.", secret="Mary kept the letter for ten years.")
+    assert profile_check("Mary Williams", gender="female")(reply) is None
+    assert "without using the name" in profile_check("Mary Williams")(reply)

@@ -94,10 +94,34 @@ def duplicates(want: str, others: Sequence[str]) -> bool:
     return any(similar(want, o) > 0.75 for o in others)
 
 
-def profile_check(name: str, others: Sequence[str] = (), premise: Premise | None = None) -> Check:
+def depersonalise(text: str, name: str, gender: str) -> str:
+    """A character's own name in their want or secret made a pronoun ("To protect Mary's daughter" -> "To protect
+    her daughter"): every ask carries the premise with the names in it, and the model copies them; mending the
+    words in code costs nothing, a re-ask a whole call."""
+    possessive, subject, obj = ("her", "she", "her") if gender == "female" else ("his", "he", "him")
+    for form in (name, *name_parts(name)):
+        text = re.sub(rf"\b{re.escape(form)}'s\b", possessive, text)
+        text = re.sub(rf"(^|[.!?]\s+)\b{re.escape(form)}\b", lambda m: m.group(1) + subject.capitalize(), text)
+        text = re.sub(rf"\b({_CLAUSE_OPENERS})\s+{re.escape(form)}\b", rf"\1 {subject}", text)
+        text = re.sub(rf"\b{re.escape(form)}\b", obj, text)  # elsewhere: after a verb or a preposition
+    return text
+
+
+_CLAUSE_OPENERS = "and|but|because|when|while|that|as|until|so|if|since|before|after|though"
+
+
+def depersonalised(profile: Profile, name: str, gender: str) -> Profile:
+    return Profile(want=depersonalise(profile.want, name, gender), secret=depersonalise(profile.secret, name, gender))
+
+
+def profile_check(name: str, others: Sequence[str] = (), premise: Premise | None = None,
+                  gender: str | None = None) -> Check:
+    """With `gender`, the character's own name is mended to a pronoun before the checks (depersonalise)."""
     from .story import inversion_problem  # story builds on this module's name helpers
 
     def check(p: Profile) -> str | None:
+        if gender is not None:
+            p = depersonalised(p, name, gender)
         return profile_problem(p.want, p.secret, name, others) or (
             inversion_problem(f"{p.want} {p.secret}", premise) if premise else None)
     return check

@@ -25,6 +25,7 @@ from .checks import (
     Profile,
     TitleSynopsis,
     answer_checks,
+    depersonalised,
     duplicates,
     outline_check,
     profile_check,
@@ -80,9 +81,11 @@ def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profi
         key: tuple = ("profile", index)
         if repair:  # the rule up front, and its own seed (the first pass's would give the copy again)
             text, key = f"{text}\nRules for this answer:\n- {DUPLICATE_WANT}", ("profile", index, "again")
+        gender = plan.genders[index]
         try:
-            return d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
-                     [*d.base, profile_check(name, others, plan.premise)]), None
+            reply = d("director.profile", Profile, prompts.PROFILE_EXAMPLES, text, key,
+                      [*d.base, profile_check(name, others, plan.premise, gender)])
+            return depersonalised(reply, name, gender), None
         except StructuredOutputError as exc:
             stock = STOCK_PROFILES.get(role, STOCK_PROFILES["ally"])
             return Profile(**stock), f"profile of {name}: stock text ({exc.reasons[-1]})"
