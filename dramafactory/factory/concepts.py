@@ -120,6 +120,7 @@ def _yaml_entries(path: Path, overrides: dict, settings: Settings, single_slug: 
                                                       f"{MAX_CONCEPT_FILE_BYTES} (fix: keep the concept to a "
                                                       "logline and a few fields)")]
         slug = data.pop("id", None) or single_slug
+        data.pop("labels", None)  # the golden set's hand labels (evals/golden.py): for evals, not a concept field
         return [_entry(str(path), data, slugify(str(slug)) if slug else None, overrides, settings)]
     if not isinstance(data, list):
         return [ConceptEntry(str(path), "", error="not a concept mapping nor a list of concepts (fix: write "
@@ -127,6 +128,8 @@ def _yaml_entries(path: Path, overrides: dict, settings: Settings, single_slug: 
     out = []
     for item, node in zip(data, root.value, strict=True):
         slug = item.pop("id", None) if isinstance(item, dict) else None
+        if isinstance(item, dict):
+            item.pop("labels", None)  # the golden set's hand labels (evals/golden.py): for evals, not a concept field
         out.append(_entry(f"{path}:{node.start_mark.line + 1}", item, slugify(str(slug)) if slug else None,
                           overrides, settings))
     return out

@@ -79,6 +79,25 @@ shots = Table(
 )
 
 
+def _set_wal(dbapi_conn: Any, deadline_s: float = 30.0) -> None:
+    """WAL once per database file (the mode is persistent): a connection that finds it set does nothing. Switching
+    needs a lock the busy handler does not wait for (seen: two processes setting up one fresh database at once got
+    'database is locked' at once), so the switch is retried here until the other process has made it."""
+    import sqlite3
+    import time
+
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            if dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.05)
+
+
 def _engine_for(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite:///"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
@@ -89,7 +108,7 @@ def _engine_for(url: str, **kwargs: Any) -> Engine:
             # can start every transaction as IMMEDIATE.
             dbapi_conn.isolation_level = None
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(dbapi_conn)
             # a killed process loses no committed row under WAL without a per-commit fsync (only an OS crash or
             # power cut could roll back the last commits); two commits per take made fsync a per-shot cost
             dbapi_conn.execute("PRAGMA synchronous=NORMAL")
