@@ -124,7 +124,7 @@ class _Phrase:
     head: str
     text: str
     owner_pronoun: str | None = None  # "her" in "her runaway father"
-    owner_phrase: int | None = None  # index into phrases of "the groom" in "the groom's brother"
+    owner: _Phrase | None = None  # the possessor phrase: "the groom" in "the groom's brother"
     modifiers: list[str] = field(default_factory=list)
     clause: str = ""  # a following relative clause, "she saved"
     possessor: bool = False  # "the groom" in "the groom's brother": named as someone's, not the subject
@@ -203,7 +203,7 @@ def _phrases(tokens: list[str]) -> list[_Phrase]:
                 and tokens[phrase.start].lower() not in DETERMINERS:
             owner = merged[-1]
             merged.append(_Phrase(owner.start, phrase.end, phrase.head, f"{owner.text}'s {phrase.text}",
-                                  owner_phrase=len(merged) - 1, modifiers=phrase.modifiers))
+                                  owner=owner, modifiers=phrase.modifiers))
             continue
         merged.append(phrase)
     return merged
@@ -227,7 +227,7 @@ def _possessed_phrases(tokens: list[str]) -> list[_Phrase]:
                 break
             if _is_person(w) and not (j + 1 < len(tokens) and _is_person(tokens[j + 1])):
                 out.append(_Phrase(phrase.start, j + 1, _bare(w), f"{phrase.text.removesuffix(chr(39) + 's')}'s "
-                                   f"{' '.join(tokens[phrase.end:j + 1])}", owner_phrase=len(out) - 1,
+                                   f"{' '.join(tokens[phrase.end:j + 1])}", owner=phrase,
                                    modifiers=mods))
                 break
             mods.append(w.lower())
@@ -437,7 +437,6 @@ def _relations(people: list[_Person], keys: dict[int, str], lead: _Person) -> li
     groom's brother' (of the groom)."""
     relations: list[Relation] = []
     phrase_owner: dict[int, _Person] = {id(ph): p for p in people for ph in p.phrases}
-    all_phrases = [ph for p in people for ph in p.phrases]
     for person in people:
         for phrase in person.phrases:
             if phrase.head not in KIN:
@@ -451,10 +450,8 @@ def _relations(people: list[_Person], keys: dict[int, str], lead: _Person) -> li
                 before = [p for p in people if p is not person and p.phrases[0].start < phrase.start
                           and (wanted is None or p.gender == wanted)]
                 owner = before[-1] if before else lead
-            elif phrase.owner_phrase is not None:
-                owner_phrase = next((ph for ph in all_phrases if ph.end <= phrase.end and ph is not phrase
-                                     and ph.start == phrase.start), None)
-                owner = phrase_owner.get(id(owner_phrase)) if owner_phrase else None
+            elif phrase.owner is not None:
+                owner = phrase_owner.get(id(phrase.owner))
             elif kind in {"fiance", "fiancee"} and person is not lead:
                 continue  # "the groom" alone: engaged, but to whom the logline does not say
             if owner is None or owner is person:

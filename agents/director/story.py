@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import re
 
-from dramafactory.schemas import Premise, PremisePerson
-
-from .checks import says_name
+from dramafactory.schemas import Premise
 
 
 def first(name: str) -> str:
@@ -45,17 +43,6 @@ def named_logline(logline: str, premise: Premise) -> str:
     if extra:
         text = f"{text.rstrip('.')}. " + "; ".join(extra) + "."
     return text
-
-
-def tie(person: PremisePerson, listener: PremisePerson, premise: Premise) -> str:
-    """What the listener is to the speaker, in the logline's words, second person: 'your runaway father'."""
-    for relation in premise.relations:
-        if relation.person == listener.key and relation.of == person.key:
-            words = re.sub(r"^(?:her|his|their|my)\s+(?:own\s+)?", "your ", relation.words, flags=re.I)
-            return words if words.startswith("your ") else f"your {relation.kind}"
-        if relation.person == person.key and relation.of == listener.key:
-            return f"the one whose {relation.kind} you are"
-    return ""
 
 
 _RELATION_WORDS = {
@@ -98,9 +85,3 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
             return (f"{first(lead.name)} {verb} {first(person.name)}, not the other way round: say it as the "
                     "premise does")
     return None
-
-
-def names_the_premise(text: str, premise: Premise) -> bool:
-    """Whether the text names the lead and the person the story turns on (the first other person)."""
-    names = [p.name for p in premise.everyone()[:2] if p.name]
-    return all(says_name(text, n, ignore_case=True) for n in names)

@@ -38,12 +38,6 @@ MODELS = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
-# The 0.5B's figures under their old names: tests and the decision record refer to them.
-PART_PACKAGES = MODELS[DEFAULT_MODEL].packages
-PART_VERSION = MODELS[DEFAULT_MODEL].version
-JOINED_SIZE = MODELS[DEFAULT_MODEL].size
-JOINED_SHA256 = MODELS[DEFAULT_MODEL].sha256
-MODEL_NAME = MODELS[DEFAULT_MODEL].name
 
 
 class EmbeddedModelError(RuntimeError):
