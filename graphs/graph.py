@@ -1,5 +1,5 @@
 """The series graph's topology: director → (bible review) → reference sheets → writer → (script review) →
-cinematographer → shots (Send fan-out, one render/QC node per shot; graphs/shots.py) → the episode's QC loop →
+cinematographer → shots (Send fan-out in waves, one render/QC node per shot; graphs/shots.py) → the episode's QC loop →
 voices → clips (Send fan-out per shot, where a video backend is configured; graphs/clips.py) → assemble → next
 episode or summary.
 

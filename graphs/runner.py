@@ -106,6 +106,7 @@ def produce(ctx: AgentContext, *, concept: SeriesConcept | None, seed: int = 0, 
     ttl = ctx.settings.lease_ttl_s
     lease = RunLease(db, key, ttl_s=ttl, heartbeat_s=min(ctx.settings.lease_heartbeat_s, ttl / 3))
     with ExitStack() as stack:
+        stack.callback(ctx.ledger.close)  # its append handle; a later row opens it again
         if own_db:
             stack.callback(db.close)
         try:
@@ -171,7 +172,9 @@ def _produce(ctx: AgentContext, active: BaseCheckpointSaver, *, concept: SeriesC
              checkpoints: dict | None, thread_id: str, control: RunControl) -> RunOutcome:
     run_dir = ctx.run_dir
     graph = build_series_graph().compile(checkpointer=active, interrupt_after=[stop_after] if stop_after else None)
-    config = {"configurable": {"thread_id": thread_id}}
+    config: dict = {"configurable": {"thread_id": thread_id}}
+    if ctx.settings.parallel_nodes is not None:  # else LangGraph's thread pool default (see Settings)
+        config["max_concurrency"] = ctx.settings.parallel_nodes
     state = graph.get_state(config)
     if resume:
         if not state.values:

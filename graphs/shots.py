@@ -1,6 +1,6 @@
-"""The shots of an episode: fan-out (one render/QC subgraph per shot, run in parallel branches), the episode's QC
-loop (checks across shots, a retry per failed shot while attempts and the render budget last) and the review of
-the shots QC could not fix."""
+"""The shots of an episode: fan-out (one render/QC node per shot, run in parallel branches, sent in waves), the
+episode's QC loop (checks across shots, the next wave and a retry per failed shot while attempts and the render
+budget last) and the review of the shots QC could not fix."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .state import SeriesState, ShotOutput, ShotState
 from .work import (
     RENDER,
     SCORE,
+    DiskFull,
     LocalRun,
     claim_lapsed,
     local_run,
@@ -55,8 +56,14 @@ def usable_references(state: SeriesState, names: list[str]) -> dict[str, str]:
     return {n: sheets[n]["path"] for n in names if n in sheets and sheets[n].get("accepted")}
 
 
-def fan_out_shots(state: SeriesState) -> list[Send]:
-    return [_shot_send(state, shot, 0, None) for shot in ShotList.model_validate(state["shotlist"]).shots]
+def fan_out_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Send]:
+    """The first wave of first takes (settings.shot_wave); retry_or_review sends the rest, wave by wave. All at once,
+    a thousand Sends made one LangGraph step whose runner scans every pending task each time one finishes (and each
+    finished task's write is merged into a growing list): per-shot time grew with the shot count (6 ms per shot at
+    100 shots, 22 at 3,000). Waves keep each step's size fixed, so the cost per shot stays flat; the step's barrier
+    costs little while a wave holds many more shots than run at once."""
+    shots = ShotList.model_validate(state["shotlist"]).shots
+    return [_shot_send(state, shot, 0, None) for shot in shots[:runtime.context.settings.shot_wave]]
 
 
 # --- the per-shot node: render → qc. The retry loop runs at the episode level (review_takes), where the
@@ -119,9 +126,13 @@ def _render_once(ctx: AgentContext, shot: Shot, attempt: int, request: ImageRequ
             raise
         except Exception as exc:  # its own error row, then the node's retry
             figures = getattr(exc, "df_figures", None) or {}
-            record_failed_call(ctx, measured_from(figures), exc, stage="render", backend=ctx.image.name,
-                               model=getattr(ctx.image, "model", ctx.image.name),
-                               version=getattr(ctx.image, "version", ""), **fields)
+            try:
+                record_failed_call(ctx, measured_from(figures), exc, stage="render", backend=ctx.image.name,
+                                   model=getattr(ctx.image, "model", ctx.image.name),
+                                   version=getattr(ctx.image, "version", ""), **fields)
+            except OSError:  # a full disk takes no error row either: the render's own error says why
+                if not isinstance(exc, DiskFull):
+                    raise
             raise
         result = result_from_json(done["result"])
         if done["status"] == "reused":
@@ -235,11 +246,13 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
     ctx = runtime.context
     shots = ShotList.model_validate(state["shotlist"]).shots
     takes = episode_takes(state)
-    left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values())
-    sends = []
+    unstarted = [shot for shot in shots if not takes.get(shot.id)]  # the waves not sent yet (fan_out_shots)
+    # the first takes still to come are reserved out of the budget: a retry never takes a shot's only render
+    left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values()) - len(unstarted)
+    sends = [_shot_send(state, shot, 0, None) for shot in unstarted[:ctx.settings.shot_wave]]
     for shot in shots:
         history = takes.get(shot.id)
-        if not history:  # cannot happen after the fan-out; a shot without takes is assembled as an error
+        if not history:  # its first take is in this wave or a later one
             continue
         latest = history[-1]
         # A check that judged and failed may be cured by a retake (even when another check could not judge: a

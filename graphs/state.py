@@ -4,16 +4,32 @@ so a checkpoint never depends on how a class pickles."""
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, TypedDict
 
+from langgraph.channels.delta import DeltaChannel
 
-def merge_takes(old: list[dict], new: list[dict]) -> list[dict]:
+
+def merge_takes(old: list[dict], batches: Sequence[list[dict]]) -> list[dict]:
     """Takes are keyed by (shot, attempt): a later report on the same take (a check across shots, a person's
-    approval) replaces the earlier one; a new take is added. No take is ever dropped."""
+    approval) replaces the earlier one; a new take is added. No take is ever dropped.
+
+    Given all of a step's writes at once (LangGraph's DeltaChannel), so a step of a thousand shots merges once
+    instead of once per shot (a binary reducer rebuilt the whole list per write: quadratic in the shot count). Its
+    checkpoints hold the step's new takes, with a full copy every SNAPSHOT_EVERY updates, rather than every take so
+    far in each step's checkpoint. Batching-invariant, as DeltaChannel requires: merging two batches one after the
+    other gives what merging them together gives (a key keeps the place of its first take)."""
     merged = {(t["shot_id"], t["attempt"]): t for t in old}
-    for take in new:
-        merged[(take["shot_id"], take["attempt"])] = take
+    for batch in batches:
+        for take in batch or ():
+            merged[(take["shot_id"], take["attempt"])] = take
     return list(merged.values())
+
+
+# A full copy of the takes every this many updates of the channel, so a resumed run replays at most this many
+# steps' writes (DeltaChannel's default is 100). DeltaChannel is marked beta in LangGraph 1.x; it reads a checkpoint
+# written by the binary reducer before it (a plain list) as its starting value, so older runs resume.
+SNAPSHOT_EVERY = 20
 
 
 def merge_clips(old: dict, new: dict) -> dict:
@@ -31,7 +47,7 @@ class SeriesState(TypedDict, total=False):
     moods: dict  # scene number (as str) -> mood, for the music bed
     voices: dict  # dialogue line id -> {"path": str, "seconds": float}
     earlier_lines: list[str]  # every line written so far in the series, so no line repeats across episodes
-    takes: Annotated[list[dict], merge_takes]
+    takes: Annotated[list[dict], DeltaChannel(merge_takes, snapshot_frequency=SNAPSHOT_EVERY)]
     stage_times: Annotated[list[dict], operator.add]
     episodes_done: Annotated[list[dict], operator.add]
     checkpoints: dict  # where the run pauses for a person (graphs.review.Checkpoints)

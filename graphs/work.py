@@ -11,6 +11,7 @@ file deleted, so a committed take is never overwritten, and a committed take who
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dramafactory.config import Settings
+from dramafactory.errors import DramaError
 from dramafactory.schemas import Character, Location, QCReport, Shot, Voice
 from dramafactory.tools.accounting import Measured, measure
 from dramafactory.tools.image.base import FigureBox, ImageRequest, ImageResult
@@ -192,8 +194,11 @@ def _ledger(payload: dict) -> Any:
     return ShotLedger(db, payload["run_id"], epoch=payload["epoch"])
 
 
+_HOST = socket.gethostname()  # once per process: a claim per take asked the system for it every time
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return f"{_HOST}:{os.getpid()}:{threading.get_ident()}"
 
 
 class _ClaimKeeper:
@@ -292,11 +297,13 @@ def render_take(image_backend: Any, payload: dict) -> dict:
     output = f"{payload['stem']}.c{attempt}.png"  # attempt-specific: a stale attempt never writes over this one
     with _KEEPER.holding(ledger, shot, take, attempt, ttl):
         try:
-            result, figures = _render(backend, replace(request, out_path=root / output))
+            with _disk_full_is_clear(root):
+                result, figures = _render(backend, replace(request, out_path=root / output))
+                digest = file_sha256(root / output)
         except BaseException:
             _abandon(ledger, shot, take, attempt)
+            (root / output).unlink(missing_ok=True)  # a half-written file is nobody's take
             raise
-    digest = file_sha256(root / output)
     answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt,
               "result": result_to_json(result), "version": getattr(backend, "version", ""), **figures}
     if ledger.commit(shot, take, attempt, output=output, sha256=digest, result=answer["result"]):
@@ -326,6 +333,25 @@ def _check_epoch(ledger: Any) -> None:
     if epoch != ledger.epoch:
         raise LeaseLost(f"run {ledger.run_id}: epoch {ledger.epoch} is no longer current (now {epoch})",
                         "this orchestrator must stop; the run continues under its new holder")
+
+
+class DiskFull(DramaError):
+    """The run folder's disk has no space for a take: the run stops with every committed take kept (the take that
+    was being written is released and its partial file removed), resumable once there is space."""
+
+
+@contextmanager
+def _disk_full_is_clear(root: Path) -> Iterator[None]:
+    """A backend's ENOSPC (PIL, ffmpeg or torch writing the take) as a DiskFull that says where and what to do,
+    instead of an OSError from deep inside an image library."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFull(f"no space left on the disk of {root} while writing a take ({exc.strerror})",
+                       "free space there (or point --out at a bigger disk), then run again with --resume: "
+                       "committed takes are kept") from exc
 
 
 def _render(backend: Any, request: ImageRequest) -> tuple[ImageResult, dict]:

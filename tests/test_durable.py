@@ -144,6 +144,38 @@ def test_the_heartbeat_reports_a_lost_lease_once_and_stops(db):
     lease.release()
 
 
+def test_a_recent_confirmation_spares_the_per_task_lease_read_but_never_hides_a_loss(db, monkeypatch):
+    lease = RunLease(db, "run-r", owner="holder", ttl_s=30, heartbeat_s=2)
+    epoch = lease.acquire()
+    reads = []
+    real_check = RunLease.check
+    monkeypatch.setattr(RunLease, "check", lambda self: (reads.append(1), real_check(self))[1])
+    lease.check_recent()  # nothing confirmed since acquire: asks the database
+    assert len(reads) == 1
+    for _ in range(50):
+        lease.check_recent()  # confirmed just now: no read
+    assert len(reads) == 1
+    assert lease.renew()  # a renewal is a confirmation too
+    monkeypatch.setattr("dramafactory.tools.durable.lease.time.monotonic", lambda: 10**9)  # the window passed
+    lease.check_recent()
+    assert len(reads) == 2
+    # a loss the heartbeat recorded is raised at once, however recent the last confirmation
+    lease._confirmed_at = 10**9
+    lease._lost = f"run run-r: the lease of epoch {epoch} was taken over by another owner"
+    with pytest.raises(LeaseLost, match="taken over"):
+        lease.check_recent()
+    lease._lost = None
+    # taken over behind the holder's back (as the heartbeat test does): check_recent finds it once the window
+    # ends, while check() finds it at once
+    with db.begin() as conn:
+        conn.execute(update(run_leases).where(run_leases.c.run_id == "run-r").values(epoch=epoch + 1, owner="intruder"))
+    with pytest.raises(LeaseLost, match="intruder"):
+        lease.check()
+    lease._confirmed_at = None
+    with pytest.raises(LeaseLost, match="intruder"):
+        lease.check_recent()
+
+
 def test_the_context_manager_holds_and_frees_the_lease(db):
     with RunLease(db, "run-c", owner="holder", ttl_s=30, heartbeat_s=0.05) as lease:
         lease.check()

@@ -380,3 +380,39 @@ def test_an_orchestrator_killed_at_random_points_commits_every_take_once(prepare
     assert summary.takes_rendered == len(calls)
     assert summary.takes_rendered + summary.takes_reused >= len(rows)
 
+
+
+class _DiskFillsUp(FakeImage):
+    """A fake renderer whose disk fills up at the `full_at`-th render: it writes half a file, then fails with
+    ENOSPC as PIL does (a test double)."""
+
+    def __init__(self, full_at: int):
+        super().__init__()
+        self.full_at, self.calls = full_at, 0
+
+    def render(self, request):  # noqa: ANN001, ANN201
+        self.calls += 1
+        if self.calls == self.full_at:
+            request.out_path.parent.mkdir(parents=True, exist_ok=True)
+            request.out_path.write_bytes(b"\x89PNG half")
+            raise OSError(28, "No space left on device")
+        return super().render(request)
+
+
+def test_a_full_disk_stops_the_run_clearly_and_it_resumes_without_rendering_a_committed_take_again(tmp_path):
+    from dramafactory.graphs.work import DiskFull
+
+    run_dir = tmp_path / "run"
+    full = _DiskFillsUp(full_at=3)
+    with pytest.raises(DiskFull) as stopped:
+        produce(make_context(run_dir, image=full), concept=CONCEPT, seed=3)
+    assert "no space left" in stopped.value.cause and "--resume" in stopped.value.fix
+    assert not [p for p in (run_dir / "episodes").rglob("*.png") if p.read_bytes().startswith(b"\x89PNG half")]
+    before = {shot for shot, _ in full.rendered[:2]}  # the two takes committed before the disk filled
+    healthy = FakeImage()
+    outcome = produce(make_context(run_dir, image=healthy), concept=None, seed=3, resume=True)
+    assert outcome.status == "finished"
+    assert not before & {shot for shot, _ in healthy.rendered}  # committed takes reused, not rendered again
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final_usable_rate"] == 1.0 and summary["takes_rendered"] == len(full.rendered) + len(
+        healthy.rendered) - summary["takes_discarded"]

@@ -201,3 +201,64 @@ def test_a_shot_a_person_flagged_is_not_asked_about_again_in_the_episode(fake_co
     assert outcome.status == "finished"
     queue = json.loads((run_dir / "review_queue.json").read_text())
     assert [q["shot"] for q in queue] == ["e01s02"]  # flagged by the person, still in the queue
+
+
+def test_shots_go_out_in_waves_with_the_retries_of_the_waves_before(fake_context, concept, fast_settings):
+    """A wave of 2 first takes per step: every shot is still rendered, a failed shot of the first wave is retried
+    while later waves go out, and the budget keeps one render for each shot not sent yet (render_budget 1.0 leaves
+    no retry at all, however early the failure)."""
+    fast_settings.shot_wave = 2
+    image = FakeImage(fail_first={"e01s01": 1})
+    ctx = fake_context(image=image)
+    produce(ctx, concept=concept, seed=7)
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    assert len(shots) > 2 * fast_settings.shot_wave  # more than two waves
+    assert all(any(t["accepted"] for t in s["takes"]) for s in shots)
+    first = [shot for shot, _ in image.rendered]
+    assert first.count("e01s01") == 2 and set(first) == {s["shot"]["id"] for s in shots}
+    # the retry went out with the second wave, before the last shots' first takes
+    assert first.index("e01s01", 1) < first.index(shots[-1]["shot"]["id"])
+
+
+def test_waves_keep_a_first_render_for_every_shot_under_a_tight_budget(fake_context, concept, fast_settings):
+    fast_settings.shot_wave = 1
+    fast_settings.render_budget = 1.0
+    ctx = fake_context(image=FakeImage(fail_first={"e01s01": 5}))
+    produce(ctx, concept=concept, seed=7)
+    shots = json.loads((ctx.run_dir / "episodes/01/shots.json").read_text())["shots"]
+    assert [len(s["takes"]) for s in shots] == [1] * len(shots)
+    summary = json.loads((ctx.run_dir / "summary.json").read_text())
+    assert summary["retry_renders"] == 0 and summary["shots_to_humans"] == 1
+
+
+class _CountingImage(FakeImage):
+    """A FakeImage that takes a while per render and records how many renders ran at once (a test double)."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.lock, self.now, self.peak = threading.Lock(), 0, 0
+
+    def render(self, request):  # noqa: ANN001, ANN201
+        import time
+
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            time.sleep(0.3)
+            return super().render(request)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.mark.parametrize("parallel", [2, 9])
+def test_parallel_nodes_sets_how_many_shots_work_at_once(fake_context, concept, fast_settings, parallel):
+    fast_settings.parallel_nodes = parallel
+    image = _CountingImage()
+    ctx = fake_context(image=image)
+    produce(ctx, concept=concept, seed=7, stop_after="review_shots")
+    assert len({shot for shot, _ in image.rendered}) >= 9
+    assert image.peak == parallel  # 9 is above LangGraph's default on a 2-core machine (CPUs + 4)

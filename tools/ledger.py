@@ -87,6 +87,8 @@ class Ledger:
         self._lock = threading.Lock()
         self._spent_nano: int | None = None  # None: the file not read yet
         self._last_assembled = 0
+        self._handle = None  # the file kept open for appending (_append_handle)
+        self._end = -1  # the file's size after our last row: another size means another writer appended
 
     @property
     def pricing(self) -> Pricing:
@@ -160,16 +162,46 @@ class Ledger:
             if episode is not None:
                 row["episode"] = episode
             line = json.dumps(row, sort_keys=True) + "\n"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a+b") as handle:
-                end = handle.seek(0, 2)
-                if end and handle.seek(end - 1) is not None and handle.read(1) != b"\n":
-                    handle.write(b"\n")  # a crash tore the last line: keep it apart so this row stays readable
-                handle.write(line.encode("utf-8"))
-                handle.flush()
+            handle = self._append_handle()
+            handle.write(line.encode("utf-8"))
+            handle.flush()
+            self._end = os.fstat(handle.fileno()).st_size
             self._spent_nano += round(row["cost_usd"] * NANO)  # type: ignore[operator]
             if row["stage"] == "assemble" and episode is not None:
                 self._last_assembled = max(self._last_assembled, episode)
+
+    def _append_handle(self):  # noqa: ANN202 - a binary file object
+        """The ledger file, kept open for appending (under self._lock): opened once, not per row. A row per call
+        and two per shot made the open, the folder check and the torn-line check most of a row's cost. Opened
+        again if the file was replaced or removed meanwhile. O_APPEND: rows of other processes (a resumed run's
+        earlier holder) never interleave within a line."""
+        handle = self._handle
+        if handle is not None:
+            try:
+                mine = os.fstat(handle.fileno())
+                if mine.st_ino == os.stat(self.path).st_ino:
+                    if mine.st_size != self._end:  # another writer appended since our last row: it may have torn
+                        self._keep_apart(handle, mine.st_size)
+                    return handle
+            except OSError:
+                pass
+            handle.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._handle = self.path.open("a+b")
+        self._keep_apart(handle, os.fstat(handle.fileno()).st_size)
+        return handle
+
+    @staticmethod
+    def _keep_apart(handle, size: int) -> None:  # noqa: ANN001 - a binary file object
+        """A crash tore the last line (it has no newline): start a new one, so the next row stays readable."""
+        if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
+            handle.write(b"\n")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
     def record_measured(self, measured: Measured, *, stage: str, backend: str, model: str, **fields: object) -> None:
         """A row for work timed with tools.accounting.measure (a local CPU backend: no GPU time)."""

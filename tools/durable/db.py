@@ -16,6 +16,7 @@ disagree still agree on who holds a lease.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     bindparam,
     cast,
     create_engine,
@@ -189,6 +191,9 @@ class CoordinationDB:
         self.kind = "postgresql" if self.engine.dialect.name == "postgresql" else "sqlite"
         self._ready = False
         self._writers = _file_lock(url) if self.kind == "sqlite" else nullcontext()
+        self._raw = threading.local()  # SQLite: this thread's own driver connection for write_one()
+        self._raw_all: list[Any] = []  # every thread's, for close()
+        self._raw_guard = threading.Lock()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -198,6 +203,50 @@ class CoordinationDB:
         (Ray workers on this host) still meet at SQLite's file lock and its busy timeout."""
         with self._writers, self.engine.connect().execution_options(df_write=True) as conn, conn.begin():
             yield conn
+
+    def write_one(self, statement: TextClause, params: dict, *, returning: bool = False) -> Any:
+        """One prepared write statement in a transaction of its own: the first column of its first row when
+        `returning` (None: no row), else the number of rows it changed. For the statements on every take's path
+        (the shot ledger's claim and commit). On SQLite they go to this thread's own driver connection, under the
+        same process lock and BEGIN IMMEDIATE as begin(): through SQLAlchemy's pool, events and result objects a
+        claim cost 0.27 ms against 0.06 ms for the same SQL on the driver (measured here), and two per take were a
+        tenth of the framework's time per shot. The SQL text is the same for both (named :params, which the
+        sqlite3 driver takes as they are); PostgreSQL keeps SQLAlchemy and its pool."""
+        if self.kind != "sqlite":
+            with self.begin() as conn:
+                result = conn.execute(statement, params)
+                return result.scalar() if returning else result.rowcount
+        conn = self._driver_connection()
+        with self._writers:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(statement.text, params)
+                rows = cursor.fetchall()  # stepped to the end before COMMIT (SQLite refuses a commit mid-statement)
+                changed = cursor.rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        if returning:
+            return rows[0][0] if rows else None
+        return changed
+
+    def _driver_connection(self) -> Any:
+        import sqlite3
+
+        conn = getattr(self._raw, "conn", None)
+        if conn is None or self._raw.pid != os.getpid():  # a forked child never uses its parent's connection
+            path = self.url.removeprefix("sqlite:///")
+            # check_same_thread off only so close() can close it from another thread; one thread uses it
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            _set_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")  # as _engine_for's connections
+            self._raw.conn, self._raw.pid = conn, os.getpid()
+            with self._raw_guard:
+                self._raw_all.append(conn)
+        return conn
 
     @classmethod
     def for_run_dir(cls, run_dir: Path) -> CoordinationDB:
@@ -252,6 +301,11 @@ class CoordinationDB:
         return conn.execute(reread).scalar_one()
 
     def close(self) -> None:
+        with self._raw_guard:
+            for conn in self._raw_all:
+                conn.close()
+            self._raw_all.clear()
+        self._raw = threading.local()
         self.engine.dispose()
 
     def __repr__(self) -> str:

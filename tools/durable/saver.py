@@ -4,8 +4,10 @@ LangGraph does not lock a thread: two orchestrators on one run would both write 
 silently wins. Around any saver (SqliteSaver, PostgresSaver), FencedSaver checks the run lease before every write,
 so an orchestrator whose lease was taken over (it stalled, or lost its database connection while still running)
 fails its next checkpoint write with LeaseLost instead of overwriting the new holder's progress. Reads pass
-through untouched. The check and the write are two statements (the checkpoints may live in another database), so
-the fence that cannot race is the shot ledger's; this one stops a stale orchestrator at its next step.
+through untouched. A task's writes (put_writes, one per task of a step) trust a confirmation of the lease from
+the last moments (RunLease.check_recent); a step's checkpoint (put) asks the database. The check and the write
+are two statements (the checkpoints may live in another database), so the fence that cannot race is the shot
+ledger's; this one stops a stale orchestrator at its next step.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class FencedSaver(BaseCheckpointSaver):
 
     def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
                    task_path: str = "") -> None:
-        self.lease.check()
+        self.lease.check_recent()  # one per task: a thousand shots are a thousand writes (RunLease.check_recent)
         self.inner.put_writes(config, writes, task_id, task_path)
 
     def delete_thread(self, thread_id: str) -> None:
@@ -112,7 +114,7 @@ class FencedSaver(BaseCheckpointSaver):
 
     async def aput_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
                           task_path: str = "") -> None:
-        await self._acheck()
+        await asyncio.to_thread(self.lease.check_recent)
         await self.inner.aput_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:

@@ -164,8 +164,7 @@ class ShotLedger:
                   "ttl": ttl_s, "epoch": self.epoch}
         if self.db.kind != "postgresql":
             params["now"] = time.time()
-        with self.db.begin() as conn:
-            attempt = conn.execute(_claim_sql(self.db.kind, self.epoch is not None), params).scalar()
+        attempt = self.db.write_one(_claim_sql(self.db.kind, self.epoch is not None), params, returning=True)
         return None if attempt is None else int(attempt)
 
     def renew(self, shot_id: str, take: int, attempt: int, ttl_s: float) -> bool:
@@ -185,8 +184,7 @@ class ShotLedger:
                   "sha256": sha256, "result": json.dumps(result), "epoch": self.epoch}
         if self.db.kind != "postgresql":
             params["now"] = time.time()
-        with self.db.begin() as conn:
-            return conn.execute(_commit_sql(self.db.kind, self.epoch is not None), params).rowcount == 1
+        return self.db.write_one(_commit_sql(self.db.kind, self.epoch is not None), params) == 1
 
     def _claim_state(self, shot_id: str, take: int):  # noqa: ANN202 - a SQLAlchemy Row or None
         c = shots.c
