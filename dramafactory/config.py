@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     shot_lease_ttl_s: float = Field(default=60.0, gt=0, le=86400, description="Seconds a render's claim lasts "
                                     "without a heartbeat from its worker: a stalled worker's shot is rendered "
                                     "again elsewhere after this, and its late commit is refused.")
+    work_timeout_s: float | None = Field(default=None, gt=0, le=86400, description="Seconds one Ray work item's "
+                                         "attempt may take from its submission (its wait for a slot included): "
+                                         "past it, its worker is killed and the item submitted again, within "
+                                         "ray_task_retries; unset: no limit. In-process work has no limit (a "
+                                         "thread cannot be killed).")
     budget_usd: float | None = Field(default=None, gt=0, description="Spending cap per series: no new work starts "
                                      "once the series' ledger reaches it (the run stays resumable).")
     price_profile: str = Field(default="local", description="Which prices the ledger charges (dramafactory/"

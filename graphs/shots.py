@@ -135,6 +135,11 @@ def _render_once(ctx: AgentContext, shot: Shot, attempt: int, request: ImageRequ
                     raise
             raise
         result = result_from_json(done["result"])
+        if done["status"] == "reused" and "df_figures" in done["result"] and not ctx.ledger.billed(fields["take_id"]):
+            # committed by a process killed before its row: the render's machine time, recorded once (a call row
+            # written late, marked recovered), from the figures committed with the take
+            record_image_call(ctx, result, measured_from(done["result"]["df_figures"]), stage="render",
+                              kind="call", recovered=True, claim=done["attempt"], **fields)
         if done["status"] == "reused":
             ctx.ledger.record(stage="render", backend=result.backend, model=result.model or result.backend,
                               kind="reuse", seconds=0.0, cpu_seconds=0.0, cpu_scope="thread", gpu_seconds=0.0,

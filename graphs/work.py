@@ -306,7 +306,10 @@ def render_take(image_backend: Any, payload: dict) -> dict:
             raise
     answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt,
               "result": result_to_json(result), "version": getattr(backend, "version", ""), **figures}
-    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result=answer["result"]):
+    # the render's figures go into the ledger row too: a resumed run that finds this take committed but no call
+    # row for it (the orchestrator was killed between the commit and its row) records the machine time from here
+    committed = {**answer["result"], "df_figures": figures}
+    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result=committed):
         return {"status": "rendered", **answer}
     # refused: another attempt committed first, or the run's epoch moved on (this orchestrator lost the run)
     (root / output).unlink(missing_ok=True)

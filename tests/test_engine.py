@@ -244,6 +244,32 @@ def first_or_retry(resident: dict, payload: dict) -> dict:
     return {"attempt": "first", **me}
 
 
+def first_holds_its_slot(resident: dict, payload: dict) -> dict:
+    """As first_or_retry, and a later execution marks `retry` before it returns (where the stalled predicate of the
+    test reads that the new attempt started: its claim, in a render)."""
+    folder = Path(payload["dir"])
+    try:
+        os.close(os.open(folder / "first", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        (folder / "retry").write_text(str(os.getpid()))
+        return {"attempt": "retry", "pid": os.getpid()}
+    (folder / "first.json").write_text(json.dumps({"pid": os.getpid()}))
+    deadline = time.monotonic() + 60
+    while not (folder / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (folder / "first-done").write_text("done")
+    return {"attempt": "first", "pid": os.getpid()}
+
+
+def hang(resident: dict, payload: dict) -> dict:
+    """A render that never returns (well: after a minute, so a failed test does not leave it for long)."""
+    Path(payload["dir"], f"hung-{os.getpid()}").write_text("")
+    time.sleep(60)
+    return {"woke": os.getpid()}
+
+
+def db_url_seen(resident: dict, payload: dict) -> dict:
+    return {"db_url": payload.get("db_url"), "keys": sorted(payload)}
 
 
 # --- Ray: the engine on the cluster --------------------------------------------------------------------------------
@@ -256,8 +282,8 @@ ROLES = {
 
 
 def ray_settings(tmp_path: Path, **extra) -> Settings:
-    return Settings(_env_file=None, width=321, data_dir=tmp_path / "data", ray_roles=ROLES, ray_task_retries=3,
-                    **extra)
+    return Settings(_env_file=None, width=321, data_dir=tmp_path / "data", ray_task_retries=3,
+                    **{"ray_roles": ROLES, **extra})
 
 
 def test_ray_unreachable_cluster_is_engine_unavailable_fast(tmp_path):
@@ -358,6 +384,177 @@ def test_ray_stalled_actor_attempt_is_submitted_again_as_a_task_elsewhere(engine
     wait_until(lambda: engine.queue_depth()["render"]["running"] == 0, 30, "the stalled actor call to end")
     again = engine.run("render", f"{HERE}:where", {})
     assert again["pid"] == first["pid"]  # the actor, free again, takes new work
+
+
+# One slot in the whole cluster: a task that needs the head node (Ray gives only the head this resource) and its one
+# CPU. Used where a resubmitted attempt must wait in Ray's queue behind the attempt it replaces.
+SOLO = {"num_cpus": 1, "resources": {"node:__internal_head__": 0.001}, "actor": False}
+
+
+@pytest.fixture
+def shared_engine(engine):
+    """Another RayEngine on the module's cluster connection (it shares it, and closing it leaves it open), with
+    its own settings: made by calling the fixture's result with RayEngine's arguments."""
+    from dramafactory.tools.engine.ray_engine import RayEngine
+
+    made: list[RayEngine] = []
+
+    def make(settings: Settings, **kwargs) -> RayEngine:
+        made.append(RayEngine(engine.address, settings, f"{HERE}:build_probe", poll_s=0.05, **kwargs))
+        return made[-1]
+
+    yield make
+    for other in made:
+        other.close()
+
+
+def test_ray_a_stall_is_resubmitted_once_while_the_new_attempt_waits_for_a_slot(shared_engine, tmp_path):
+    # The predicate says "lapsed" from the moment the first attempt runs until the new attempt starts (a render's
+    # claim stays lapsed until its replacement claims). The new attempt waits for the cluster's one slot, held by
+    # the first: it must be submitted once, not again each time the predicate is asked.
+    solo = shared_engine(ray_settings(tmp_path, ray_roles={"solo": SOLO}), max_resubmits=5)
+    asked: list[bool] = []
+
+    def stalled() -> bool:
+        lapsed = (tmp_path / "first.json").exists() and not (tmp_path / "retry").exists()
+        asked.append(lapsed)
+        return lapsed
+
+    result: dict = {}
+
+    def render() -> None:
+        try:
+            result.update(solo.run("solo", f"{HERE}:first_holds_its_slot", {"dir": str(tmp_path)}, series="s5",
+                                   stalled=stalled))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            result["error"] = exc
+
+    thread = threading.Thread(target=render)
+    thread.start()
+    wait_until(lambda: solo.resubmits.get("solo") == 1, 60, "the stall to be resubmitted")
+    lapsed_polls = asked.count(True)
+    wait_until(lambda: asked.count(True) >= lapsed_polls + 20, 30, "twenty more polls that see the lapse")
+    assert solo.resubmits["solo"] == 1  # asked twenty times more, still one resubmission
+    assert solo.queue_depth()["solo"]["running"] == 2  # the first (abandoned, running) and the queued new one
+    (tmp_path / "release").write_text("")  # the first ends, its slot goes to the new attempt
+    thread.join(60)
+    assert not thread.is_alive()
+    if "error" in result:
+        raise result["error"]
+    assert result["attempt"] == "retry" and solo.resubmits["solo"] == 1
+    wait_until(lambda: solo.queue_depth()["solo"]["running"] == 0, 30, "the abandoned first attempt to be settled")
+
+
+def test_ray_attempt_past_the_work_time_limit_is_killed_and_run_again(shared_engine, tmp_path):
+    timed = shared_engine(ray_settings(tmp_path), work_timeout_s=3.0, max_resubmits=1)
+    out = timed.run("cpu", f"{HERE}:first_or_retry", {"dir": str(tmp_path)}, series="s6")
+    assert out["attempt"] == "retry"  # the first attempt blocks for a minute; the second returns at once
+    first = json.loads((tmp_path / "first.json").read_text())
+    assert timed.timeouts["cpu"] == 1 and not (tmp_path / "first-done").exists()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(lambda: gone(first["pid"]), 30, "the first attempt's worker process to be killed")
+    wait_until(lambda: timed.queue_depth()["cpu"]["running"] == 0, 30, "the killed attempt to be settled")
+
+
+def test_ray_work_that_hangs_on_every_attempt_fails_naming_role_function_and_limit(shared_engine, tmp_path):
+    from dramafactory.tools.engine import WorkLost, WorkTimedOut
+
+    timed = shared_engine(ray_settings(tmp_path), work_timeout_s=2.0, max_resubmits=1)
+    started = time.monotonic()
+    with pytest.raises(WorkTimedOut) as caught:
+        timed.run("cpu", f"{HERE}:hang", {"dir": str(tmp_path)}, series="s7")
+    assert time.monotonic() - started < 30  # two attempts of 2 s each, not the function's minute
+    assert isinstance(caught.value, WorkLost)  # transient for the graph: retried, then the run stops resumable
+    message = str(caught.value)
+    assert "cpu work" in message and f"{HERE}:hang" in message and "2 s" in message and "2 attempts" in message
+    assert "DRAMAFACTORY_WORK_TIMEOUT_S" in caught.value.fix
+    hung = [int(p.name.removeprefix("hung-")) for p in tmp_path.glob("hung-*")]
+    assert len(hung) == 2
+    for pid in hung:
+        wait_until(lambda p=pid: not Path(f"/proc/{p}").exists(), 30, f"hung worker {pid} to be killed")
+    wait_until(lambda: timed.queue_depth()["cpu"]["running"] == 0, 30, "the killed attempts to be settled")
+
+
+def test_ray_actor_call_past_the_work_time_limit_restarts_the_actor_and_runs_elsewhere(shared_engine, tmp_path):
+    # an actor call cannot be force-cancelled: the actor is killed (Ray restarts it) and the item goes to a task
+    # with the role's resources, as for a stall
+    roles = {"solo-actor": {"num_cpus": 0, "resources": {"node:__internal_head__": 0.001}, "actor": True}}
+    timed = shared_engine(ray_settings(tmp_path, ray_roles=roles), work_timeout_s=3.0, max_resubmits=1)
+    out = timed.run("solo-actor", f"{HERE}:first_or_retry", {"dir": str(tmp_path)}, series="s8")
+    first = json.loads((tmp_path / "first.json").read_text())
+    assert out["attempt"] == "retry" and out["pid"] != first["pid"] and timed.timeouts["solo-actor"] == 1
+    wait_until(lambda: not Path(f"/proc/{first['pid']}").exists(), 30, "the hung actor's process to be killed")
+    wait_until(lambda: timed.queue_depth()["solo-actor"]["running"] == 0, 30, "the killed call to be settled")
+    again = timed.run("solo-actor", f"{HERE}:where", {})  # the restarted actor takes new work
+    assert again["pid"] not in (first["pid"], os.getpid())
+
+
+def test_ray_database_url_never_travels_in_task_arguments(shared_engine, tmp_path):
+    import ray
+
+    url = "postgresql://factory:s3cret-pw@db.example:5432/factory"
+    engine = shared_engine(ray_settings(tmp_path, database_url=url, api_keys="t1:k3y-of-t1"))
+    submitted: list[tuple] = []
+
+    class Recording:  # the task submit path: records every argument the driver hands Ray
+        def __init__(self, real):
+            self.real = real
+
+        def options(self, **options):
+            sub = self.real.options(**options)
+
+            class Submit:
+                @staticmethod
+                def remote(*args):
+                    submitted.append(args)
+                    return sub.remote(*args)
+
+            return Submit()
+
+    engine._task = Recording(engine._task)
+    payload = {"run_id": "r1", "db_url": url, "shot": 1}
+    out = engine.run("cpu", f"{HERE}:db_url_seen", payload)
+    assert out == {"db_url": url, "keys": ["db_url", "run_id", "shot"]}  # the worker's payload has it back
+    assert payload["db_url"] == url  # the caller's dict is left alone
+    assert len(submitted) == 1
+    for arg in submitted[0]:
+        text = repr(arg) + (json.dumps(arg) if isinstance(arg, dict) else "")
+        assert "s3cret" not in text and "k3y" not in text and "db.example" not in text
+    sent = submitted[0][5]
+    assert sent["db_url"].startswith("ray-engine-secret:") and sent["shot"] == 1
+    settings_sent = ray.get(engine._settings_ref)  # the settings every task gets: no database URL, no keys
+    assert "database_url" not in settings_sent and "api_keys" not in settings_sent
+
+
+def test_sealed_payloads_keep_secrets_by_marker_and_workers_resolve_them():
+    from dramafactory.tools.engine.worker_secrets import Secrets, unsealed
+
+    published: list[dict] = []
+
+    def put(value: dict) -> int:
+        published.append(value)
+        return len(published) - 1  # the "reference": an index into what was published
+
+    secrets = Secrets(put)
+    plain, ref = secrets.sealed({"shot": 1, "db_url": None})
+    assert plain == {"shot": 1, "db_url": None} and published[ref] == {}
+    a = "postgresql://u:pw-a@h/a"
+    sealed_a, ref_a = secrets.sealed({"db_url": a})
+    again, ref_again = secrets.sealed({"db_url": a})
+    assert again == sealed_a and ref_again == ref_a  # a URL seen before publishes nothing new
+    sealed_b, ref_b = secrets.sealed({"db_url": "sqlite:///x.db"})
+    assert "pw-a" not in json.dumps([sealed_a, sealed_b])
+    assert unsealed(sealed_a, published[ref_b]) == {"db_url": a}  # a later table still resolves earlier markers
+    assert unsealed(sealed_b, published[ref_b]) == {"db_url": "sqlite:///x.db"}
+    with pytest.raises(RuntimeError, match="not given"):
+        unsealed(sealed_b, published[ref_a])
 
 
 def test_ray_worker_node_killed_mid_task_is_retried_on_the_other_node(engine, ray_cluster, tmp_path):

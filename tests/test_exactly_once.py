@@ -294,6 +294,24 @@ def test_a_render_node_run_again_reuses_its_committed_take(prepared, tmp_path):
         CoordinationDB.for_run_dir(run_dir))}
 
 
+def test_a_take_committed_by_a_process_killed_before_its_row_is_billed_once_on_resume(prepared, tmp_path):
+    """kill -9 between a take's commit and its ledger row: the resumed run finds the take committed and reuses it,
+    and records the render's machine time from the figures committed with it, once."""
+    run_dir, calls = _finish_then_lose_the_checkpoints(prepared, tmp_path)
+    lost = {calls[0]["take_id"], calls[1]["take_id"]}
+    ledger = run_dir / "ledger.jsonl"
+    kept = [line for line in ledger.read_text().splitlines() if json.loads(line).get("take_id") not in lost]
+    ledger.write_text("\n".join(kept) + "\n")
+    again = LoggedFakeImage()
+    assert produce(make_context(run_dir, again), concept=None, resume=True).status == "finished"
+    assert again.rendered == []
+    recovered = [r for r in ledger_rows(run_dir) if r.get("recovered")]
+    assert {r["take_id"] for r in recovered} == lost and len(recovered) == 2
+    assert all(r["kind"] == "call" and r["seconds"] > 0 and r["cpu_seconds"] > 0 for r in recovered)
+    now_calls = [r for r in ledger_rows(run_dir) if r["kind"] == "call"]
+    assert sorted(r["take_id"] for r in now_calls) == sorted(r["take_id"] for r in calls)  # each billed once
+
+
 def test_a_truncated_take_is_found_by_its_hash_and_rendered_again(prepared, tmp_path):
     run_dir, calls = _finish_then_lose_the_checkpoints(prepared, tmp_path)
     db = CoordinationDB.for_run_dir(run_dir)

@@ -62,11 +62,11 @@ from .test_lease_runs import checkpoint_counts, holds_no_lock, lease_row
 ROLES = {"image": {"num_cpus": 0, "num_gpus": 1, "actor": False}}
 LEASE_TTL_S = 2  # the run's lease: a killed orchestrator's run is taken over after this
 SHOT_TTL_S = 2  # a render's claim: a stopped worker's take is submitted again after this
-# The engine submits a stalled take again every SHOT_TTL_S until a new attempt claims it, at most this many times
-# (ray_task_retries), then gives up with WorkLost. Here a new attempt took up to 12 s to claim (a node declared dead
-# after ~3 s, a cold worker process for the job on the surviving node, every resubmission queued for its one GPU
-# slot): five resubmissions at a 2 s TTL; the default of 3 would give up on work that is only queued.
-RESUBMITS = 10
+# Resubmissions of a stalled take (and Ray's reruns of a task whose worker died): the default. A stall is submitted
+# again once, not once per SHOT_TTL_S while the new attempt waits for a slot (a new attempt took up to 12 s to claim
+# here: a node declared dead after ~3 s, a cold worker process on the surviving node, its one GPU slot), so the
+# default is enough; this once had to be 10 to survive that wait.
+RESUBMITS = 3
 DELAY = 0.3  # seconds per fake render: a kill chosen inside a render lands there
 TAKE = re.compile(r"(?P<shot>.+)_a(?P<take>\d+)\.c(?P<attempt>\d+)\.png$")  # graphs/work.py's attempt-specific path
 

@@ -33,6 +33,7 @@ RUN_ID_FILE = "run_id"
 EPISODE_STAGES = ("writer", "cinematographer", "voices")
 SHOT_EPISODE = re.compile(r"^e(\d+)s\d")  # shot ids are e01s03: episode 1, shot 3 (schemas.Shot.id)
 NANO = 10**9
+BILLED_TAKE_KINDS = ("call", "discarded")  # rows that bill a take's render
 
 
 def episode_of(row: dict, last_assembled: int = 0) -> int | None:
@@ -87,6 +88,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._spent_nano: int | None = None  # None: the file not read yet
         self._last_assembled = 0
+        self._billed_takes: set[str] = set()  # take ids with a render row (billed())
         self._handle = None  # the file kept open for appending (_append_handle)
         self._end = -1  # the file's size after our last row: another size means another writer appended
 
@@ -115,6 +117,7 @@ class Ledger:
             return
         rows = self.rows()
         self._spent_nano = sum(round(pricing.charge(r) * NANO) for r in rows)
+        self._billed_takes = {r["take_id"] for r in rows if r.get("take_id") and r.get("kind") in BILLED_TAKE_KINDS}
         self._last_assembled = max((r["episode"] for r in rows if str(r.get("stage")) == "assemble"
                                     and isinstance(r.get("episode"), int)), default=0)
 
@@ -167,8 +170,18 @@ class Ledger:
             handle.flush()
             self._end = os.fstat(handle.fileno()).st_size
             self._spent_nano += round(row["cost_usd"] * NANO)  # type: ignore[operator]
+            if row.get("take_id") and kind in BILLED_TAKE_KINDS:
+                self._billed_takes.add(str(row["take_id"]))
             if row["stage"] == "assemble" and episode is not None:
                 self._last_assembled = max(self._last_assembled, episode)
+
+    def billed(self, take_id: str) -> bool:
+        """Whether a render of this take (a call, or one whose commit was refused) has a row: a committed take
+        without one was rendered by a process killed before it wrote the row."""
+        pricing = self.pricing
+        with self._lock:
+            self._load_totals(pricing)
+            return take_id in self._billed_takes
 
     def _append_handle(self):  # noqa: ANN202 - a binary file object
         """The ledger file, kept open for appending (under self._lock): opened once, not per row. A row per call

@@ -12,11 +12,11 @@ from typing import Any
 
 from dramafactory.config import Settings
 
-from .base import Engine, EngineUnavailable, Failure, FairSlots, RemoteWorkError, WorkLost, resolve
+from .base import Engine, EngineUnavailable, Failure, FairSlots, RemoteWorkError, WorkLost, WorkTimedOut, resolve
 from .local import InProcessEngine
 
 __all__ = ["Engine", "EngineUnavailable", "FairSlots", "Failure", "InProcessEngine", "RemoteWorkError", "WorkLost",
-           "build_engine", "resolve"]
+           "WorkTimedOut", "build_engine", "resolve"]
 
 
 def build_engine(settings: Settings, resident: Callable[[str], Any]) -> Engine:

@@ -40,6 +40,16 @@ class WorkLost(ConnectionError):
     the run resumable, exactly as it does for a text server that went away."""
 
 
+class WorkTimedOut(WorkLost):
+    """Every attempt of a work item ran past the work time limit (DRAMAFACTORY_WORK_TIMEOUT_S) and was killed. A
+    WorkLost: the graph retries it as transient, then stops the run resumable. Carries (cause, fix) like a
+    DramaError, so whoever reports it can say what to change."""
+
+    def __init__(self, cause: str, fix: str):
+        super().__init__(f"{cause} (fix: {fix})")
+        self.cause, self.fix = cause, fix
+
+
 @runtime_checkable
 class Engine(Protocol):
     name: str

@@ -23,6 +23,9 @@ class InProcessEngine:
             stalled: Callable[[], bool] | None = None) -> dict:
         # `stalled` is not polled here: the work runs in this very thread, so there is no other attempt to abandon
         # it for (a stuck in-process render is the caller's thread, and the run lease covers the process).
+        # Nor is a work time limit (DRAMAFACTORY_WORK_TIMEOUT_S, the Ray engine's): a Python thread cannot be killed,
+        # and raising in it would leave the hung backend call running and holding its GPU. A render hung in this
+        # process keeps its claim until the process is stopped; docs/scale.md says so.
         func = resolve(fn)
         with self.slots.slot(role, series):
             # exceptions propagate unchanged: the graph's retry policy decides what is transient

@@ -7,6 +7,11 @@ an abandoned attempt keeps running): the shot ledger, not this module, makes a c
 
 Placement is checked against the live cluster before the first submit of a role: a task asking for a resource no
 node offers would stay pending forever, which is the failure this engine refuses to produce.
+
+A stalled item (its claim's lease ran out: `stalled`) is submitted again once per stall, not once per lease period
+while the new attempt waits for a slot; an attempt past the work time limit (DRAMAFACTORY_WORK_TIMEOUT_S) has its
+worker killed and the item submitted again; the shot ledger's database URL never travels in task arguments
+(worker_secrets.py).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Any
 
 from dramafactory.config import RayRoleOptions, Settings
 
-from .base import EngineUnavailable, Failure, FairSlots, WorkLost, resolve, settings_key
+from .base import EngineUnavailable, Failure, FairSlots, WorkLost, WorkTimedOut, resolve, settings_key
+from .worker_secrets import WORKER_OMITS, Secrets, unsealed
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,7 @@ DEFAULT_BUILDER = "dramafactory.graphs.work:build_role"
 
 ADDRESS_SETTING = "DRAMAFACTORY_RAY_ADDRESS"
 ROLES_SETTING = "DRAMAFACTORY_RAY_ROLES"
+TIMEOUT_SETTING = "DRAMAFACTORY_WORK_TIMEOUT_S"
 
 
 # --- the worker side: runs in Ray worker processes and actors ---------------------------------------------------------
@@ -49,10 +56,12 @@ def _resident(builder: str, role: str, settings_json: dict, key: str) -> Any:
         return _RESIDENTS[cache_key]
 
 
-def execute(builder: str, role: str, settings_json: dict, key: str, fn: str, payload: dict) -> Any:
-    """A Ray task: fn(resident, payload), an exception returned as a Failure (see there)."""
+def execute(builder: str, role: str, settings_json: dict, key: str, fn: str, payload: dict,
+            secrets: dict[str, str] | None = None) -> Any:
+    """A Ray task: fn(resident, payload), an exception returned as a Failure (see there). `secrets`: the values
+    the driver took out of the payload (worker_secrets.py), put back here, in this process only."""
     try:
-        return resolve(fn)(_resident(builder, role, settings_json, key), payload)
+        return resolve(fn)(_resident(builder, role, settings_json, key), unsealed(payload, secrets or {}))
     except Exception as exc:  # noqa: BLE001 - carried to the driver and raised there as itself
         return Failure.of(exc)
 
@@ -65,8 +74,8 @@ class RoleActor:
     def __init__(self, builder: str, role: str, settings_json: dict, key: str):
         self.builder, self.role, self.settings_json, self.key = builder, role, settings_json, key
 
-    def call(self, fn: str, payload: dict) -> Any:
-        return execute(self.builder, self.role, self.settings_json, self.key, fn, payload)
+    def call(self, fn: str, payload: dict, secrets: dict[str, str] | None = None) -> Any:
+        return execute(self.builder, self.role, self.settings_json, self.key, fn, payload, secrets)
 
 
 # --- the driver side ------------------------------------------------------------------------------------------------
@@ -121,19 +130,26 @@ class _Role:
 class _Attempt:
     ref: Any
     actor: int | None  # index of the actor it went to; None: a task
+    deadline: float | None = None  # monotonic time past which it is killed (the work time limit); None: no limit
+    killed: bool = False  # killed for the time limit already (an abandoned attempt is reaped, not killed twice)
 
 
 class RayEngine:
     name = "ray"
 
     def __init__(self, address: str, settings: Settings, builder: str = DEFAULT_BUILDER, *,
-                 connect_timeout_s: float = 30.0, poll_s: float = 0.5, stall_grace_s: float | None = None,
-                 max_resubmits: int | None = None, recover_s: float = 120.0):
+                 connect_timeout_s: float = 30.0, poll_s: float = 0.5, max_resubmits: int | None = None,
+                 recover_s: float = 120.0, work_timeout_s: float | None = None):
         self.address, self.settings, self.builder, self.poll_s = address, settings, builder, poll_s
-        # After a resubmission, `stalled()` is not asked again for this long: the predicate (a claim's lease ran
-        # out) stays true until the new attempt claims, and asking at once would resubmit every poll.
-        self.stall_grace_s = settings.shot_lease_ttl_s if stall_grace_s is None else stall_grace_s
+        # How many times one item is submitted again, for stalls and time-outs together (each costs a slot)
         self.max_resubmits = max(1, settings.ray_task_retries) if max_resubmits is None else max_resubmits
+        # The most one attempt may take, from its submission to Ray (its wait for a slot included): past it, its
+        # worker is killed. getattr: the setting may not exist in an older config.
+        limit = work_timeout_s if work_timeout_s is not None else getattr(settings, "work_timeout_s", None)
+        if limit is not None and limit <= 0:
+            raise ValueError(f"work_timeout_s must be positive, got {limit}")
+        self.work_timeout_s: float | None = limit
+        self.timeouts: dict[str, int] = {}  # per role: attempts killed for the time limit
         self.recover_s = recover_s  # how long an actor may stay unreachable (node dying, restarting): then lost
         self.slots = FairSlots(settings.engine_max_in_flight)
         self.resubmits: dict[str, int] = {}
@@ -144,9 +160,11 @@ class RayEngine:
         self._lock = threading.RLock()
         self._ray = _ray()
         self._owns_ray = self._connect(connect_timeout_s)
-        # the settings travel once, as a JSON dict in the object store; workers rebuild them with model_validate
-        settings_json = settings.model_dump(mode="json")
+        # the settings travel once, as a JSON dict in the object store; workers rebuild them with model_validate.
+        # Without the secrets no worker reads (the database URL, the service's keys): they need not travel.
+        settings_json = settings.model_dump(mode="json", exclude=set(WORKER_OMITS))
         self._settings_key, self._settings_ref = settings_key(settings_json), self._ray.put(settings_json)
+        self._secrets = Secrets(self._ray.put)
         self._task, self._actor_cls = self._ray.remote(execute), self._ray.remote(RoleActor)
 
     # --- connecting ----------------------------------------------------------------------------------------------
@@ -257,7 +275,12 @@ class RayEngine:
         with self.slots.slot(role, series):
             avoid: set[int] = set()  # actors holding an abandoned attempt of this item
             attempt: _Attempt | None = self._submit(entry, fn, payload, avoid)
-            resubmitted, quiet_until, unreachable_since = 0, 0.0, None
+            resubmitted, unreachable_since = 0, None
+            # A lapsed claim counts once per attempt: `stalled()` stays True after a resubmission until the new
+            # attempt claims, and that attempt may wait minutes for a slot. So after a resubmission a True is not
+            # acted on until the predicate has said False (the new attempt claimed, or the claim was given back or
+            # committed); a True after that is a new stall. The first attempt may be replaced at its first lapse.
+            armed = True
             try:
                 while True:
                     ready, _ = self._ray.wait([attempt.ref], timeout=self.poll_s)
@@ -277,7 +300,32 @@ class RayEngine:
                             time.sleep(self.poll_s)
                             attempt = self._submit(entry, fn, payload, set())
                             continue
-                    if stalled is None or time.monotonic() < quiet_until or not stalled():
+                    if attempt.deadline is not None and time.monotonic() >= attempt.deadline:
+                        # a hung attempt in a live process renews its claim forever: kill its worker (its claim
+                        # keeper goes with it) and run the item elsewhere, within the resubmission budget
+                        self._kill(role, attempt)
+                        self._abandon(role, attempt, cancel=False)
+                        if attempt.actor is not None:
+                            avoid.add(attempt.actor)
+                        if resubmitted >= self.max_resubmits:
+                            attempt = None  # killed and abandoned: nothing left in flight
+                            raise WorkTimedOut(
+                                f"{role} work {fn} (series {series!r}) ran past the work time limit of "
+                                f"{self.work_timeout_s:g} s on {resubmitted + 1} attempts; each was killed",
+                                f"raise {TIMEOUT_SETTING} if such work can take longer, else find why it hangs "
+                                "(the worker logs under /tmp/ray/session_latest/logs), then resume the run")
+                        resubmitted += 1
+                        log.warning("%s work %s (series %r) ran past %g s: worker killed, submitted again (%d)",
+                                    role, fn, series, self.work_timeout_s, resubmitted)
+                        attempt = self._submit(entry, fn, payload, avoid)
+                        armed = False  # the killed worker's claim lapses a lease later: that is not a new stall
+                        continue
+                    if stalled is None:
+                        continue
+                    if not stalled():
+                        armed = True
+                        continue
+                    if not armed:
                         continue
                     if resubmitted >= self.max_resubmits:
                         raise WorkLost(f"{role} work {fn} stalled again after {resubmitted} resubmissions; the "
@@ -291,12 +339,15 @@ class RayEngine:
                     if attempt.actor is not None:
                         avoid.add(attempt.actor)
                     attempt = self._submit(entry, fn, payload, avoid)
-                    quiet_until = time.monotonic() + self.stall_grace_s
+                    armed = False
             finally:
                 if attempt is not None:  # left by an exception (or an interrupt) while still in flight
                     self._abandon(role, attempt, cancel=False)
 
     def _submit(self, entry: _Role, fn: str, payload: dict, avoid: set[int]) -> _Attempt:
+        # the database URL stays out of the task's arguments: a marker in the payload, the URL by reference
+        sent, secrets = self._secrets.sealed(payload)
+        deadline = None if self.work_timeout_s is None else time.monotonic() + self.work_timeout_s
         with self._lock:
             self._reap()
             self._running[entry.name] = self._running.get(entry.name, 0) + 1
@@ -307,15 +358,15 @@ class RayEngine:
                 pick = min(free, key=lambda i: (entry.busy[i], (i - start) % len(entry.actors)))
                 entry.next_actor = (pick + 1) % len(entry.actors)
                 entry.busy[pick] += 1
-                return _Attempt(entry.actors[pick].call.remote(fn, payload), pick)
+                return _Attempt(entry.actors[pick].call.remote(fn, sent, secrets), pick, deadline)
         # a task role, or every actor holds an abandoned attempt: a one-off task with the role's resources (it
         # builds its own resident in a pooled worker) rather than queueing behind a stalled actor
         o = entry.options
         ref = self._task.options(num_cpus=o.num_cpus, num_gpus=o.num_gpus, resources=o.resources or None,
                                  max_retries=self.settings.ray_task_retries, retry_exceptions=False,
                                  name=f"dramafactory:{entry.name}").remote(
-            self.builder, entry.name, self._settings_ref, self._settings_key, fn, payload)
-        return _Attempt(ref, None)
+            self.builder, entry.name, self._settings_ref, self._settings_key, fn, sent, secrets)
+        return _Attempt(ref, None, deadline)
 
     def _abandon(self, role: str, attempt: _Attempt, *, cancel: bool = True) -> None:
         """Stop waiting for an attempt; it keeps running and is settled by _reap once it ends."""
@@ -327,6 +378,29 @@ class RayEngine:
         with self._lock:
             self._abandoned.append((role, attempt))
 
+    def _kill(self, role: str, attempt: _Attempt) -> None:
+        """End an attempt past the work time limit by killing the process that runs it: a Python thread cannot be
+        interrupted, and a hung render's claim keeper (a thread of that process) would renew its claim forever."""
+        if attempt.killed:
+            return
+        attempt.killed = True
+        with self._lock:
+            self.timeouts[role] = self.timeouts.get(role, 0) + 1
+            entry = self._roles.get(role)
+        try:
+            if attempt.actor is None:
+                # a task: force=True ends its worker process (SIGKILL, a stopped one too); not retried by Ray
+                self._ray.cancel(attempt.ref, force=True, recursive=False)
+            else:
+                # an actor call cannot be force-cancelled: cancel it (so the restarted actor does not run it
+                # again), then kill the actor, which Ray restarts (max_restarts=-1) with a fresh resident. Calls
+                # queued behind the hung one are rerun on the restarted actor under max_task_retries.
+                self._ray.cancel(attempt.ref, force=False, recursive=False)
+                if entry is not None:
+                    self._ray.kill(entry.actors[attempt.actor], no_restart=False)
+        except Exception:  # noqa: BLE001 - already ended, or its node is gone: either way it is not running
+            log.debug("could not kill a %s attempt past the time limit", role, exc_info=True)
+
     def _settle(self, role: str, attempt: _Attempt) -> None:
         with self._lock:
             self._running[role] -= 1
@@ -335,7 +409,8 @@ class RayEngine:
                 entry.busy[attempt.actor] -= 1
 
     def _reap(self) -> None:
-        """Settle abandoned attempts that have ended since (their actor is free again)."""
+        """Settle abandoned attempts that have ended since (their actor is free again), and kill those past the
+        work time limit (a stalled attempt is left running, but not for longer than any attempt may run)."""
         if not self._abandoned:
             return
         done, _ = self._ray.wait([a.ref for _, a in self._abandoned], num_returns=len(self._abandoned), timeout=0)
@@ -343,6 +418,11 @@ class RayEngine:
         for role, attempt in [x for x in self._abandoned if x[1].ref in finished]:
             self._abandoned.remove((role, attempt))
             self._settle(role, attempt)
+        now = time.monotonic()
+        for role, attempt in list(self._abandoned):
+            if attempt.deadline is not None and now >= attempt.deadline and not attempt.killed:
+                log.warning("an abandoned %s attempt ran past %g s: its worker is killed", role, self.work_timeout_s)
+                self._kill(role, attempt)
 
     def _result(self, role: str, ref: Any) -> dict:
         exceptions = self._ray.exceptions
