@@ -5,7 +5,13 @@ Every figure is read from what is already durable, at scrape time, so any replic
 same: runs by state from the registry (df_runs); committed takes, reused takes and retries from the shot ledger
 (df_shots, tools/durable; 0 before that table exists); queue depth per backend role from the service's shared
 engine; CPU and GPU seconds and cost from finished runs' summaries plus, for every other run, its ledger.jsonl,
-read incrementally (only the bytes appended since the last scrape), so a scrape stays cheap with many runs.
+read incrementally (only the bytes appended since the last scrape).
+
+A scrape stays cheap with a long history: a run in a terminal state (finished, failed, cancelled) has its totals
+computed once and kept in memory, keyed by its id and the registry's updated_at (any change of the run, a resume
+included, moves updated_at, so the run is counted fresh again); only the other runs' df_shots rows and ledgers are
+read per scrape. The shot figures are those of the registry's runs (df_shots rows of a run the registry does not
+know, e.g. a CLI run pointed at the service's database, are not the service's work).
 
 The collector is registered on a registry of the app's own (not prometheus-client's global one), so two apps in
 one process (tests, a worker per app) never collide.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +33,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Integer, Select, case, cast, distinct, func, inspect, select
+from sqlalchemy.engine import Connection
 
 from dramafactory.tools.accounting import price_rows
+from dramafactory.tools.durable.db import shots
 
 from .deps import Tenant
 from .models import problem
@@ -36,15 +45,27 @@ from .store import ACTIVE, TERMINAL, runs
 
 STATES = (*ACTIVE, "waiting_review", *TERMINAL)
 ROLES = ("image", "qc", "speech", "video")  # the engine's roles (tools/engine), listed even when idle
-SHOT_FIGURES = """
-SELECT COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) AS takes_committed,
-       COALESCE(SUM(CASE WHEN state = 'rendering' THEN 1 ELSE 0 END), 0) AS takes_rendering,
-       COALESCE(SUM(CAST(reused AS INTEGER)), 0) AS takes_reused,
-       COALESCE(SUM(CAST(corrupt AS INTEGER)), 0) AS takes_corrupt,
-       COALESCE(SUM(CASE WHEN take > 1 THEN 1 ELSE 0 END), 0) AS retries_qc,
-       COALESCE(SUM(CASE WHEN attempt > 1 THEN attempt - 1 ELSE 0 END), 0) AS retries_claim
-FROM df_shots"""
-SHOTS_COMMITTED = "SELECT COUNT(*) FROM (SELECT DISTINCT run_id, shot_id FROM df_shots WHERE state = 'done') AS d"
+SHOT_KEYS = ("shots_committed", "takes_committed", "takes_rendering", "takes_reused", "takes_corrupt", "retries_qc",
+             "retries_claim")
+IN_BATCH = 500  # run ids per df_shots query: well under SQLite's and PostgreSQL's bound-parameter limits
+
+
+def _shot_query() -> Select:
+    """The shot ledger's figures per run, one row per run id (the caller adds the run ids it wants)."""
+    c = shots.c
+
+    def count(condition: Any, value: Any = 1) -> Any:
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+    return (select(c.run_id,
+                   func.count(distinct(case((c.state == "done", c.shot_id)))).label("shots_committed"),
+                   count(c.state == "done").label("takes_committed"),
+                   count(c.state == "rendering").label("takes_rendering"),
+                   func.coalesce(func.sum(cast(c.reused, Integer)), 0).label("takes_reused"),
+                   func.coalesce(func.sum(cast(c.corrupt, Integer)), 0).label("takes_corrupt"),
+                   count(c.take > 1).label("retries_qc"),
+                   count(c.attempt > 1, c.attempt - 1).label("retries_claim"))
+            .group_by(c.run_id))
 
 
 class QueueDepth(BaseModel):
@@ -77,14 +98,24 @@ class _Tally:
     cost_usd: float = 0.0
 
 
+@dataclass(frozen=True)
+class _RunTotals:
+    """What one run adds to the factory's figures."""
+
+    shots: dict[str, int]  # SHOT_KEYS
+    machine: tuple[float, float, float]  # cpu seconds, gpu seconds, cost
+
+
 class FactoryCollector(Collector):
     """Reads the figures on each scrape; `service()` gives the app's RunService (None while it starts)."""
 
     def __init__(self, service: Callable[[], Any]):
         self._service = service
         self._lock = threading.Lock()  # scrapes may overlap (FastAPI runs sync routes in a thread pool)
-        self._ledgers: dict[str, _Tally] = {}  # run_dir -> what its ledger added up to so far
-        self._finished: dict[str, tuple[float, float, float]] = {}  # run id -> a finished run's summary figures
+        self._ledgers: dict[str, _Tally] = {}  # run_dir -> what a live run's ledger added up to so far
+        # run id -> (the registry's updated_at when cached, the totals) of a run in a terminal state
+        self._terminal: dict[str, tuple[float, _RunTotals]] = {}
+        self._has_shots = False  # df_shots exists (it never goes away once created)
         self._pricing: Any = None
 
     # --- the figures ---------------------------------------------------------------------------------------------
@@ -92,44 +123,66 @@ class FactoryCollector(Collector):
         service = self._service()
         if service is None:
             return None
-        engine = service.store.engine
-        with engine.connect() as conn:
-            counts = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
-        shots = {"shots_committed": 0, "takes_committed": 0, "takes_rendering": 0, "takes_reused": 0,
-                 "takes_corrupt": 0, "retries_qc": 0, "retries_claim": 0}
-        if inspect(engine).has_table("df_shots"):
-            with engine.connect() as conn:
-                shots.update({k: int(v or 0) for k, v in conn.execute(text(SHOT_FIGURES)).mappings().one().items()})
-                shots["shots_committed"] = int(conn.execute(text(SHOTS_COMMITTED)).scalar() or 0)
-        cpu, gpu, cost = self._machine_figures(service)
-        return FactoryFigures(runs={state: int(counts.get(state, 0)) for state in sorted({*STATES, *counts})},
-                              **shots, queue=_queue(service), cpu_seconds=round(cpu, 4), gpu_seconds=round(gpu, 4),
+        with self._lock:  # one scrape at a time: the caches are filled and read as one step
+            with service.store.engine.connect() as conn:
+                rows = conn.execute(select(runs.c.id, runs.c.status, runs.c.run_dir, runs.c.updated_at)).all()
+                self._forget_changed(rows)
+                fresh = [r for r in rows if r.id not in self._terminal]  # live runs, and terminal ones not cached
+                shot_figures = self._shot_figures(conn, [r.id for r in fresh])
+                summaries = self._summaries(conn, [r.id for r in fresh if r.status == "finished"])
+            totals = [cached for _, cached in self._terminal.values()]
+            for row in fresh:
+                run = _RunTotals(shot_figures.get(row.id, dict.fromkeys(SHOT_KEYS, 0)),
+                                 self._machine(row, summaries.get(row.id), service.settings))
+                if row.status in TERMINAL:  # its final word: kept, and its ledger's tally is no longer needed
+                    self._terminal[row.id] = (row.updated_at, run)
+                    self._ledgers.pop(row.run_dir, None)
+                totals.append(run)
+        figures = {key: sum(t.shots[key] for t in totals) for key in SHOT_KEYS}
+        cpu, gpu, cost = (sum(t.machine[i] for t in totals) for i in range(3))
+        counts = Counter(row.status for row in rows)
+        return FactoryFigures(runs={state: counts.get(state, 0) for state in sorted({*STATES, *counts})},
+                              **figures, queue=_queue(service), cpu_seconds=round(cpu, 4), gpu_seconds=round(gpu, 4),
                               cost_usd=round(cost, 9))
 
-    def _machine_figures(self, service: Any) -> tuple[float, float, float]:
-        with service.store.engine.connect() as conn:
-            rows = conn.execute(select(runs.c.id, runs.c.status, runs.c.run_dir)).all()
-            new = [r.id for r in rows if r.status == "finished" and r.id not in self._finished]
-            summaries = dict(conn.execute(select(runs.c.id, runs.c.summary).where(runs.c.id.in_(new))).all()) \
-                if new else {}
-        with self._lock:
-            for run_id, summary in summaries.items():
-                if isinstance(summary, str):  # a JSON column read back as text by some drivers
-                    summary = json.loads(summary)
-                if isinstance(summary, dict) and "cpu_seconds" in summary:
-                    self._finished[run_id] = (float(summary.get("cpu_seconds") or 0.0),
-                                              float(summary.get("gpu_seconds") or 0.0),
-                                              float(summary.get("cost_usd") or 0.0))
-            cpu = gpu = cost = 0.0
-            for row in rows:
-                if row.id in self._finished:  # a finished run's summary is its final word (and never changes)
-                    figures = self._finished[row.id]
-                    self._ledgers.pop(row.run_dir, None)
-                else:
-                    tally = self._tally(Path(row.run_dir), service.settings)
-                    figures = (tally.cpu_seconds, tally.gpu_seconds, tally.cost_usd)
-                cpu, gpu, cost = cpu + figures[0], gpu + figures[1], cost + figures[2]
-        return cpu, gpu, cost
+    def _forget_changed(self, rows: list[Any]) -> None:
+        """Drop the kept totals of runs that are gone, no longer terminal (resumed), or changed since (a resume
+        and a new ending between two scrapes moves updated_at too): they are counted fresh on this scrape."""
+        current = {row.id: row for row in rows}
+        for run_id, (stamp, _) in list(self._terminal.items()):
+            row = current.get(run_id)
+            if row is None or row.status not in TERMINAL or row.updated_at != stamp:
+                del self._terminal[run_id]
+
+    def _shot_figures(self, conn: Connection, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        """The shot ledger's figures of these runs only (its rows of cached runs are not read again)."""
+        if not run_ids or not (self._has_shots or inspect(conn).has_table("df_shots")):
+            return {}
+        self._has_shots = True
+        out: dict[str, dict[str, int]] = {}
+        for i in range(0, len(run_ids), IN_BATCH):
+            query = _shot_query().where(shots.c.run_id.in_(run_ids[i:i + IN_BATCH]))
+            for row in conn.execute(query).mappings():
+                out[row["run_id"]] = {key: int(row[key] or 0) for key in SHOT_KEYS}
+        return out
+
+    @staticmethod
+    def _summaries(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i in range(0, len(run_ids), IN_BATCH):
+            out.update(conn.execute(select(runs.c.id, runs.c.summary)
+                                    .where(runs.c.id.in_(run_ids[i:i + IN_BATCH]))).all())
+        return out
+
+    def _machine(self, row: Any, summary: Any, settings: Any) -> tuple[float, float, float]:
+        """A finished run's summary is its final word; any other run's figures are its ledger's, summed."""
+        if isinstance(summary, str):  # a JSON column read back as text by some drivers
+            summary = json.loads(summary)
+        if isinstance(summary, dict) and "cpu_seconds" in summary:
+            return (float(summary.get("cpu_seconds") or 0.0), float(summary.get("gpu_seconds") or 0.0),
+                    float(summary.get("cost_usd") or 0.0))
+        tally = self._tally(Path(row.run_dir), settings)
+        return tally.cpu_seconds, tally.gpu_seconds, tally.cost_usd
 
     def _tally(self, run_dir: Path, settings: Any) -> _Tally:
         """The run's ledger summed, reading only what was appended since the last scrape; a file that shrank (it

@@ -9,7 +9,9 @@ its queued and running runs in the registry when it starts, and resumes them fro
 Several service processes (on several hosts) may share one PostgreSQL: each run is held by a lease in that
 database (graphs.runner.produce), so a run another process is producing is left to it (RunBusy), and a run whose
 process died (its lease expired, the registry still says "running") is picked up by a watcher that looks every
-lease period. One engine serves all the runs of a process, so its in-flight bounds hold for the process and are
+lease period. So is a run a dead process had accepted but not started (still "queued" in its worker pool): each
+replica keeps a heartbeat and records the queued runs it holds (api/replicas.py), and a queued run of a live
+replica is left to it. One engine serves all the runs of a process, so its in-flight bounds hold for the process and are
 shared fairly between the runs.
 """
 
@@ -37,6 +39,7 @@ from dramafactory.tools.text.base import TextBackendError
 
 from .events import EventLog
 from .models import concept_of
+from .replicas import Replicas
 from .store import Store
 
 log = logging.getLogger("dramafactory.api")
@@ -60,6 +63,9 @@ class RunService:
         # them (the store's URL with its password: render_as_string hides it by default)
         self.coordination = CoordinationDB(store.engine.url.render_as_string(hide_password=False))
         self.coordination.setup()
+        ttl = settings.lease_ttl_s
+        self.replicas = Replicas(self.coordination, ttl_s=ttl, heartbeat_s=min(settings.lease_heartbeat_s, ttl / 3))
+        self.replicas.start()
         # no resident of its own: work run in this process uses its run's backends (graphs.work.local_run), so
         # each run keeps the backends its context was built with; a Ray engine's workers build their own
         self._own_engine = engine is None
@@ -75,12 +81,16 @@ class RunService:
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def recover(self, *, watch: bool = True) -> list[str]:
         """Queued and running runs of a service that stopped: resume each from its last checkpoint (with the
-        decision a person made, if it was not applied yet). A run whose lease another live process holds is its
-        run: left alone. `watch`: keep looking every lease period for runs whose process died."""
+        decision a person made, if it was not applied yet). A run whose lease another live process holds, and a
+        queued run waiting in a live replica's pool, is that process's run: left alone. `watch`: keep looking every lease period for runs whose process died."""
         resumed = []
-        for row in self.store.active_runs():
+        rows = self.store.active_runs()
+        orphans = set(self.replicas.orphans([r["id"] for r in rows if r["status"] == "queued"]))
+        for row in rows:
             if row["id"] in self._controls or self._lease_live(row["id"], grace=row["status"] != "queued"):
                 continue  # executing here, or held by another process
+            if row["status"] == "queued" and not (row["id"] in orphans and self.replicas.take(row["id"])):
+                continue  # waiting in a live replica's pool: its run
             if row["status"] == "running" and row["updated_at"] > time.time() - self.settings.lease_ttl_s:
                 continue  # set running a moment ago by a replica that may not hold its lease yet: the watcher looks later
             if row["status"] == "cancelling":  # the drain did not finish before the stop: it is cancelled now
@@ -98,14 +108,19 @@ class RunService:
 
     def _watch(self) -> None:
         """A process that died mid-run leaves its runs "running" with a lease nobody renews: once the lease has
-        expired, take them over (a run that merely changed hands is skipped: its new holder renews)."""
+        expired, take them over (a run that merely changed hands is skipped: its new holder renews). A process
+        that died before it started a run it accepted leaves it "queued": take it over once that process's
+        heartbeat has run out."""
         ttl = self.settings.lease_ttl_s
         while not self._stopping.wait(max(0.5, ttl / 3)):  # found within a third of a lease after it expired
             try:
-                for row in self.store.active_runs():
-                    # a run set running a moment ago may not hold its lease yet: leave it a lease period
-                    if (row["status"] not in ("running", "cancelling") or row["id"] in self._controls
-                            or row["updated_at"] > time.time() - ttl or self._lease_live(row["id"], grace=True)):
+                # a run set running a moment ago may not hold its lease yet, and one queued a moment ago may not
+                # be recorded as accepted yet: leave either a lease period
+                rows = [row for row in self.store.active_runs()
+                        if row["id"] not in self._controls and row["updated_at"] <= time.time() - ttl]
+                self._adopt_queued([row["id"] for row in rows if row["status"] == "queued"])
+                for row in rows:
+                    if row["status"] == "queued" or self._lease_live(row["id"], grace=True):
                         continue
                     if row["status"] == "cancelling":  # its drain died with its process: cancelled now
                         self.store.update_run(row["id"], status="cancelled", only_if=("cancelling",))
@@ -114,6 +129,13 @@ class RunService:
                         self.resume_queued(row["id"])
             except Exception:  # noqa: BLE001 - a database hiccup: look again next period
                 log.exception("looking for abandoned runs failed")
+
+    def _adopt_queued(self, run_ids: list[str]) -> None:
+        """Queued runs whose replica died before it started them: this replica's now."""
+        for run_id in self.replicas.orphans(run_ids):
+            if not self._lease_live(run_id) and self.replicas.take(run_id):
+                log.warning("run %s: the replica that queued it stopped its heartbeat; running it here", run_id)
+                self.resume_queued(run_id)
 
     def _lease_live(self, run_id: str, *, grace: bool = False) -> bool:
         """True while a process holds the run's lease; with `grace` (for a run still marked running), also for a
@@ -141,6 +163,10 @@ class RunService:
         self._pool.shutdown(wait=wait, cancel_futures=True)
         if self._own_engine:
             self.engine.close()
+        try:  # its queued runs (left queued by the drain) go to the other replicas at once
+            self.replicas.stop()
+        except Exception:  # noqa: BLE001 - unreachable database: its heartbeat runs out instead
+            log.exception("could not remove this replica's heartbeat")
         self.coordination.close()
 
     # --- requests -----------------------------------------------------------------------------------------------
@@ -203,6 +229,10 @@ class RunService:
 
     # --- the worker -----------------------------------------------------------------------------------------------
     def _submit(self, run_id: str) -> None:
+        try:  # recorded before it waits in the pool, so a replica that sees this one die can take it over
+            self.replicas.accept(run_id)
+        except Exception:  # noqa: BLE001 - not fatal: unrecorded, the run may be taken over once it waited a lease
+            log.exception("could not record run %s as queued here", run_id)
         try:
             self._pool.submit(self._execute, run_id)
         except RuntimeError:  # the service is stopping: the run stays queued and the next start picks it up

@@ -67,6 +67,21 @@ reviews = Table(
     Column("applied_at", Float),  # when the run resumed with the decision (a decision outlives a restart)
 )
 
+# Which replicas are alive, and which one holds each queued run (api/replicas.py): a queued run waits in one
+# replica's worker pool, and no run lease says so until it starts.
+replicas = Table(
+    "df_replicas", metadata,
+    Column("id", String(200), primary_key=True),  # host:pid:random, as a run lease's owner
+    Column("alive_until", Float, nullable=False),  # on the lease clock (CoordinationDB.now), renewed by a heartbeat
+    Column("started_at", Float, nullable=False),
+)
+run_queue = Table(
+    "df_run_queue", metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("replica", String(200), nullable=False),  # the replica that last accepted the run into its pool
+    Column("accepted_at", Float, nullable=False),
+)
+
 
 def new_id() -> str:
     return uuid.uuid4().hex

@@ -127,10 +127,11 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=10, description="Renders of one shot before it goes to a human.")
     render_budget: float = Field(default=2.0, ge=1.0, le=10.0, description="Renders an episode may spend, as a "
                                  "multiple of its shot count (2.0: one retry per shot on average).")
-    shot_wave: int = Field(default=64, ge=1, le=100_000, description="First takes sent to render in one graph "
-                           "step: an episode's shots go out in waves of this many, with the retries of the waves "
-                           "before. Bounds LangGraph's own per-step cost (it scans every task of a step each time "
-                           "one finishes), which grew with the square of the shot count when all went at once.")
+    shot_wave: int = Field(default=256, ge=1, le=100_000, description="First takes sent to render in one graph "
+                           "step: an episode's shots go out in waves of this many (more where that would make "
+                           "over 16 waves), with the retries of the waves before. Bounds LangGraph's own per-step "
+                           "cost (it scans every task of a step each time one finishes), which grew with the "
+                           "square of the shot count when all went at once.")
     parallel_nodes: int | None = Field(default=None, ge=2, le=4096, description="Graph nodes of one run that "
                                        "work at once (LangGraph's max_concurrency: the shots of a wave, the clips "
                                        "of an episode). Default: LangGraph's own, min(32, CPUs + 4) threads. On a "

@@ -60,10 +60,20 @@ def fan_out_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Se
     """The first wave of first takes (settings.shot_wave); retry_or_review sends the rest, wave by wave. All at once,
     a thousand Sends made one LangGraph step whose runner scans every pending task each time one finishes (and each
     finished task's write is merged into a growing list): per-shot time grew with the shot count (6 ms per shot at
-    100 shots, 22 at 3,000). Waves keep each step's size fixed, so the cost per shot stays flat; the step's barrier
+    100 shots, 22 at 3,000). Waves bound each step's size, so the cost per shot stays flat; the step's barrier
     costs little while a wave holds many more shots than run at once."""
     shots = ShotList.model_validate(state["shotlist"]).shots
-    return [_shot_send(state, shot, 0, None) for shot in shots[:runtime.context.settings.shot_wave]]
+    return [_shot_send(state, shot, 0, None) for shot in shots[:wave_size(runtime.context, len(shots))]]
+
+
+MAX_WAVES = 16  # each wave's step costs work in proportion to the whole episode (its checkpoint, the review)
+
+
+def wave_size(ctx: AgentContext, shots: int) -> int:
+    """settings.shot_wave first takes per step, more where that would make over MAX_WAVES waves: a wave's step
+    also costs in proportion to the episode (SQLite's checkpoint holds the whole shot list, review_takes reads every
+    take), so a fixed wave made per-shot time grow again at 3,000 shots with waves of 64."""
+    return max(ctx.settings.shot_wave, -(-shots // MAX_WAVES))
 
 
 # --- the per-shot node: render → qc. The retry loop runs at the episode level (review_takes), where the
@@ -254,7 +264,7 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
     unstarted = [shot for shot in shots if not takes.get(shot.id)]  # the waves not sent yet (fan_out_shots)
     # the first takes still to come are reserved out of the budget: a retry never takes a shot's only render
     left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values()) - len(unstarted)
-    sends = [_shot_send(state, shot, 0, None) for shot in unstarted[:ctx.settings.shot_wave]]
+    sends = [_shot_send(state, shot, 0, None) for shot in unstarted[:wave_size(ctx, len(shots))]]
     for shot in shots:
         history = takes.get(shot.id)
         if not history:  # its first take is in this wave or a later one

@@ -75,9 +75,14 @@ def free_port() -> int:
 
 def start_api_server(data_dir: Path, port: int, database_url: str | None = None) -> subprocess.Popen:
     """The real service (tests/api_server.py: fake backends) in its own process, once it answers /health."""
-    server = subprocess.Popen([sys.executable, "-m", "tests.api_server", str(data_dir), str(port),
-                               *([database_url] if database_url else [])], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start_server_process([sys.executable, "-m", "tests.api_server", str(data_dir), str(port),
+                                 *([database_url] if database_url else [])], port, "the API server")
+
+
+def start_server_process(argv: list[str], port: int, what: str) -> subprocess.Popen:
+    """A service process (started from the repository root), once it answers /health on the port; its stderr in
+    the error when it dies or does not answer within 60 s."""
+    server = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -86,5 +91,5 @@ def start_api_server(data_dir: Path, port: int, database_url: str | None = None)
         except httpx.TransportError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise AssertionError(f"the API server did not start: {server.stderr.read().decode()[-2000:]}") from None
+                raise AssertionError(f"{what} did not start: {server.stderr.read().decode()[-2000:]}") from None
             time.sleep(0.2)
