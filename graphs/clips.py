@@ -5,10 +5,20 @@ clip is made again with another seed while attempts last, and the best one, unle
 person (review_queue.json) and still used. One Send branch per shot: a crash keeps the clips
 already committed (LangGraph keeps the finished branches' writes), and a resumed run does not make them again.
 
+Each clip attempt is committed exactly once through the run's shot ledger, as a keyframe take is (graphs/work.py
+animate_clip): its row is keyed `clip:{shot}/a{keyframe attempt}` (a shot id no take has) with the clip attempt as
+its take, and content-addressed by a take_id hashing what changes the clip (the keyframe file's sha256, the shot,
+motion prompt, seed, length, size, and the backend's name, model, version and options). The claim's attempt number
+is the fencing token: the clip is written to a file of its own claim (`{shot}_a{take}[_c{n}].c{claim}.mp4`) and
+committed only while that claim is current and the run's epoch holds, so a retried Ray task or a stale worker never
+writes over a committed clip; a refused commit deletes its file (ledger row kind "discarded") and looks again. A
+clip node run again after a crash lost its checkpoint write finds its committed clips, checks each file's sha256 and
+reuses it (row kind "reuse", seconds 0; QC runs again, it is cheap); a truncated or missing file is animated again.
+Without a shot ledger (a context built without one) a clip is written straight to its path, as before the ledger.
+
 A clip the backend could not make (an error that is not transient) is recorded with its reason; assembly then uses
 the shot's keyframe with camera motion and marks it, so the episode still finishes and the gap is visible.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +29,11 @@ from langgraph.types import Send
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.qc.scorers.clip_checks import score_clip
 from dramafactory.agents.structured import stable_seed
+from dramafactory.errors import DramaError
 from dramafactory.schemas import QCReport, Shot, Take
 from dramafactory.tools.accounting import measure
+from dramafactory.tools.durable import LeaseLost
+from dramafactory.tools.durable.shots import take_id as content_id
 from dramafactory.tools.engine.base import EngineUnavailable
 from dramafactory.tools.video.base import ClipRequest, motion_prompt
 from dramafactory.tools.vision.faces import faces_available, shared_embedder
@@ -29,7 +42,19 @@ from .assemble import best_take, episode_takes, final_shots
 from .common import emit, record_call, record_failed_call
 from .policy import check_budget
 from .state import ClipState, SeriesState
-from .work import ANIMATE, animate_clip, clip_request_to_json, clip_result_from_json, measured_from
+from .work import (
+    ANIMATE,
+    DiskFull,
+    LocalRun,
+    animate_clip,
+    claim_lapsed,
+    clip_ledger_key,
+    clip_parts,
+    clip_request_to_json,
+    clip_result_from_json,
+    local_run,
+    measured_from,
+)
 
 # Errors the node's retry policy retries (graphs/policy.TRANSIENT); anything else is recorded as a failed clip.
 _RETRIED = (TimeoutError, ConnectionError)
@@ -80,42 +105,75 @@ def _judge_clip(ctx: AgentContext, path: Path, shot: Shot, keyframe: Path, fps: 
     return report
 
 
-def _animate(ctx: AgentContext, payload: dict) -> dict:
+def _animate(ctx: AgentContext, payload: dict, stalled=None) -> dict:  # noqa: ANN001
     """One clip attempt through the run's engine (role "video": a GPU actor on a Ray cluster, this thread
-    otherwise), or inline for a context built without one."""
+    otherwise), or inline for a context built without one (with the run's shot ledger, as graphs/shots.py does)."""
     if ctx.engine is None:
-        return animate_clip(ctx.video, payload)
-    return ctx.engine.run("video", ANIMATE, payload, series=payload["run_id"])
+        with local_run(payload["run_id"], LocalRun(resident=lambda _role: None, shots=ctx.shots, memory=ctx.memory)):
+            return animate_clip(ctx.video, payload)
+    return ctx.engine.run("video", ANIMATE, payload, series=payload["run_id"], stalled=stalled)
 
 
 def _attempt(ctx: AgentContext, shot: Shot, take: Take, attempt: int) -> tuple[dict, QCReport | None]:
-    """One clip of the shot (a new seed per attempt): its record and its QC report (None: the backend failed)."""
+    """One clip of the shot (a new seed per attempt): its record and its QC report (None: the backend failed).
+    Animated, or reused when committed already, exactly once through the shot ledger (the module's docstring)."""
     assert ctx.video is not None
     video = ctx.video
-    relative = Path("episodes") / f"{shot.episode:02d}" / "clips" / f"{shot.id}_a{take.attempt}" \
-        f"{'' if attempt == 1 else f'_c{attempt}'}.mp4"
+    stem = Path("episodes") / f"{shot.episode:02d}" / "clips" / f"{shot.id}_a{take.attempt}" \
+        f"{'' if attempt == 1 else f'_c{attempt}'}"
     seed = shot.seed if attempt == 1 else stable_seed(shot.seed, shot.id, "clip", attempt)
     request = ClipRequest(shot=shot, keyframe=ctx.run_dir / take.asset, prompt=motion_prompt(shot), seed=seed,
-                          duration_s=shot.duration_s, out_path=ctx.run_dir / relative, width=ctx.settings.width,
-                          height=ctx.settings.height)
-    payload = {"run_id": ctx.shots.run_id if ctx.shots is not None else ctx.ledger.run_id,
+                          duration_s=shot.duration_s, out_path=ctx.run_dir / f"{stem}.mp4",
+                          width=ctx.settings.width, height=ctx.settings.height)
+    shots = ctx.shots
+    payload = {"run_id": shots.run_id if shots is not None else ctx.ledger.run_id,
                "root": str(ctx.run_dir), "request": clip_request_to_json(request, ctx.run_dir)}
     version = getattr(video, "version", "")
     model = getattr(video, "model", video.name)
-    try:
-        done = _animate(ctx, payload)
-    except (*_RETRIED, EngineUnavailable):
-        # transient, or the engine cannot run work at all (cluster unreachable): the run stops resumable rather
-        # than record a clip failure that another try would not have
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded and shown: the shot falls back to its keyframe, marked
-        spent = measured_from(getattr(exc, "df_figures", None) or {})
-        reason = record_failed_call(ctx, spent, exc, stage="clip", backend=video.name, model=model, version=version,
-                                    shot=shot.id, attempt=attempt)
-        return {"attempt": attempt, "seed": seed, "error": reason}, None
-    result = clip_result_from_json(done["result"], ctx.run_dir)
-    record_call(ctx, result, measured_from(done), stage="clip", version=version, load_seconds=done["load_seconds"],
-                shot=shot.id, attempt=attempt, frames=result.frames)
+    fields: dict = {"shot": shot.id, "attempt": attempt}
+    stalled = None
+    if shots is not None:  # the ledger's part of the payload, as graphs/shots.py _render_once builds a render's
+        key = clip_ledger_key(shot.id, take.attempt)
+        payload.update({"epoch": getattr(shots, "epoch", None), "db_url": shots.db.url, "shot_id": key,
+                        "take": attempt, "take_id": content_id(clip_parts(request, video)), "stem": str(stem),
+                        "ttl_s": ctx.settings.shot_lease_ttl_s})
+        fields["take_id"] = payload["take_id"]
+        stalled = lambda: claim_lapsed(shots, key, attempt)  # noqa: E731
+    for _ in range(3):  # a refused commit: look again (another attempt committed it, or this run was taken over)
+        try:
+            done = _animate(ctx, payload, stalled)
+        except (*_RETRIED, EngineUnavailable, LeaseLost, DiskFull):
+            # transient, the engine cannot run work at all (cluster unreachable), this process lost the run, or
+            # the disk is full: the run stops resumable rather than record a clip failure that another try would not have
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded and shown: the shot falls back to its keyframe, marked
+            spent = measured_from(getattr(exc, "df_figures", None) or {})
+            reason = record_failed_call(ctx, spent, exc, stage="clip", backend=video.name, model=model,
+                                        version=version, **fields)
+            return {"attempt": attempt, "seed": seed, "error": reason}, None
+        result = clip_result_from_json(done["result"], ctx.run_dir)
+        status = done.get("status", "animated")
+        if status == "reused":
+            if "df_figures" in done["result"] and not ctx.ledger.billed(fields["take_id"]):
+                # committed by a process killed before its row: its machine time, recorded once (marked recovered)
+                record_call(ctx, result, measured_from(done["result"]["df_figures"]), stage="clip", version=version,
+                            kind="call", recovered=True, claim=done["attempt"], **fields, frames=result.frames)
+            ctx.ledger.record(stage="clip", backend=result.backend, model=result.model or result.backend,
+                              kind="reuse", seconds=0.0, cpu_seconds=0.0, cpu_scope="thread", gpu_seconds=0.0,
+                              version=version, **fields, frames=result.frames)
+            break
+        claim = {"claim": done["attempt"]} if shots is not None else {}
+        record_call(ctx, result, measured_from(done), stage="clip", version=version, load_seconds=done["load_seconds"],
+                    kind={"animated": "call", "discarded": "discarded"}[status], **claim, **fields,
+                    frames=result.frames)
+        if status == "animated":
+            break
+        if ctx.lease is not None:
+            ctx.lease.check()  # LeaseLost: another process took this run over; stop here
+    else:
+        raise DramaError(f"clip of shot {shot.id} (take {take.attempt}) attempt {attempt}: every commit was refused",
+                         "resume the run")
+    relative = Path(done["output"])
     # QC of the clip stays here, not in the "qc" role: score_clip uses no resident of that role (not the QC agent,
     # only the process's face embedder), and assembly decodes every clip in this process anyway, so judging it here
     # asks nothing more of the cluster's shared run folder and keeps the QC row exactly as it was.

@@ -1,7 +1,7 @@
-"""The work the graph hands to its engine (tools/engine): render one take, score one take. These functions run
-where the engine puts them (the graph's own thread, or a Ray worker on another host), so everything they are given
-travels as JSON in the payload, and everything they need beyond it comes from the role's resident object (the
-image backend, the QC agent) or from the coordination database named in the payload.
+"""The work the graph hands to its engine (tools/engine): render one take, score one take, speak one line, animate
+one clip. These functions run where the engine puts them (the graph's own thread, or a Ray worker on another host),
+so everything they are given travels as JSON in the payload, and everything they need beyond it comes from the
+role's resident object (the image backend, the QC agent) or from the coordination database named in the payload.
 
 Exactly once: a take is content-addressed (take_id: the hash of everything that changes the picture), claimed in
 the shot ledger (the claim's attempt number is the fencing token), rendered to a file of its own attempt, and
@@ -278,22 +278,10 @@ def render_take(image_backend: Any, payload: dict) -> dict:
                 "attempt": 0, "result": result_to_json(result), "version": getattr(backend, "version", ""),
                 **figures}
     ttl = float(payload.get("ttl_s", 60.0))
-    while True:
-        # Claim first: a take rendered for the first time (the common case) costs one statement; only a refused
-        # claim asks whether the take is committed already (a resumed run's reuse) or held by a live claim.
-        attempt = ledger.claim(shot, take, take_id, worker=worker_name(), ttl_s=ttl)
-        if attempt is not None:
-            break
-        row = ledger.committed(shot, take, take_id, root)
-        if row is not None:
-            _check_epoch(ledger)  # an orchestrator that lost its run takes nothing more from it
-            ledger.mark_reused(shot, take)
-            return {"status": "reused", "output": row["output"], "sha256": row["sha256"], "take_id": take_id,
-                    "attempt": row["attempt"], "result": row["result"]}
-        _check_epoch(ledger)  # refused for a moved-on epoch: waiting would never end
-        if ledger.claim_expired(shot, take):  # found damaged (reset to pending) or lapsed just now: claim again
-            continue
-        time.sleep(min(POLL_S, ttl / 4))  # another worker's live claim: wait for it to commit or run out
+    attempt, row = _claim_or_committed(ledger, shot, take, take_id, root, ttl)
+    if row is not None:
+        return {"status": "reused", "output": row["output"], "sha256": row["sha256"], "take_id": take_id,
+                "attempt": row["attempt"], "result": row["result"]}
     output = f"{payload['stem']}.c{attempt}.png"  # attempt-specific: a stale attempt never writes over this one
     with _KEEPER.holding(ledger, shot, take, attempt, ttl):
         try:
@@ -314,6 +302,27 @@ def render_take(image_backend: Any, payload: dict) -> dict:
     # refused: another attempt committed first, or the run's epoch moved on (this orchestrator lost the run)
     (root / output).unlink(missing_ok=True)
     return {"status": "discarded", **answer, "output": None}
+
+
+def _claim_or_committed(ledger: Any, shot: str, take: int, take_id: str, root: Path,
+                        ttl: float) -> tuple[int, dict | None]:
+    """(the new claim's attempt, None), or (0, the committed row) when the take is committed already with its file
+    intact (marked reused). Claim first: a take made for the first time (the common case) costs one statement; only
+    a refused claim asks whether it is committed (a resumed run's reuse) or held by a live claim, which is waited
+    for until it commits or runs out."""
+    while True:
+        attempt = ledger.claim(shot, take, take_id, worker=worker_name(), ttl_s=ttl)
+        if attempt is not None:
+            return attempt, None
+        row = ledger.committed(shot, take, take_id, root)
+        if row is not None:
+            _check_epoch(ledger)  # an orchestrator that lost its run takes nothing more from it
+            ledger.mark_reused(shot, take)
+            return 0, row
+        _check_epoch(ledger)  # refused for a moved-on epoch: waiting would never end
+        if ledger.claim_expired(shot, take):  # found damaged (reset to pending) or lapsed just now: claim again
+            continue
+        time.sleep(min(POLL_S, ttl / 4))  # another worker's live claim: wait for it to commit or run out
 
 
 def claim_lapsed(ledger: Any, shot_id: str, take: int) -> bool:
@@ -403,8 +412,8 @@ def score_take(qc_agent: Any, payload: dict) -> dict:
     return {"report": report.model_dump(mode="json"), **_figures(scored)}
 
 
-# --- speech and clips: one line spoken, one clip attempt animated. Neither needs the shot ledger: a voice line is
-# cheap and its file is simply written again, and a clip is keyed by its keyframe take in the graph's state. -------
+# --- speech and clips: one line spoken, one clip attempt animated. A voice line needs no shot ledger (it is cheap
+# and its file is simply written again); a clip attempt goes through it as a take does (animate_clip). -------------
 
 def _relative(path: Path, root: Path) -> str:
     """Run-relative where the path lies in the run folder (as request_to_json does), so a worker that mounts the
@@ -468,14 +477,72 @@ def speak_line(speech_backend: Any, payload: dict) -> dict:
     return {"result": speech_result_to_json(result, root), **_figures(spoken)}
 
 
+def clip_parts(request: ClipRequest, backend: Any) -> dict:
+    """Everything that changes a clip, nothing that does not (not the run folder, not its path): the keyframe's
+    contents, the shot spec (its negative prompt is the pipeline's), the motion prompt, the seed, the length, the
+    size, and the backend with its model, version and generation settings."""
+    from dramafactory.tools.durable.shots import file_sha256
+
+    keyframe = Path(request.keyframe)
+    return {"keyframe": file_sha256(keyframe) if keyframe.is_file() else "missing",
+            "shot": request.shot.model_dump(mode="json"), "prompt": request.prompt, "seed": request.seed,
+            "duration_s": request.duration_s, "width": request.width, "height": request.height,
+            "backend": backend.name, "model": getattr(backend, "model", backend.name),
+            "version": getattr(backend, "version", ""), "options": _options(backend)}
+
+
+def clip_ledger_key(shot_id: str, keyframe_attempt: int) -> str:
+    """The shot ledger's shot_id for the clips of one keyframe take (its `take` is the clip attempt): a prefix no
+    keyframe take's shot id has, so a clip never shares a row with a take."""
+    return f"clip:{shot_id}/a{keyframe_attempt}"
+
+
 def animate_clip(video_backend: Any, payload: dict) -> dict:
-    """Animate one clip attempt. Payload: run_id, root, request (clip_request_to_json). Returns {"result":
-    clip_result_to_json, "load_seconds" (the pipeline's load not yet reported: only the process that loaded it
-    knows), the caller's-thread wall/CPU figures (the ledger's fallback where the backend measured nothing)}. A
-    failure carries those figures as `df_figures`, as a render's does: a failed clip is machine time spent too."""
+    """Animate one clip attempt exactly once, as render_take renders a take (see the module's docstring). Payload:
+    run_id, root, request (clip_request_to_json), and for the shot ledger epoch, db_url (None or absent: no ledger,
+    the clip is written straight to the request's out_path as before it), shot_id (clip_ledger_key), take (the clip
+    attempt), take_id (of clip_parts), stem (the clip's path without suffix, run-relative), ttl_s. Returns
+    {"status": "animated" | "reused" | "discarded", "output" (run-relative; None when discarded), "attempt" (the
+    claim; 0 without a ledger), "take_id", "result": clip_result_to_json, "load_seconds" (the pipeline's load not yet
+    reported: only the process that loaded it knows), and for an animation the caller's-thread wall/CPU figures (the
+    ledger's fallback where the backend measured nothing)}. A failure carries those figures as `df_figures`, as a
+    render's does: a failed clip is machine time spent too."""
+    from dramafactory.tools.durable.shots import file_sha256
+
     backend = resident_for(video_backend, "video", payload)
     root = Path(payload["root"])
     request = clip_request_from_json(payload["request"], root)
+    ledger = _ledger(payload)
+    if ledger is None:
+        done = _animate(backend, request, root)
+        return {"status": "animated", "output": payload["request"]["out_path"], "attempt": 0,
+                "take_id": payload.get("take_id"), **done}
+    shot, take, take_id = payload["shot_id"], payload["take"], payload["take_id"]
+    ttl = float(payload.get("ttl_s", 60.0))
+    attempt, row = _claim_or_committed(ledger, shot, take, take_id, root, ttl)
+    if row is not None:
+        return {"status": "reused", "output": row["output"], "sha256": row["sha256"], "take_id": take_id,
+                "attempt": row["attempt"], "result": row["result"], "load_seconds": 0.0}
+    output = f"{payload['stem']}.c{attempt}.mp4"  # attempt-specific: a stale attempt never writes over this one
+    with _KEEPER.holding(ledger, shot, take, attempt, ttl):
+        try:
+            with _disk_full_is_clear(root):
+                done = _animate(backend, replace(request, out_path=root / output), root)
+                digest = file_sha256(root / output)
+        except BaseException:
+            _abandon(ledger, shot, take, attempt)
+            (root / output).unlink(missing_ok=True)  # a half-written clip is nobody's
+            raise
+    answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt, **done}
+    # the figures go into the ledger row too, as a take's do (a resumed run bills a clip whose row was lost once)
+    figures = {k: done[k] for k in ("wall_seconds", "cpu_seconds", "cpu_scope", "started")}
+    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result={**done["result"], "df_figures": figures}):
+        return {"status": "animated", **answer}
+    (root / output).unlink(missing_ok=True)  # refused: another attempt committed first, or the run moved on
+    return {"status": "discarded", **answer, "output": None}
+
+
+def _animate(backend: Any, request: ClipRequest, root: Path) -> dict:
     try:
         with measure("thread") as spent:
             result = backend.animate(request)

@@ -255,3 +255,19 @@ class FakeSpeech:
             handle.setframerate(rate)
             handle.writeframes(signal.tobytes())
         return SpeechResult(request.out_path, seconds, rate, "fake", 0.001)
+
+
+def pan_clip(request, backend: str, model: str):  # noqa: ANN001, ANN201 - a ClipRequest -> ClipResult
+    """A fake clip: the keyframe panning sideways at 8 fps for the requested length, written as a real video file
+    (what the fake video backends of the tests make)."""
+    import math
+
+    from dramafactory.tools.video.base import ClipResult
+    from dramafactory.tools.video.encode import write_clip
+
+    key = np.asarray(Image.open(request.keyframe).convert("RGB").resize((90, 160)))
+    count = math.ceil(request.duration_s * 8) + 1
+    request.out_path.parent.mkdir(parents=True, exist_ok=True)
+    width, height, frames = write_clip([np.roll(key, i, axis=1) for i in range(count)], request.out_path, 8.0)
+    return ClipResult(path=request.out_path, frames=frames, fps=8.0, width=width, height=height, seconds=0.01,
+                      backend=backend, model=model, duration_s=frames / 8.0)

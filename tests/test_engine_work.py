@@ -5,7 +5,6 @@ rows the orchestrator writes read exactly as they do inline."""
 from __future__ import annotations
 
 import json
-import math
 import threading
 from pathlib import Path
 
@@ -37,9 +36,8 @@ from dramafactory.schemas import EpisodeScript, SeriesConcept, Shot, Take, Voice
 from dramafactory.tools.engine import EngineUnavailable, InProcessEngine
 from dramafactory.tools.speech.base import SpeechRequest, SpeechResult
 from dramafactory.tools.video.base import ClipRequest, ClipResult, motion_prompt
-from dramafactory.tools.video.encode import write_clip
 
-from .fakes import FakeImage, FakeSpeech, FakeText
+from .fakes import FakeImage, FakeSpeech, FakeText, pan_clip
 
 SETTINGS = dict(width=180, height=320, fps=8, music=True, qc_people="off")  # as conftest's fast_settings
 FAILING_SHOT = "e01s02"
@@ -83,13 +81,9 @@ class FakeClipVideo:
     def animate(self, request: ClipRequest) -> ClipResult:
         if request.shot.id in self.fail:
             raise RuntimeError("the pipeline produced NaNs")
-        key = np.asarray(Image.open(request.keyframe).convert("RGB").resize((90, 160)))
-        count = math.ceil(request.duration_s * 8) + 1
-        request.out_path.parent.mkdir(parents=True, exist_ok=True)
-        width, height, frames = write_clip([np.roll(key, i, axis=1) for i in range(count)], request.out_path, 8.0)
+        clip = pan_clip(request, self.name, self.model)
         self.made.append(request.shot.id)
-        return ClipResult(path=request.out_path, frames=frames, fps=8.0, width=width, height=height, seconds=0.01,
-                          backend=self.name, model=self.model, duration_s=frames / 8.0)
+        return clip
 
 
 def _rows(run_dir: Path) -> list[dict]:
