@@ -40,13 +40,24 @@ from .work import (
 )
 
 
-def _shot_send(state: SeriesState, shot: Shot, attempt: int, feedback: str | None) -> Send:
-    bible = SeriesBible.model_validate(state["bible"])
-    return Send("shot", {"shot": shot.model_dump(mode="json"), "series": bible.title,
-                         "cast": {c.name: c.model_dump(mode="json") for c in bible.characters},
-                         "location": bible.location(shot.location).model_dump(mode="json"), "seed": state["seed"],
-                         "attempt": attempt, "feedback": feedback, "takes": [],
-                         "references": usable_references(state, shot.characters)})
+class _Sends:
+    """The Sends of one step, for many shots: the bible read and the cast dumped once, not once per shot (at a
+    thousand shots that was a tenth of the graph's own time)."""
+
+    def __init__(self, state: SeriesState):
+        self.state = state
+        self.bible = SeriesBible.model_validate(state["bible"])
+        self.cast = {c.name: c.model_dump(mode="json") for c in self.bible.characters}
+        self.locations: dict[str, dict] = {}
+
+    def __call__(self, shot: Shot, attempt: int, feedback: str | None) -> Send:
+        location = self.locations.get(shot.location)
+        if location is None:
+            location = self.locations[shot.location] = self.bible.location(shot.location).model_dump(mode="json")
+        return Send("shot", {"shot": shot.model_dump(mode="json"), "series": self.bible.title, "cast": self.cast,
+                             "location": location, "seed": self.state["seed"], "attempt": attempt,
+                             "feedback": feedback, "takes": [],
+                             "references": usable_references(self.state, shot.characters)})
 
 
 def usable_references(state: SeriesState, names: list[str]) -> dict[str, str]:
@@ -63,7 +74,8 @@ def fan_out_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> list[Se
     100 shots, 22 at 3,000). Waves bound each step's size, so the cost per shot stays flat; the step's barrier
     costs little while a wave holds many more shots than run at once."""
     shots = ShotList.model_validate(state["shotlist"]).shots
-    return [_shot_send(state, shot, 0, None) for shot in shots[:wave_size(runtime.context, len(shots))]]
+    send = _Sends(state)
+    return [send(shot, 0, None) for shot in shots[:wave_size(runtime.context, len(shots))]]
 
 
 MAX_WAVES = 16  # each wave's step costs work in proportion to the whole episode (its checkpoint, the review)
@@ -264,7 +276,8 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
     unstarted = [shot for shot in shots if not takes.get(shot.id)]  # the waves not sent yet (fan_out_shots)
     # the first takes still to come are reserved out of the budget: a retry never takes a shot's only render
     left = render_budget(ctx, len(shots)) - sum(len(v) for v in takes.values()) - len(unstarted)
-    sends = [_shot_send(state, shot, 0, None) for shot in unstarted[:wave_size(ctx, len(shots))]]
+    send = _Sends(state)
+    sends = [send(shot, 0, None) for shot in unstarted[:wave_size(ctx, len(shots))]]
     for shot in shots:
         history = takes.get(shot.id)
         if not history:  # its first take is in this wave or a later one
@@ -281,7 +294,7 @@ def retry_or_review(state: SeriesState, runtime: Runtime[AgentContext]) -> list[
             continue
         left -= 1
         revised = Shot.model_validate(latest.shot) if latest.shot else shot
-        sends.append(_shot_send(state, revised, latest.attempt, latest.qc.reason or "failed QC"))
+        sends.append(send(revised, latest.attempt, latest.qc.reason or "failed QC"))
     return sends or "review_shots"
 
 
@@ -336,9 +349,9 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
             if choice.action == "edit":  # the person's prompt as written; a new seed so the take differs
                 shot = shot.model_copy(update={"prompt": choice.prompt,
                                                "seed": stable_seed(state["seed"], shot.id, "edit", latest.attempt)})
-                sends.append(_shot_send(state, shot, latest.attempt, None))
+                sends.append(_Sends(state)(shot, latest.attempt, None))
             else:
-                sends.append(_shot_send(state, shot, latest.attempt, f"reviewer: {choice.note}"))
+                sends.append(_Sends(state)(shot, latest.attempt, f"reviewer: {choice.note}"))
     still = [q for q in listed if q["shot"] in kept_flagged or per_shot[q["shot"]].action == "flag"]
     write_json(queue_path, queue + still)
     audit_rows = audit(f"shots:{number}", decision, shots={k: v.model_dump(mode="json") for k, v in per_shot.items()})

@@ -123,19 +123,20 @@ def test_loading_the_packaged_embeddings_leaves_the_hub_settings_alone(monkeypat
     assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
 
 
-def test_the_ledger_keeps_its_file_open_and_reopens_one_replaced_or_torn(tmp_path):
+def test_the_ledger_keeps_its_file_open_and_keeps_rows_apart_from_a_torn_line(tmp_path):
     path = tmp_path / "ledger.jsonl"
     ledger = Ledger(path, run_id="r")
     ledger.record(stage="render", backend="b", model="m", seconds=0.1)
     handle = ledger._handle
     ledger.record(stage="qc", backend="b", model="m", seconds=0.1)
     assert ledger._handle is handle  # one open for both rows
-    path.rename(tmp_path / "old.jsonl")  # replaced (a person moved it away): the next row starts a new file
-    path.write_text('{"stage": "render", "torn', encoding="utf-8")  # and its last line is torn
+    with path.open("ab") as other:  # another process appends and dies mid-line
+        other.write(b'{"stage": "render", "torn')
     ledger.record(stage="assemble", backend="b", model="m", seconds=0.1)
-    assert ledger._handle is not handle
-    assert [r["stage"] for r in ledger.rows()] == ["assemble"] and ledger.torn_lines == 1
+    assert [r["stage"] for r in ledger.rows()] == ["render", "qc", "assemble"] and ledger.torn_lines == 1
     ledger.close()
+    path.write_text('{"stage": "x", "torn', encoding="utf-8")  # torn before the next open
     ledger.record(stage="music", backend="b", model="m", seconds=0.1)  # after close(): opened again
-    assert [r["stage"] for r in Ledger(path).rows()] == ["assemble", "music"]
+    assert ledger._handle is not handle
+    assert [r["stage"] for r in Ledger(path).rows()] == ["music"]
     ledger.close()

@@ -166,9 +166,10 @@ class Ledger:
                 row["episode"] = episode
             line = json.dumps(row, sort_keys=True) + "\n"
             handle = self._append_handle()
-            handle.write(line.encode("utf-8"))
+            data = line.encode("utf-8")
+            handle.write(data)
             handle.flush()
-            self._end = os.fstat(handle.fileno()).st_size
+            self._end = handle.tell()  # O_APPEND: where this row ended, without asking the file system again
             self._spent_nano += round(row["cost_usd"] * NANO)  # type: ignore[operator]
             if row.get("take_id") and kind in BILLED_TAKE_KINDS:
                 self._billed_takes.add(str(row["take_id"]))
@@ -185,20 +186,19 @@ class Ledger:
 
     def _append_handle(self):  # noqa: ANN202 - a binary file object
         """The ledger file, kept open for appending (under self._lock): opened once, not per row. A row per call
-        and two per shot made the open, the folder check and the torn-line check most of a row's cost. Opened
-        again if the file was replaced or removed meanwhile. O_APPEND: rows of other processes (a resumed run's
-        earlier holder) never interleave within a line."""
+        and two per shot made the open, the folder check and the torn-line check most of a row's cost. The
+        torn-line check runs again when the file grew by another writer's hand. O_APPEND: rows of other processes
+        (a resumed run's earlier holder) never interleave within a line. A file moved away while the run writes is
+        not followed: the rows go on into it (close() and the next row open the path again)."""
         handle = self._handle
         if handle is not None:
             try:
-                mine = os.fstat(handle.fileno())
-                if mine.st_ino == os.stat(self.path).st_ino:
-                    if mine.st_size != self._end:  # another writer appended since our last row: it may have torn
-                        self._keep_apart(handle, mine.st_size)
-                    return handle
+                size = os.fstat(handle.fileno()).st_size
+                if size != self._end:  # another writer appended since our last row: it may have torn its line
+                    self._keep_apart(handle, size)
+                return handle
             except OSError:
-                pass
-            handle.close()
+                handle.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self._handle = self.path.open("a+b")
         self._keep_apart(handle, os.fstat(handle.fileno()).st_size)
