@@ -127,7 +127,8 @@ def main() -> None:
     base = next((r for r in runs if r["shots"] > 1), runs[0])
     for r in runs:
         r["growth_vs_base"] = round(r["per_shot_ms"] / base["per_shot_ms"], 3)
-    largest = runs[-1]
+    # the goal is stated at 1,000 shots; the larger sizes show whether the growth stays linear past it
+    at_goal = next((r for r in runs if r["shots"] == 1000), runs[-1])
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "cpu": device_info().get("cpu", ""), "python": platform.python_version()},
@@ -135,7 +136,8 @@ def main() -> None:
         "repeat": args.repeat,
         "runs": runs,
         "base_shots": base["shots"],
-        "goal": {"per_shot_ms_at_largest": 5.0, "met": largest["per_shot_ms"] < 5.0},
+        "goal": {"shots": at_goal["shots"], "per_shot_ms_below": 5.0, "per_shot_ms": at_goal["per_shot_ms"],
+                 "met": at_goal["per_shot_ms"] < 5.0},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
