@@ -65,6 +65,7 @@ def _shot_query() -> Select:
                    func.coalesce(func.sum(cast(c.corrupt, Integer)), 0).label("takes_corrupt"),
                    count(c.take > 1).label("retries_qc"),
                    count(c.attempt > 1, c.attempt - 1).label("retries_claim"))
+            .where(~c.shot_id.startswith("clip:"))  # a shot's clips share the ledger (graphs/work.clip_ledger_key)
             .group_by(c.run_id))
 
 

@@ -32,6 +32,8 @@ from .work import (
     DiskFull,
     LocalRun,
     claim_lapsed,
+    disk_full,
+    is_disk_full,
     local_run,
     measured_from,
     request_to_json,
@@ -152,9 +154,12 @@ def _render_once(ctx: AgentContext, shot: Shot, attempt: int, request: ImageRequ
                 record_failed_call(ctx, measured_from(figures), exc, stage="render", backend=ctx.image.name,
                                    model=getattr(ctx.image, "model", ctx.image.name),
                                    version=getattr(ctx.image, "version", ""), **fields)
-            except OSError:  # a full disk takes no error row either: the render's own error says why
-                if not isinstance(exc, DiskFull):
-                    raise
+            except OSError as row_error:  # a full disk takes no error row either: DiskFull says why
+                if isinstance(exc, DiskFull):
+                    raise exc from None
+                if is_disk_full(row_error):
+                    raise disk_full(ctx.run_dir, row_error) from exc
+                raise
             raise
         result = result_from_json(done["result"])
         if done["status"] == "reused" and "df_figures" in done["result"] and not ctx.ledger.billed(fields["take_id"]):

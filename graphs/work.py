@@ -297,7 +297,14 @@ def render_take(image_backend: Any, payload: dict) -> dict:
     # the render's figures go into the ledger row too: a resumed run that finds this take committed but no call
     # row for it (the orchestrator was killed between the commit and its row) records the machine time from here
     committed = {**answer["result"], "df_figures": figures}
-    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result=committed):
+    try:
+        with _disk_full_is_clear(root):
+            done = ledger.commit(shot, take, attempt, output=output, sha256=digest, result=committed)
+    except DiskFull:  # the database could not take the commit: the take is not ours to keep
+        _abandon(ledger, shot, take, attempt)
+        (root / output).unlink(missing_ok=True)
+        raise
+    if done:
         return {"status": "rendered", **answer}
     # refused: another attempt committed first, or the run's epoch moved on (this orchestrator lost the run)
     (root / output).unlink(missing_ok=True)
@@ -352,18 +359,31 @@ class DiskFull(DramaError):
     was being written is released and its partial file removed), resumable once there is space."""
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC or EDQUOT from a write, or SQLite's "database or disk is full" (through the driver or SQLAlchemy)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "disk is full" in str(exc)
+
+
+def disk_full(root: Path, exc: BaseException) -> DiskFull:
+    return DiskFull(f"no space left on the disk of {root} while writing a take ({getattr(exc, 'strerror', None) or exc})",
+                    "free space there (or point --out at a bigger disk), then run again with --resume: committed "
+                    "takes are kept")
+
+
 @contextmanager
 def _disk_full_is_clear(root: Path) -> Iterator[None]:
-    """A backend's ENOSPC (PIL, ffmpeg or torch writing the take) as a DiskFull that says where and what to do,
-    instead of an OSError from deep inside an image library."""
+    """A backend's ENOSPC (PIL, ffmpeg or torch writing the take) or the ledger's full database as a DiskFull that
+    says where and what to do, instead of an OSError from deep inside an image library."""
     try:
         yield
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except DiskFull:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
             raise
-        raise DiskFull(f"no space left on the disk of {root} while writing a take ({exc.strerror})",
-                       "free space there (or point --out at a bigger disk), then run again with --resume: "
-                       "committed takes are kept") from exc
+        raise disk_full(root, exc) from exc
 
 
 def _render(backend: Any, request: ImageRequest) -> tuple[ImageResult, dict]:

@@ -434,3 +434,14 @@ def test_a_full_disk_stops_the_run_clearly_and_it_resumes_without_rendering_a_co
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["final_usable_rate"] == 1.0 and summary["takes_rendered"] == len(full.rendered) + len(
         healthy.rendered) - summary["takes_discarded"]
+
+
+def test_a_full_database_while_committing_a_take_is_a_disk_full_too(tmp_path):
+    import sqlite3
+
+    from dramafactory.graphs.work import is_disk_full
+
+    assert is_disk_full(OSError(28, "No space left on device"))
+    assert is_disk_full(sqlite3.OperationalError("database or disk is full"))
+    assert not is_disk_full(sqlite3.OperationalError("database is locked"))
+    assert not is_disk_full(OSError(13, "Permission denied"))

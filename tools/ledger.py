@@ -166,9 +166,12 @@ class Ledger:
                 row["episode"] = episode
             line = json.dumps(row, sort_keys=True) + "\n"
             handle = self._append_handle()
-            data = line.encode("utf-8")
-            handle.write(data)
-            handle.flush()
+            try:
+                # unbuffered: a write that fails (a full disk) leaves nothing behind to land later uncounted
+                handle.write(line.encode("utf-8"))
+            except OSError:
+                self._drop_handle()
+                raise
             self._end = handle.tell()  # O_APPEND: where this row ended, without asking the file system again
             self._spent_nano += round(row["cost_usd"] * NANO)  # type: ignore[operator]
             if row.get("take_id") and kind in BILLED_TAKE_KINDS:
@@ -198,9 +201,9 @@ class Ledger:
                     self._keep_apart(handle, size)
                 return handle
             except OSError:
-                handle.close()
+                self._drop_handle()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self._handle = self.path.open("a+b")
+        handle = self._handle = self.path.open("a+b", buffering=0)
         self._keep_apart(handle, os.fstat(handle.fileno()).st_size)
         return handle
 
@@ -210,11 +213,17 @@ class Ledger:
         if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
             handle.write(b"\n")
 
+    def _drop_handle(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError:  # unbuffered: nothing is left to flush, so nothing is lost here
+                pass
+
     def close(self) -> None:
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            self._drop_handle()
 
     def record_measured(self, measured: Measured, *, stage: str, backend: str, model: str, **fields: object) -> None:
         """A row for work timed with tools.accounting.measure (a local CPU backend: no GPU time)."""

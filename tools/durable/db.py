@@ -191,9 +191,9 @@ class CoordinationDB:
         self.kind = "postgresql" if self.engine.dialect.name == "postgresql" else "sqlite"
         self._ready = False
         self._writers = _file_lock(url) if self.kind == "sqlite" else nullcontext()
-        self._raw = threading.local()  # SQLite: this thread's own driver connection for write_one()
-        self._raw_all: list[Any] = []  # every thread's, for close()
-        self._raw_guard = threading.Lock()
+        # SQLite: one driver connection for write_one(), this process's (a forked child opens its own), used only
+        # under self._writers, so every thread of the process shares it and none is left open per thread
+        self._raw: tuple[int, Any] | None = None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -217,8 +217,8 @@ class CoordinationDB:
             with self.begin() as conn:
                 result = conn.execute(statement, params)
                 return result.scalar() if returning else result.rowcount
-        conn = self._driver_connection()
         with self._writers:
+            conn = self._driver_connection()
             # One statement in autocommit mode is a transaction of its own: its check (the WHERE with the fences)
             # and its write are atomic, so no BEGIN IMMEDIATE / COMMIT around it. Each driver call lets go of the
             # GIL and must take it back while this process's writers wait on the lock: two calls, not four.
@@ -230,19 +230,17 @@ class CoordinationDB:
         return changed
 
     def _driver_connection(self) -> Any:
+        """This process's driver connection (call under self._writers)."""
         import sqlite3
 
-        conn = getattr(self._raw, "conn", None)
-        if conn is None or self._raw.pid != os.getpid():  # a forked child never uses its parent's connection
-            path = self.url.removeprefix("sqlite:///")
-            # check_same_thread off only so close() can close it from another thread; one thread uses it
-            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=30000")
-            _set_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")  # as _engine_for's connections
-            self._raw.conn, self._raw.pid = conn, os.getpid()
-            with self._raw_guard:
-                self._raw_all.append(conn)
+        if self._raw is not None and self._raw[0] == os.getpid():
+            return self._raw[1]
+        # the engine's own parse of the URL (percent-decoded), so both open the same file
+        conn = sqlite3.connect(self.engine.url.database, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        _set_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")  # as _engine_for's connections
+        self._raw = (os.getpid(), conn)
         return conn
 
     @classmethod
@@ -298,11 +296,10 @@ class CoordinationDB:
         return conn.execute(reread).scalar_one()
 
     def close(self) -> None:
-        with self._raw_guard:
-            for conn in self._raw_all:
-                conn.close()
-            self._raw_all.clear()
-        self._raw = threading.local()
+        with self._writers:
+            if self._raw is not None and self._raw[0] == os.getpid():  # a parent's inherited one is not ours
+                self._raw[1].close()
+            self._raw = None
         self.engine.dispose()
 
     def __repr__(self) -> str:

@@ -122,19 +122,24 @@ class RunLease:
             raise LeaseLost(f"run {self.run_id}: the lease of epoch {self.epoch} ran out "
                             f"{row.now - (row.lease_until or row.now):.1f} s ago without renewal",
                             "the heartbeat could not reach the database; resume the run")
-        self._confirmed_at = asked
+        if row.lease_until - row.now >= self._trust_s():  # live for longer than check_recent would trust it
+            self._confirmed_at = asked
+
+    def _trust_s(self) -> float:
+        return min(self.heartbeat_s, self.ttl_s / 4)
 
     def check_recent(self) -> None:
         """check(), without the database round trip while this process confirmed the lease (acquired, renewed or
         checked it) less than min(heartbeat_s, ttl_s / 4) ago. Sound because nobody can take a live lease over:
-        acquire() needs it expired, and it was confirmed live for ttl_s from the moment the confirming statement
-        was sent; the window is also no longer than the heartbeat already takes to notice a loss. For the
+        acquire() needs it expired, and a confirmation counts only when it found the lease live for at least that
+        window from the moment its statement was sent (a renewal: ttl_s; a check: what was left of it); the window
+        is also no longer than the heartbeat already takes to notice a loss. For the
         checkpointer's per-task writes (FencedSaver.put_writes): a thousand shots meant a thousand reads of
         the lease row per step, about a tenth of the framework's time per shot."""
         if self._lost:
             raise LeaseLost(self._lost, "this process must stop; the run continues under its new holder")
         confirmed = self._confirmed_at
-        if confirmed is not None and time.monotonic() - confirmed < min(self.heartbeat_s, self.ttl_s / 4):
+        if confirmed is not None and time.monotonic() - confirmed < self._trust_s():
             return
         self.check()
 

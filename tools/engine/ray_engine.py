@@ -235,7 +235,10 @@ class RayEngine:
                 # Keep about two items per slot in Ray's hands (the next one queued where it runs, so a GPU never
                 # waits a round trip) and the rest in FairSlots, where series take turns; Ray's own queue is FIFO.
                 slots = options.actors if use_actor else capacity
-                self.slots.set_limit(role, None if slots is None else 2 * max(1, slots))
+                # Under a work time limit an actor gets one call at a time: a call queued behind another on the
+                # actor would have its clock (counted from submission) run while it waits.
+                per_slot = 1 if use_actor and self.work_timeout_s is not None else 2
+                self.slots.set_limit(role, None if slots is None else per_slot * max(1, slots))
             self._roles[role] = entry
             return entry
 
@@ -280,7 +283,10 @@ class RayEngine:
             # attempt claims, and that attempt may wait minutes for a slot. So after a resubmission a True is not
             # acted on until the predicate has said False (the new attempt claimed, or the claim was given back or
             # committed); a True after that is a new stall. The first attempt may be replaced at its first lapse.
-            armed = True
+            armed, disarmed_at = True, 0.0
+            # ...unless the new attempt has not claimed for this long (it may never be scheduled, or hang before it
+            # claims): then a lapse counts again, so the budget ends the wait with WorkLost instead of never
+            rearm_s = 3 * self.settings.shot_lease_ttl_s
             try:
                 while True:
                     ready, _ = self._ray.wait([attempt.ref], timeout=self.poll_s)
@@ -305,8 +311,8 @@ class RayEngine:
                         # keeper goes with it) and run the item elsewhere, within the resubmission budget
                         self._kill(role, attempt)
                         self._abandon(role, attempt, cancel=False)
-                        if attempt.actor is not None:
-                            avoid.add(attempt.actor)
+                        # not avoided: a killed actor is restarted by Ray and takes the retry (a task beside it may
+                        # never find a GPU while the actors hold them all)
                         if resubmitted >= self.max_resubmits:
                             attempt = None  # killed and abandoned: nothing left in flight
                             raise WorkTimedOut(
@@ -318,14 +324,14 @@ class RayEngine:
                         log.warning("%s work %s (series %r) ran past %g s: worker killed, submitted again (%d)",
                                     role, fn, series, self.work_timeout_s, resubmitted)
                         attempt = self._submit(entry, fn, payload, avoid)
-                        armed = False  # the killed worker's claim lapses a lease later: that is not a new stall
-                        continue
+                        armed, disarmed_at = False, time.monotonic()  # the killed worker's claim lapses a lease
+                        continue  # later: that is not a new stall
                     if stalled is None:
                         continue
                     if not stalled():
                         armed = True
                         continue
-                    if not armed:
+                    if not armed and time.monotonic() - disarmed_at < rearm_s:
                         continue
                     if resubmitted >= self.max_resubmits:
                         raise WorkLost(f"{role} work {fn} stalled again after {resubmitted} resubmissions; the "
@@ -339,7 +345,7 @@ class RayEngine:
                     if attempt.actor is not None:
                         avoid.add(attempt.actor)
                     attempt = self._submit(entry, fn, payload, avoid)
-                    armed = False
+                    armed, disarmed_at = False, time.monotonic()
             finally:
                 if attempt is not None:  # left by an exception (or an interrupt) while still in flight
                     self._abandon(role, attempt, cancel=False)
