@@ -341,6 +341,7 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
     decision = Decision.model_validate(answer)
     per_shot = check_shot_decisions(decision, [q["shot"] for q in to_ask])
     updated, sends = [], []
+    send = _Sends(state)
     shots = {s.id: s for s in ShotList.model_validate(state["shotlist"]).shots}
     for item in to_ask:
         choice = per_shot[item["shot"]]
@@ -354,9 +355,9 @@ def review_shots(state: SeriesState, runtime: Runtime[AgentContext]) -> Command:
             if choice.action == "edit":  # the person's prompt as written; a new seed so the take differs
                 shot = shot.model_copy(update={"prompt": choice.prompt,
                                                "seed": stable_seed(state["seed"], shot.id, "edit", latest.attempt)})
-                sends.append(_Sends(state)(shot, latest.attempt, None))
+                sends.append(send(shot, latest.attempt, None))
             else:
-                sends.append(_Sends(state)(shot, latest.attempt, f"reviewer: {choice.note}"))
+                sends.append(send(shot, latest.attempt, f"reviewer: {choice.note}"))
     still = [q for q in listed if q["shot"] in kept_flagged or per_shot[q["shot"]].action == "flag"]
     write_json(queue_path, queue + still)
     audit_rows = audit(f"shots:{number}", decision, shots={k: v.model_dump(mode="json") for k, v in per_shot.items()})

@@ -294,21 +294,29 @@ def render_take(image_backend: Any, payload: dict) -> dict:
             raise
     answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt,
               "result": result_to_json(result), "version": getattr(backend, "version", ""), **figures}
-    # the render's figures go into the ledger row too: a resumed run that finds this take committed but no call
-    # row for it (the orchestrator was killed between the commit and its row) records the machine time from here
-    committed = {**answer["result"], "df_figures": figures}
+    if _commit(ledger, shot, take, attempt, root, output, digest, answer["result"], figures):
+        return {"status": "rendered", **answer}
+    return {"status": "discarded", **answer, "output": None}
+
+
+def _commit(ledger: Any, shot: str, take: int, attempt: int, root: Path, output: str, digest: str, result: dict,
+            figures: dict) -> bool:
+    """Commit a take or clip for its claim; False (its file deleted) when refused: another attempt committed first,
+    or the run's epoch moved on (this orchestrator lost the run). The figures go into the committed row too: a
+    resumed run that finds it committed but no call row for it (the orchestrator was killed between the commit and
+    its row) records the machine time from there. A database too full to take the commit is DiskFull, the claim
+    given back and the file deleted: the work is not ours to keep."""
     try:
         with _disk_full_is_clear(root):
-            done = ledger.commit(shot, take, attempt, output=output, sha256=digest, result=committed)
-    except DiskFull:  # the database could not take the commit: the take is not ours to keep
+            done = ledger.commit(shot, take, attempt, output=output, sha256=digest,
+                                 result={**result, "df_figures": figures})
+    except DiskFull:
         _abandon(ledger, shot, take, attempt)
         (root / output).unlink(missing_ok=True)
         raise
-    if done:
-        return {"status": "rendered", **answer}
-    # refused: another attempt committed first, or the run's epoch moved on (this orchestrator lost the run)
-    (root / output).unlink(missing_ok=True)
-    return {"status": "discarded", **answer, "output": None}
+    if not done:
+        (root / output).unlink(missing_ok=True)
+    return done
 
 
 def _claim_or_committed(ledger: Any, shot: str, take: int, take_id: str, root: Path,
@@ -554,11 +562,9 @@ def animate_clip(video_backend: Any, payload: dict) -> dict:
             (root / output).unlink(missing_ok=True)  # a half-written clip is nobody's
             raise
     answer = {"output": output, "sha256": digest, "take_id": take_id, "attempt": attempt, **done}
-    # the figures go into the ledger row too, as a take's do (a resumed run bills a clip whose row was lost once)
     figures = {k: done[k] for k in ("wall_seconds", "cpu_seconds", "cpu_scope", "started")}
-    if ledger.commit(shot, take, attempt, output=output, sha256=digest, result={**done["result"], "df_figures": figures}):
+    if _commit(ledger, shot, take, attempt, root, output, digest, done["result"], figures):
         return {"status": "animated", **answer}
-    (root / output).unlink(missing_ok=True)  # refused: another attempt committed first, or the run moved on
     return {"status": "discarded", **answer, "output": None}
 
 
