@@ -183,3 +183,34 @@ def test_only_a_refusal_of_response_format_type_itself_is_a_structured_mode_erro
     # another field's error that quotes the whole request body: not about the structured mode
     assert not _refuses_response_format_type("Error code: 422 - {'loc': ('body', 'messages', 0), 'input': "
                                              "{'response_format': {'type': 'json_schema'}}}")
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path):
+    from dramafactory.tools.text.llamacpp import cpu_has_amx
+
+    with_amx, without = tmp_path / "amx", tmp_path / "plain"
+    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile amx_int8\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert cpu_has_amx(with_amx) and not cpu_has_amx(without)
+    assert not cpu_has_amx(tmp_path / "missing")
+
+
+def test_llama_loads_without_extra_buffer_types_only_while_asked_and_restores_the_default():
+    pytest.importorskip("llama_cpp")
+    import llama_cpp.llama_cpp as native
+
+    from dramafactory.tools.text.llamacpp import _model_params
+
+    default = native.llama_model_default_params
+    with _model_params(extra_buffers=False):
+        assert native.llama_model_default_params().use_extra_bufts is False
+    assert native.llama_model_default_params is default and default().use_extra_bufts is True
+    with _model_params(extra_buffers=True):
+        assert native.llama_model_default_params is default
+
+
+def test_llama_generates_on_every_core_unless_told_otherwise(tmp_path):
+    import os
+
+    assert LlamaCppText(tmp_path / "m.gguf")._n_threads == (os.cpu_count() or 1)
+    assert LlamaCppText(tmp_path / "m.gguf", n_threads=1)._n_threads == 1
