@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dramafactory import kinship
 from dramafactory.schemas import EpisodeScript, Relation, Scene, SeriesBible
 
 from .embeddings import PackagedMiniLM
@@ -31,25 +32,19 @@ MAX_TEXT = 200  # a fact is a sentence the writer reads inside its ask, not a pa
 
 # --- the vocabulary the extraction reads ------------------------------------------------------------------------
 
-# Each relation kind's words, and the words the other side of it uses ("my father" / "my daughter").
+# Each relation kind's words, and the words the other side of it uses ("my father" / "my daughter"), from the shared
+# vocabulary (dramafactory/kinship.py). Series memory reads the familiar forms ("daddy", "papa", "mama") and the
+# accented spellings, but not "groom"/"bride" (a wedding's role, not what a character calls their fiance), as before;
+# partner, lover, friend, rival and ex have no other-side words here (the same word on both sides, or none).
+_READS = {**kinship.FAMILIAR, **kinship.SPELLINGS}
 RELATION_WORDS: dict[str, tuple[str, ...]] = {
-    "father": ("father", "dad", "daddy", "papa"), "mother": ("mother", "mom", "mum", "mama"),
-    "parent": ("parent", "father", "mother"), "son": ("son",), "daughter": ("daughter",),
-    "child": ("child", "son", "daughter"), "brother": ("brother",), "sister": ("sister",),
-    "sibling": ("sibling", "brother", "sister"), "husband": ("husband",), "wife": ("wife",),
-    "spouse": ("spouse", "husband", "wife"), "fiance": ("fiance", "fiancé"), "fiancee": ("fiancee", "fiancée"),
-    "ex": ("ex", "ex-wife", "ex-husband"), "boss": ("boss",), "employee": ("employee",), "partner": ("partner",),
-    "lover": ("lover",), "friend": ("friend",), "rival": ("rival",),
-}
-_PARENT = ("father", "mother", "parent", "dad", "mom", "mum", "papa", "mama")
-_CHILD = ("son", "daughter", "child")
-INVERSE_WORDS: dict[str, tuple[str, ...]] = {
-    "father": _CHILD, "mother": _CHILD, "parent": _CHILD, "son": _PARENT, "daughter": _PARENT, "child": _PARENT,
-    "brother": ("brother", "sister", "sibling"), "sister": ("brother", "sister", "sibling"),
-    "sibling": ("brother", "sister", "sibling"), "husband": ("wife",), "wife": ("husband",),
-    "spouse": ("husband", "wife", "spouse"), "fiance": ("fiancee", "fiancée"), "fiancee": ("fiance", "fiancé"),
-    "boss": ("employee",), "employee": ("boss",),
-}
+    kind: kinship.words_for(kind, _READS) for kind in (
+        "father", "mother", "parent", "son", "daughter", "child", "brother", "sister", "sibling", "husband", "wife",
+        "spouse", "fiance", "fiancee", "ex", "boss", "employee", "partner", "lover", "friend", "rival")}
+# The other side's words never took "daddy" (a son's "my daddy" is not read as the relation): kept so, as before.
+_READS_BACK = {w: kind for w, kind in _READS.items() if w != "daddy"}
+INVERSE_WORDS: dict[str, tuple[str, ...]] = {kind: kinship.other_side_words(kind, _READS_BACK)
+                                             for kind in kinship.OTHER_SIDE}
 PROPS = ("letter", "envelope", "photo", "photograph", "key", "ring", "necklace", "file", "folder", "contract",
          "will", "deed", "ticket", "phone", "recording", "tape", "diary", "journal", "gun", "knife", "pistol",
          "passport", "badge", "locket", "watch", "briefcase", "safe", "document", "documents", "papers", "receipt",

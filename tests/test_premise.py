@@ -93,6 +93,13 @@ def test_his_twin_sister_is_the_con_mans() -> None:
     assert [(r.kind, premise.person(r.of).phrase) for r in premise.relations] == [("sister", "a con man")]
 
 
+def test_a_name_right_after_a_possessor_keeps_its_possessor() -> None:
+    # _phrases' possessor-merge: the only path for "<possessor>'s <Name>" (_possessed_phrases takes person nouns only)
+    premise = parse_premise("A nurse discovers her father's Daniel is alive.")
+    assert [p.phrase for p in premise.everyone()] == ["A nurse", "her father", "her father's Daniel"]
+    assert [(r.person, r.kind, r.of) for r in premise.relations] == [("p1", "father", "lead")]
+
+
 def test_the_nurse_cast_is_her_and_her_father_a_generation_older() -> None:
     plan = _plan(NURSE, "family")
     assert plan.roles[:2] == ["protagonist", "antagonist"]

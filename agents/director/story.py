@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from dramafactory import kinship
 from dramafactory.schemas import Premise
 
 
@@ -45,10 +46,17 @@ def named_logline(logline: str, premise: Premise) -> str:
     return text
 
 
+# The words an inversion is checked on, as regex alternatives, by relation kind (from dramafactory/kinship.py). This
+# check's own subset, kept as it was: of the familiar forms only "dad", "mom" and "mum"; of the work ties only
+# "employee", "assistant" and "maid"; no gender-free kind (parent, child, sibling, spouse), nor partner, lover,
+# friend or rival, so those relations are never checked here. Two are patterns, broader than a word list on purpose:
+# "fianc[eé]+" takes either spelling of either gender (the model mixes them up), "ex-\w+" any ex- word.
+_SPOKEN = {w: kinship.FAMILIAR[w] for w in ("dad", "mom", "mum")}
 _RELATION_WORDS = {
-    "father": "father|dad", "mother": "mother|mom|mum", "son": "son", "daughter": "daughter", "brother": "brother",
-    "sister": "sister", "husband": "husband", "wife": "wife", "fiance": "fianc[eé]+|groom", "fiancee":
-    "fianc[eé]+|bride", "ex": r"ex-\w+|ex", "boss": "boss", "employee": "employee|assistant|maid",
+    **{kind: "|".join(kinship.words_for(kind, _SPOKEN))
+       for kind in ("father", "mother", "son", "daughter", "brother", "sister", "husband", "wife", "boss")},
+    **{kind: "|".join(("fianc[eé]+", *kinship.synonyms_of(kind, kinship.ROLE_NAMES))) for kind in ("fiance", "fiancee")},
+    "ex": r"ex-\w+|ex", "employee": "|".join(("employee", "assistant", "maid")),
 }
 
 

@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import re
 
+from dramafactory import kinship
 from dramafactory.schemas import Relation, SeriesBible
 
 from . import prompts
 from .checks import similar
 
-# What the other side of a relation is called, by the gender of the one it names: a father's daughter or son.
-INVERSE = {
-    "father": ("daughter", "son"), "mother": ("daughter", "son"), "parent": ("daughter", "son"),
-    "son": ("mother", "father"), "daughter": ("mother", "father"), "child": ("mother", "father"),
-    "brother": ("sister", "brother"), "sister": ("sister", "brother"), "sibling": ("sister", "brother"),
-    "husband": ("wife", "husband"), "wife": ("wife", "husband"), "spouse": ("wife", "husband"),
-    "fiance": ("fiancee", "fiance"), "fiancee": ("fiancee", "fiance"), "ex": ("ex", "ex"),
-    "boss": ("employee", "employee"), "employee": ("boss", "boss"), "partner": ("partner", "partner"),
-    "lover": ("lover", "lover"), "friend": ("friend", "friend"), "rival": ("rival", "rival"),
-}
-KIN_WORDS = {"father", "mother", "parent", "son", "daughter", "child", "brother", "sister", "sibling", "husband",
-             "wife", "spouse", "fiance", "fiancee", "ex"}
+# The shared vocabulary (dramafactory/kinship.py): INVERSE names the other side of a relation by gender, KIN_WORDS
+# the kinds a line can reveal as family.
+INVERSE = kinship.INVERSE
+KIN_WORDS = kinship.KIN_KINDS
 
 
 def _relation(bible: SeriesBible, a: str, b: str) -> Relation | None:
@@ -82,13 +75,14 @@ def stock_line(bible: SeriesBible, kind: str, speaker: str, listener: str, used:
     return (fresh or candidates)[0]
 
 
-_KIN_PATTERN = "|".join(sorted(KIN_WORDS | {"dad", "mom", "mum", "fiancé", "fiancée", "groom", "bride"}, key=len,
-                               reverse=True))
+# The synonyms the kin-swap check reads: "dad", "mom", "mum", the accented spellings and "groom"/"bride". Not
+# "daddy", "papa" or "mama" (kinship.FAMILIAR has them for series memory): this check never read them, and widening
+# it is a decision of its own.
+_SAME = {**{w: kinship.FAMILIAR[w] for w in ("dad", "mom", "mum")}, **kinship.SPELLINGS, **kinship.ROLE_NAMES}
+_KIN_PATTERN = "|".join(sorted(KIN_WORDS | set(_SAME), key=len, reverse=True))
 _SELF = re.compile(rf"\bI(?:'m|\s+am|\s+was)\s+(?:your|his|her)\s+(?:own\s+|real\s+|runaway\s+)?({_KIN_PATTERN})\b",
                    re.I)
 _OTHER = re.compile(rf"\byou(?:'re|\s+are|\s+were)\s+my\s+(?:own\s+|real\s+|runaway\s+)?({_KIN_PATTERN})\b", re.I)
-_SAME = {"dad": "father", "mom": "mother", "mum": "mother", "fiancé": "fiance", "fiancée": "fiancee",
-         "groom": "fiance", "bride": "fiancee"}
 
 
 def kin_swap_problem(line: str, bible: SeriesBible, speaker: str, listener: str) -> str | None:
