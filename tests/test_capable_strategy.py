@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import random
 import re
 import threading
 import time
@@ -13,16 +14,17 @@ import pytest
 
 from dramafactory.agents.director import places
 from dramafactory.agents.director.agent import write_bible
+from dramafactory.agents.director.cast_plan import plan_cast
 from dramafactory.agents.director.checks import DUPLICATE_WANT
 from dramafactory.agents.parallel import run_all
+from dramafactory.agents.structured import stable_seed
 from dramafactory.agents.writer.agent import BEATS, EMOTIONS, beat_plan, scene_casts, write_script
 from dramafactory.config import Settings
 from dramafactory.graphs.backends import build_context
 from dramafactory.graphs.runner import produce
-from dramafactory.tools.speech.voicebank import allocate_voices
 from dramafactory.tools.text.base import JsonRequest, TextBackendError, TextResult
 
-from .fakes import FakeImage, FakeSpeech, FakeText
+from .fakes import CAST_WANTS, FakeImage, FakeSpeech, FakeText
 
 LINE_ID = re.compile(r"e\d{2}s[12]b[1-5]l\d+")
 
@@ -62,7 +64,32 @@ def kind_of(request: JsonRequest) -> str:
     return "tiny"
 
 
-class ScriptedText(FakeText):
+# The profiles a capable fake writes for code's cast: one want and secret per person, none alike.
+FAKE_PROFILES = [*CAST_WANTS, ("To buy back the land the family lost to the bank.",
+                               "Burned the ledger that named the real owner."),
+                 ("To leave the city before the trial begins.", "Still keeps the key to the locked archive.")]
+
+
+def cast_names(ask: str) -> list[str]:
+    """The cast the capable ask gives, in order ('- Mia Cole (protagonist, female, 29): ...')."""
+    return re.findall(r"^- (.+?) \(", ask, re.M)
+
+
+class CapableText(FakeText):
+    """FakeText, answering the capable cast ask (code's cast, the model's profiles) for the people the ask names
+    (tests only: tests/fakes.py's fake_cast invents its own three people, as the capable cast ask once asked)."""
+
+    def _capable(self, request: JsonRequest, keys: set[str], ask: str) -> dict | None:
+        names = cast_names(ask)
+        if {"characters", "title", "synopsis"} <= keys and names:  # an ask without a cast: fake_cast's people
+            return {"characters": [{"name": n, "want": w, "secret": s}
+                                   for n, (w, s) in zip(names, FAKE_PROFILES, strict=False)],
+                    "title": "The Fake Capable Series",
+                    "synopsis": f"{names[0]} takes on {names[1]}. Nothing is as it seems."}
+        return super()._capable(request, keys, ask)
+
+
+class ScriptedText(CapableText):
     """A fake (tests only) that answers the capable schemas with prepared JSON, in order (the last one again once
     they run out), and everything else like FakeText; it keeps every ask it was sent, by kind."""
 
@@ -82,28 +109,25 @@ class ScriptedText(FakeText):
         return TextResult(text, 300, 200, 0.001, self.model, self.name)
 
 
-def person(role: str, name: str, gender: str, age: int, description: str, want: str, secret: str) -> dict:
-    return {"role": role, "name": name, "gender": gender, "age": age, "description": description, "want": want,
-            "secret": secret}
+def plan_of(concept, seed: int = 5):
+    """Code's cast for the concept at the run seed, drawn as write_bible draws it."""
+    cast_seed = stable_seed(seed, concept.logline, concept.genre)
+    return plan_cast(concept, random.Random(cast_seed), cast_seed)
 
 
-MIA = person("protagonist", "Mia Cole", "female", 29, "the night-shift nurse",
-             "To find out why her father left without a word.", "She forged a signature to keep her job.")
-DAN = person("antagonist", "Dan Hart", "male", 58, "the billionaire patient",
-             "To buy back the daughter he abandoned.", "His company poisoned the town's water.")
-JUNE = person("ally", "June Ward", "female", 33, "the ward's head doctor",
-              "To protect the hospital from a scandal.", "She signed the patient in under a false name.")
+def cast(names: list[str], profiles: list[tuple[str, str]] | None = None, title: str = "Father on Ward Seven",
+         synopsis: str | None = None) -> dict:
+    profiles = profiles or FAKE_PROFILES[:len(names)]
+    return {"characters": [{"name": n, "want": w, "secret": s} for n, (w, s) in zip(names, profiles, strict=True)],
+            "title": title,
+            "synopsis": synopsis or f"{names[0]} saves {names[1]} and learns the truth. {names[-1]} keeps it quiet."}
 
 
-def cast(*people: dict, title: str = "Father on Ward Seven") -> dict:
-    names = [p["name"] for p in people]
-    return {"characters": list(people), "title": title,
-            "synopsis": f"{names[0]} saves {names[1]} and learns he is her father. {names[2]} keeps the secret."}
-
-
-OUTLINE = {"title": "The Chart", "hook": "Mia reads the name on the chart twice.",
-           "conflict": "Dan offers Mia money to forget what she saw.",
-           "cliffhanger": "June tears the page out of the admissions book."}
+def outline(names: list[str]) -> dict:
+    lead, other, third = (n.split()[0] for n in (names[0], names[1], names[-1]))
+    return {"title": "The Chart", "hook": f"{lead} reads the name on the chart twice.",
+            "conflict": f"{other} offers {lead} money to forget what she saw.",
+            "cliffhanger": f"{third} tears the page out of the admissions book."}
 
 
 @pytest.fixture
@@ -267,78 +291,142 @@ def test_a_backend_failure_in_a_concurrent_ask_stops_the_director(fake_context, 
 # --- the capable director ------------------------------------------------------------------------------------
 
 
-def test_capable_director_keeps_the_models_cast_and_draws_looks_and_voices(capable_context, concept):
-    text = ScriptedText(cast=[cast(MIA, DAN, JUNE)], outlines=[{"episodes": [OUTLINE]}])
+def test_capable_director_casts_the_premise_and_keeps_the_models_profiles(capable_context, fake_context, concept,
+                                                                         tmp_path):
+    plan = plan_of(concept)
+    text = ScriptedText(cast=[cast(plan.names)], outlines=[{"episodes": [outline(plan.names)]}])
     ctx = capable_context(text)
     bible = write_bible(ctx, concept, seed=5)
     people = bible.characters
-    assert [(c.name, c.role, c.gender, c.age, c.description) for c in people] == [
-        ("Mia Cole", "protagonist", "female", 29, "the night-shift nurse"),
-        ("Dan Hart", "antagonist", "male", 58, "the billionaire patient"),
-        ("June Ward", "ally", "female", 33, "the ward's head doctor")]
-    assert people[1].want == DAN["want"] and people[2].secret == JUNE["secret"]
-    assert len({c.look.hair_color for c in people}) == 3
-    assert [c.voice for c in people] == allocate_voices(["female", "male", "female"])
-    assert bible.title == "Father on Ward Seven" and bible.episodes[0].hook == OUTLINE["hook"]
-    assert bible.episodes[0].characters == ["Mia Cole", "Dan Hart", "June Ward"]
+    # code's cast, as the tiny strategy draws it: names, roles, descriptions, genders, ages, looks and voices
+    tiny = write_bible(fake_context(tmp_path / "tiny"), concept, seed=5)
+    assert [(c.name, c.role, c.description, c.gender, c.age, c.look, c.voice, c.logline_phrase) for c in people] \
+        == [(c.name, c.role, c.description, c.gender, c.age, c.look, c.voice, c.logline_phrase)
+            for c in tiny.characters]
+    assert bible.premise == tiny.premise and bible.relations == tiny.relations
+    assert [loc.name for loc in bible.locations] == [loc.name for loc in tiny.locations]
+    # the model's words: every want and secret, the title, the synopsis after the premise as code states it
+    assert [(c.want, c.secret) for c in people] == FAKE_PROFILES[:len(people)]
+    assert bible.title == "Father on Ward Seven" and bible.synopsis.endswith("keeps it quiet.")
+    assert bible.synopsis.startswith("A night-shift nurse, " + people[0].name)
+    assert bible.episodes[0].hook == outline(plan.names)["hook"]
+    assert bible.episodes[0].characters == plan.names
     assert {loc.setting for loc in bible.locations} <= set(places.SETTINGS) and not bible.flags
     assert [r["stage"] for r in call_rows(ctx, "director.")] == ["director.cast", "director.outlines"]
-    assert "The protagonist is female" in text.asks["cast"][0]  # the logline's cues, said up front
+    ask = text.asks["cast"][0]
+    assert cast_names(ask) == plan.names and f"{people[1].name} (antagonist, male, {people[1].age})" in ask
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (cast(MIA, DAN, {**JUNE, "name": "June Cole"}), "Cole is used twice"),
-    (cast({**MIA, "gender": "male"}, DAN, JUNE), "the protagonist's gender is female"),
-    (cast(MIA, JUNE | {"role": "antagonist"}, DAN | {"role": "ally"}), None),  # roles in order: a valid recast
-    (cast({**MIA, "name": "Mia de la Cruz"}, DAN, JUNE), None),
-    (cast({**MIA, "name": "Mia"}, DAN, JUNE), "give the protagonist a first and a last name"),
-    (cast(MIA, {**DAN, "role": "ally"}, {**JUNE, "role": "antagonist"}), "the cast is exactly three people"),
-    (cast({**MIA, "name": "Rosa Cole"}, DAN, JUNE), "Rosa comes from the series line or the example"),
-    (cast({**MIA, "name": "Nurse Cole"}, DAN, JUNE), "Nurse comes from the series line"),
-    (cast(MIA, {**DAN, "want": MIA["want"]}, JUNE), "Dan Hart: this want copies another character's want"),
-    (cast({**MIA, "want": "To make Mia Cole proud of herself."}, DAN, JUNE), "without using the name"),
+@pytest.mark.parametrize("logline, genre", [
+    ("A night-shift nurse discovers the billionaire patient she saved is her runaway father.", "family"),
+    ("A fisherman's daughter discovers the stranger at her door is the father she buried.", "mystery"),
 ])
-def test_a_bad_cast_is_asked_again_with_the_reason(capable_context, concept, bad, reason):
-    text = ScriptedText(cast=[bad, cast(MIA, DAN, JUNE)], outlines=[{"episodes": [OUTLINE]}])
+def test_the_capable_cast_of_a_father_and_daughter_has_both_related_the_father_a_generation_older(
+        capable_context, concept, logline, genre):
+    story = concept.model_copy(update={"logline": logline, "genre": genre})
+    text = CapableText()
+    bible = write_bible(capable_context(text), story, seed=5)
+    by_name = {c.name: c for c in bible.characters}
+    ties = [(r.person, r.kind, r.of) for r in bible.relations]
+    assert len(ties) == 1, ties
+    person, kind, of = ties[0]
+    father, daughter = (person, of) if kind == "father" else (of, person)
+    assert kind in {"father", "daughter"} and {father, daughter} <= set(by_name)
+    assert by_name[daughter].gender == "female" and by_name[father].gender == "male"
+    assert by_name[father].age - by_name[daughter].age >= 20
+    assert by_name[daughter].role == "protagonist"
+    assert "father" in by_name[father].description or "fisherman" in by_name[father].description
+    assert not any(f.startswith("cast:") for f in bible.flags)  # the model's profiles were kept, on code's cast
+
+
+def _bad(plan, case: str) -> dict:
+    names = plan.names
+    if case == "order":
+        return cast([names[1], names[0], *names[2:]])
+    if case == "invented":
+        return cast(["Mia Cole", *names[1:]])
+    if case == "copied want":
+        return cast(names, [FAKE_PROFILES[0], (FAKE_PROFILES[0][0], FAKE_PROFILES[1][1]), *FAKE_PROFILES[2:len(names)]])
+    if case == "inverted":
+        first, father = names[0].split()[0], names[1].split()[0]
+        return cast(names, synopsis=f"{first} learns the truth about {father}'s father. {father} hides it.")
+    if case == "unnamed synopsis":
+        return cast(names, synopsis="A nurse learns the truth. Nothing is as it seems.")
+    if case == "example copy":
+        return cast(names, [("To clear her brother's name before the wedding.", FAKE_PROFILES[0][1]),
+                            *FAKE_PROFILES[1:len(names)]])
+    if case == "own name":
+        own = names[0].split()[0]
+        return cast(names, [(f"To make {own} proud of herself again.", FAKE_PROFILES[0][1]),
+                            *FAKE_PROFILES[1:len(names)]])
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("order", "answer for the cast exactly as given, in this order"),
+    ("invented", "answer for the cast exactly as given"),
+    ("copied want", DUPLICATE_WANT),
+    ("inverted", "not the other way round"),
+    ("unnamed synopsis", "the synopsis must name the cast"),
+    ("example copy", "use fresh words"),
+    ("own name", None),  # mended to a pronoun, as on the tiny path: no re-ask
+])
+def test_a_bad_cast_answer_is_asked_again_with_the_reason(capable_context, concept, case, reason):
+    plan = plan_of(concept)
+    text = ScriptedText(cast=[_bad(plan, case), cast(plan.names)], outlines=[{"episodes": [outline(plan.names)]}])
     bible = write_bible(capable_context(text), concept, seed=5)
+    assert [c.name for c in bible.characters] == plan.names and not bible.flags
     if reason is None:
         assert len(text.asks["cast"]) == 1
-        assert [c.name for c in bible.characters] == [p["name"] for p in bad["characters"]] and not bible.flags
+        assert bible.characters[0].want == "To make her proud of herself again."
         return
     first, second = text.asks["cast"]
     assert reason not in first and reason in second
-    assert [c.name for c in bible.characters] == ["Mia Cole", "Dan Hart", "June Ward"] and not bible.flags
+    assert [(c.want, c.secret) for c in bible.characters] == FAKE_PROFILES[:len(plan.names)]
 
 
-def test_a_cast_that_never_passes_falls_back_to_the_tiny_cast_with_a_flag(capable_context, fake_context, concept,
-                                                                          tmp_path):
-    text = ScriptedText(cast=[cast(MIA, DAN, {**JUNE, "name": "Mia Ward"})])  # outlines: FakeText's, for code's cast
+def test_a_cast_that_never_passes_falls_back_to_the_tiny_profiles_with_a_flag(capable_context, fake_context,
+                                                                             concept, tmp_path):
+    plan = plan_of(concept)
+    text = ScriptedText(cast=[_bad(plan, "copied want")])  # outlines: the fake's, for code's cast
     ctx = capable_context(text)
     bible = write_bible(ctx, concept, seed=5)
-    assert any(f.startswith("cast: written field by field (") and "Mia is used twice" in f for f in bible.flags)
+    assert any(f.startswith("cast: written field by field (") and DUPLICATE_WANT in f for f in bible.flags)
     tiny = write_bible(fake_context(tmp_path / "tiny"), concept, seed=5)
     assert [c.name for c in bible.characters] == [c.name for c in tiny.characters]  # code's names, as tiny draws
     assert [c.look for c in bible.characters] == [c.look for c in tiny.characters]
+    assert bible.premise == tiny.premise and bible.relations == tiny.relations
     stages = [r["stage"] for r in call_rows(ctx, "director.")]
     assert stages.count("director.cast") == ctx.settings.max_reasks and stages.count("director.profile") == 3
     assert "director.title" in stages and "director.outlines" in stages
 
 
 def test_outlines_that_never_pass_are_written_one_by_one_with_a_flag(capable_context, concept):
-    nameless = {**OUTLINE, "hook": "Someone reads a file.", "conflict": "Money is offered.",
+    plan = plan_of(concept)
+    nameless = {**outline(plan.names), "hook": "Someone reads a file.", "conflict": "Money is offered.",
                 "cliffhanger": "A page is torn out."}
-    text = ScriptedText(cast=[cast(MIA, DAN, JUNE)], outlines=[{"episodes": [nameless]}])
+    text = ScriptedText(cast=[cast(plan.names)], outlines=[{"episodes": [nameless]}])
     ctx = capable_context(text)
     bible = write_bible(ctx, concept, seed=5)
     assert "name who acts" in text.asks["outlines"][1]
     assert bible.flags and bible.flags[0].startswith("outlines of episode 1: written one by one (episode 1: name who")
     assert "director.outline" in [r["stage"] for r in call_rows(ctx, "director.")]
-    assert "Mia" in bible.episodes[0].hook + bible.episodes[0].conflict + bible.episodes[0].cliffhanger
+    lead = plan.names[0].split()[0]
+    assert lead in bible.episodes[0].hook + bible.episodes[0].conflict + bible.episodes[0].cliffhanger
+
+
+def test_capable_outlines_are_checked_against_the_premise(capable_context, concept):
+    plan = plan_of(concept)
+    lead, father = plan.names[0].split()[0], plan.names[1].split()[0]
+    inverted = {**outline(plan.names), "hook": f"{lead} reads {father}'s father's name on the chart."}
+    text = ScriptedText(cast=[cast(plan.names)], outlines=[{"episodes": [inverted]}, {"episodes": [outline(plan.names)]}])
+    bible = write_bible(capable_context(text), concept, seed=5)
+    assert "not the other way round" in text.asks["outlines"][1] and not bible.flags
 
 
 def test_capable_outlines_come_in_one_call_per_batch_and_chain_cliffhangers(capable_context, concept):
     many = concept.model_copy(update={"episodes": 12})
-    ctx = capable_context(FakeText())
+    ctx = capable_context(CapableText())
     bible = write_bible(ctx, many, seed=3)
     assert [o.number for o in bible.episodes] == list(range(1, 13)) and not bible.flags
     asks = [r for r in call_rows(ctx, "director.outlines")]
@@ -350,7 +438,7 @@ def test_capable_outlines_come_in_one_call_per_batch_and_chain_cliffhangers(capa
 
 @pytest.fixture
 def capable_bible(capable_context, concept):
-    return write_bible(capable_context(FakeText(), "bible"), concept, seed=5)
+    return write_bible(capable_context(CapableText(), "bible"), concept, seed=5)
 
 
 def test_capable_writer_writes_each_scene_in_one_call(capable_context, capable_bible, concept):
@@ -463,7 +551,7 @@ def test_scene_lines_are_checked_against_the_series_earlier_lines(capable_contex
 
 
 def test_the_series_graph_finishes_on_the_capable_strategy(capable_context, concept):
-    ctx = capable_context(FakeText())
+    ctx = capable_context(CapableText())
     outcome = produce(ctx, concept=concept, seed=7)
     assert outcome.status == "finished"
     director = call_rows(ctx, "director.")

@@ -1,99 +1,120 @@
-"""The director for a capable model (text_strategy "capable"): one structured call writes the cast with the title
-and synopsis, one more all the episode outlines (in batches of OUTLINES_PER_CALL, so the ask fits a 4096-token
-context). Their answers pass the same checks as the tiny path's, plus checks of the cast itself.
+"""The director for a capable model (text_strategy "capable"): code casts the series from the premise, as for the
+tiny strategy (agents/director/cast_plan.py: the logline's people with their descriptions, genders, ages and
+relations); one structured call writes what code cannot, every character's want and secret with the title and
+synopsis, and one more all the episode outlines (in batches of OUTLINES_PER_CALL, so the ask fits a 4096-token
+context). Their answers pass the same checks as the tiny path's, the premise's inversion check included.
 
-Code still draws the looks, wardrobe and voices (by the model's genders) and the locations: the storyboard renderer
-and the voice bank only know their own vocabularies. A part whose call fails after its re-asks is written the tiny
-way instead, and bible.flags says so: a fallback is never silent.
+Why code casts here too: asked to cast the series itself, a model cast its own three people whatever the logline
+said (the nurse's father was no one's father); the premise is decided in code before the model writes a word.
+A part whose call fails after its re-asks is written the tiny way instead, and bible.flags says so: a fallback is
+never silent.
 """
 
 from __future__ import annotations
 
+import json
 import random
-import re
-from collections import Counter
-from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from dramafactory.schemas import Character, EpisodeOutline, SeriesBible
-from dramafactory.tools.speech.voicebank import allocate_voices
+from dramafactory.schemas import EpisodeOutline, Premise, SeriesBible
 
 from ..structured import Check, StructuredOutputError, each_part
-from . import casting, prompts
-from .checks import Outline, TitleSynopsis, answer_checks, cast_line, outline_problem, profile_problem, title_problem
+from . import prompts
+from .cast_plan import CastPlan, plan_cast
+from .checks import (
+    Outline,
+    Profile,
+    TitleSynopsis,
+    answer_checks,
+    depersonalised,
+    outline_problem,
+    profile_check,
+    title_check,
+)
+from .story import named_logline
 from .tiny import (
     DirectorAsk,
     assemble,
     characters_of,
     draw_locations,
     episode_outline,
-    plan_cast,
     write_outlines,
     write_profiles_and_title,
 )
 
 OUTLINES_PER_CALL = 10  # 10 x ~180 tokens of answer plus the ask and its example stay inside 4096 tokens
-CAST_TOKENS = 700
+PROFILE_TOKENS = 110  # a name, a want and a secret
+HEAD_TOKENS = 300  # the title and a two-sentence synopsis, and the JSON around it all
 OUTLINE_TOKENS = 180
-NAME = re.compile(r"[^\W\d_][\w'-]+")
+
+# The ask and its example live here, not in prompts.py, because they are this strategy's alone; the example's
+# wants, secrets, title and synopsis are prompts.CAST_EXAMPLE's, so prompts.CAPABLE_EXAMPLE_TEXTS still catches a
+# copy of them.
+CAST_ASK = (
+    "Series: {premise}\nGenre: {genre}. Tone: {tone}. Episodes: {episodes}.\n"
+    "The cast is decided; keep every name, role and relation as given:\n{people}\n"
+    "For each person, in this order, write a private want and a hidden secret (one short sentence each, without "
+    "their own name) that fit who they are in the series. Then a punchy title (at most 6 words) and a two-sentence "
+    "synopsis that names the cast."
+)
 
 
-class CastMember(BaseModel):
-    role: Literal["protagonist", "antagonist", "ally"]
-    name: str = Field(max_length=60, description="First and last name.")
-    gender: Literal["female", "male"]
-    age: int = Field(ge=16, le=85)
-    description: str = Field(max_length=80, description="Who they are in a few words, e.g. 'the palace cook'.")
+def people_lines(names: list[str], roles: list[str], genders: list[str], ages: list[int],
+                 descriptions: list[str]) -> str:
+    return "\n".join(f"- {n} ({r}, {g}, {a}){': ' + d if d else ''}"
+                      for n, r, g, a, d in zip(names, roles, genders, ages, descriptions, strict=True))
+
+
+def _example() -> tuple[str, str]:
+    shown = json.loads(prompts.CAST_EXAMPLE[1])
+    people = shown["characters"]
+    ask = CAST_ASK.format(
+        premise="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother.",
+        genre="revenge", tone="melodramatic", episodes=3,
+        people=people_lines([p["name"] for p in people], [p["role"] for p in people], [p["gender"] for p in people],
+                            [p["age"] for p in people], [p["description"] for p in people]))
+    answer = {"characters": [{"name": p["name"], "want": p["want"], "secret": p["secret"]} for p in people],
+              "title": shown["title"], "synopsis": shown["synopsis"]}
+    return ask, json.dumps(answer, ensure_ascii=False)
+
+
+CAST_EXAMPLE = _example()
+
+
+class CastProfile(BaseModel):
+    name: str = Field(max_length=60, description="The name as given, to say whose want and secret these are.")
     want: str = Field(max_length=200)
     secret: str = Field(max_length=200)
 
 
-class CastReply(BaseModel):
+def cast_schema(count: int) -> type[BaseModel]:
     # The cast comes first: the synopsis must name it, and a model writes in field order.
-    characters: list[CastMember] = Field(min_length=3, max_length=3)
-    title: str = Field(max_length=80)
-    synopsis: str = Field(max_length=600)
+    return create_model("CastReply", characters=(list[CastProfile], Field(min_length=count, max_length=count)),
+                        title=(str, Field(max_length=80)), synopsis=(str, Field(max_length=600)))
 
 
-def cast_problem(reply: CastReply, logline: str, lead_cue: str | None) -> str | None:
-    """The cast the rest of the pipeline can use: the roles the writer expects, in order (writer.scene_casts),
-    names that are people's and not the logline's or the example's, the lead the logline describes."""
+def cast_problem(reply, plan: CastPlan) -> str | None:
+    """The tiny strategy's checks, on one answer: each profile as profile_check reads it (the character's own name
+    mended to a pronoun first, a want of their own, nothing the premise turns round), then the title and synopsis
+    as title_check does; and the people answered for are the plan's, in its order."""
     people = reply.characters
-    if [c.role for c in people] != casting.ROLES:
-        return "the cast is exactly three people, in this order: the protagonist, the antagonist, the ally"
-    avoid = casting.concept_words(logline) | {n.lower() for n in prompts.EXAMPLE_NAMES}
-    for c in people:
-        parts = c.name.split()
-        # up to four parts: "Luis de la Renta" (seen from the packaged model) is a person's name too
-        if not 2 <= len(parts) <= 4 or not all(NAME.fullmatch(p) for p in parts):
-            return f"give the {c.role} a first and a last name, like a real person's"
-        taken = sorted(casting.concept_words(c.name) & avoid)
-        if taken:
-            return (f"{taken[0].title()} comes from the series line or the example, not a name; give the {c.role} "
-                    "a real first and last name of their own")
-    for which, position in (("first", 0), ("last", -1)):
-        counts = Counter(c.name.split()[position].lower() for c in people)
-        twice = [n for n, k in counts.items() if k > 1]
-        if twice:
-            return f"every person needs a {which} name of their own; {twice[0].title()} is used twice"
-    if lead_cue and people[0].gender != lead_cue:
-        return (f"the series line makes the protagonist a {'woman' if lead_cue == 'female' else 'man'}: the "
-                f"protagonist's gender is {lead_cue}")
-    for index, c in enumerate(people):
-        if not c.description.strip():
-            return f"describe the {c.role} in a few words"
-        reason = profile_problem(c.want, c.secret, c.name, [o.want for o in people[:index]])
+    if [" ".join(c.name.split()).lower() for c in people] != [n.lower() for n in plan.names]:
+        return f"answer for the cast exactly as given, in this order: {', '.join(plan.names)}"
+    wants: list[str] = []
+    for c, name, gender in zip(people, plan.names, plan.genders, strict=True):
+        profile = Profile(want=c.want, secret=c.secret)
+        reason = profile_check(name, tuple(wants), plan.premise, gender)(profile)
         if reason:
-            return f"{c.name}: {reason}"
-    names = [c.name for c in people]
-    return title_problem(reply.title, reply.synopsis, names, cast_line(names, [c.description for c in people]))
+            return f"{name}: {reason}"
+        wants.append(depersonalised(profile, name, gender).want)
+    return title_check(plan.names, plan.line, plan.premise)(TitleSynopsis(title=reply.title,
+                                                                          synopsis=reply.synopsis))
 
 
-def cast_checks(language: str, logline: str) -> list[Check]:
-    cue = casting.lead_gender_cue(logline)
-    own: Check = lambda reply: cast_problem(reply, logline, cue)  # noqa: E731
-    # The cast check first: on a name copied from the example it says what to do instead.
+def cast_checks(language: str, plan: CastPlan) -> list[Check]:
+    own: Check = lambda reply: cast_problem(reply, plan)  # noqa: E731
+    # The cast check first: it says what to do instead.
     return [own, *(each_part(c) for c in answer_checks(language, prompts.CAPABLE_EXAMPLE_TEXTS))]
 
 
@@ -101,11 +122,12 @@ def outlines_schema(count: int) -> type[BaseModel]:
     return create_model("Outlines", episodes=(list[Outline], Field(min_length=count, max_length=count)))
 
 
-def outlines_checks(names: list[str], cast: str, earlier: list[str], first: int, language: str) -> list[Check]:
+def outlines_checks(names: list[str], cast: str, earlier: list[str], first: int, language: str,
+                    premise: Premise | None = None) -> list[Check]:
     def check(reply) -> str | None:
         cliffhangers = list(earlier)
         for offset, o in enumerate(reply.episodes):
-            reason = outline_problem(o, names, cast, cliffhangers)
+            reason = outline_problem(o, names, cast, cliffhangers, premise)
             if reason:
                 return f"episode {first + offset}: {reason}"
             cliffhangers.append(o.cliffhanger)
@@ -114,17 +136,25 @@ def outlines_checks(names: list[str], cast: str, earlier: list[str], first: int,
     return [check, *(each_part(c) for c in answer_checks(language, prompts.CAPABLE_EXAMPLE_TEXTS))]
 
 
-def write_cast(d: DirectorAsk) -> CastReply:
+def write_cast(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSynopsis]:
+    """Every character's want and secret, and the title and synopsis, in one call about code's cast. The answer is
+    mended and framed as the tiny path's: own names made pronouns, the synopsis opening on the premise as code
+    states it (so it cannot be inverted)."""
     concept = d.concept
-    cue = casting.lead_gender_cue(concept.logline)
-    text = prompts.CAST_ASK.format(logline=concept.logline, genre=concept.genre, tone=concept.tone,
-                                   episodes=concept.episodes, lead=prompts.LEAD_RULE.format(gender=cue) if cue else "")
-    return d("director.cast", CastReply, [prompts.CAST_EXAMPLE], text, "cast",
-             cast_checks(concept.language, concept.logline), max_tokens=CAST_TOKENS, system=prompts.CAPABLE_SYSTEM)
+    premise_line = named_logline(concept.logline, plan.premise)
+    text = CAST_ASK.format(premise=premise_line, genre=concept.genre, tone=concept.tone, episodes=concept.episodes,
+                           people=people_lines(plan.names, plan.roles, plan.genders, plan.ages, plan.descriptions))
+    reply = d("director.cast", cast_schema(len(plan.names)), [CAST_EXAMPLE], text, "cast",
+              cast_checks(concept.language, plan), max_tokens=PROFILE_TOKENS * len(plan.names) + HEAD_TOKENS,
+              system=prompts.CAPABLE_SYSTEM)
+    profiles = [depersonalised(Profile(want=c.want, secret=c.secret), name, gender)
+                for c, name, gender in zip(reply.characters, plan.names, plan.genders, strict=True)]
+    head = TitleSynopsis(title=reply.title, synopsis=f"{premise_line} {reply.synopsis.strip()}"[:600])
+    return profiles, head
 
 
-def write_all_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: str
-                       ) -> tuple[list[EpisodeOutline], list[str]]:
+def write_all_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], cast: str,
+                       premise: Premise | None = None) -> tuple[list[EpisodeOutline], list[str]]:
     outlines: list[EpisodeOutline] = []
     flags: list[str] = []
     total = d.concept.episodes
@@ -138,13 +168,14 @@ def write_all_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], ca
         try:
             reply = d("director.outlines", outlines_schema(count), [prompts.OUTLINES_EXAMPLE], text,
                       ("outlines", first),
-                      outlines_checks(names, cast, [o.cliffhanger for o in outlines], first, d.concept.language),
+                      outlines_checks(names, cast, [o.cliffhanger for o in outlines], first, d.concept.language,
+                                      premise),
                       max_tokens=OUTLINE_TOKENS * count + 60, system=prompts.CAPABLE_SYSTEM)
             outlines += [episode_outline(first + i, o, names) for i, o in enumerate(reply.episodes)]
         except StructuredOutputError as exc:
             span = f"episode {first}" if count == 1 else f"episodes {first}-{last}"
             flags.append(f"outlines of {span}: written one by one ({exc.reasons[-1]})")
-            written, more = write_outlines(d, head, names, cast, range(first, last + 1), outlines)
+            written, more = write_outlines(d, head, names, cast, range(first, last + 1), outlines, premise)
             outlines += written
             flags += more
     return outlines, flags
@@ -153,25 +184,16 @@ def write_all_outlines(d: DirectorAsk, head: TitleSynopsis, names: list[str], ca
 def write_bible(d: DirectorAsk) -> SeriesBible:
     rng = random.Random(d.cast_seed)
     flags: list[str] = []
-    plan = None
+    # Code's cast, drawn as the tiny strategy draws it (same seed, same order of draws): the model writes only
+    # what code cannot.
+    plan = plan_cast(d.concept, rng, d.cast_seed)
     try:
-        reply = write_cast(d)
+        profiles, head = write_cast(d, plan)
     except StructuredOutputError as exc:
         flags.append(f"cast: written field by field ({exc.reasons[-1]})")
-        plan = plan_cast(d.concept, rng, d.cast_seed)
         profiles, head, more = write_profiles_and_title(d, plan)
         flags += more
-        characters, names, cast = characters_of(plan, profiles), plan.names, plan.line
-    else:
-        head = TitleSynopsis(title=reply.title, synopsis=reply.synopsis)
-        genders = [c.gender for c in reply.characters]
-        looks = casting.draw_looks(genders, rng)
-        voices = allocate_voices(genders)
-        characters = [Character(name=" ".join(c.name.split()), role=c.role, description=c.description.strip(), gender=c.gender,
-                                age=c.age, look=look, wardrobe=wardrobe, voice=voice, want=c.want, secret=c.secret)
-                      for c, (look, wardrobe), voice in zip(reply.characters, looks, voices, strict=True)]
-        names = [c.name for c in characters]
-        cast = cast_line(names, [c.description for c in characters])
+    characters = characters_of(plan, profiles)
     locations, place_flags = draw_locations(d.concept, d.cast_seed, rng)
-    outlines, more = write_all_outlines(d, head, names, cast)
+    outlines, more = write_all_outlines(d, head, plan.names, plan.line, plan.premise)
     return assemble(d.concept, head, characters, locations, outlines, flags + place_flags + more, plan)
