@@ -10,6 +10,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from dramafactory import kinship
 from dramafactory.schemas import Look, Premise, Relation, SeriesConcept, Voice
 from dramafactory.tools.speech.voicebank import allocate_voices
 
@@ -17,7 +18,8 @@ from . import casting, prompts
 from .checks import cast_line
 from .premise import parse_premise
 
-CLOSE_KIN = {"sister", "brother", "sibling", "son", "daughter", "child", "friend"}
+# The lead's kin who side with the lead (allies): siblings, children and friends; not parents (dramafactory/kinship.py).
+CLOSE_KIN = {"sister", "brother", "sibling", *kinship.CHILDREN, "friend"}
 # Added roles: who a micro-drama needs when the logline gives the lead no one to face, or no one to confide in.
 ADDED = {
     "antagonist": "the one who stands in {pos} way",
@@ -105,7 +107,7 @@ def _description(person_description: str, also: list[str], lead_first: str) -> s
     return ", ".join(p for p in parts if p)[:80].rstrip(", ")
 
 
-FAMILY = {"father", "mother", "parent", "son", "daughter", "child", "brother", "sister", "sibling"}
+FAMILY = kinship.BLOOD
 
 
 def _family_names(names: list[str], people: list, premise: Premise) -> list[str]:
@@ -143,7 +145,8 @@ def plan_cast(concept: SeriesConcept, rng: random.Random, cast_seed: int) -> Cas
         premise.flags.append(f"added a supporting role the logline does not name: {roles[-1]} "
                              f"({descriptions[-1]})")
     avoid = casting.concept_words(concept.logline) | {n.lower() for n in prompts.EXAMPLE_NAMES}
-    names = casting.pick_names(genders, concept.language, cast_seed, avoid)
+    names = casting.pick_names(genders, concept.language, cast_seed, avoid,
+                               casting.name_world(concept.logline, concept.genre))
     names = _family_names(names, people, premise)
     lead_first = names[0].split()[0]
     for index, person in enumerate(people):
@@ -155,20 +158,20 @@ def plan_cast(concept: SeriesConcept, rng: random.Random, cast_seed: int) -> Cas
     for index in range(len(people), len(names)):
         descriptions[index] = descriptions[index].replace(f"{_possessive(lead_gender)} ", f"{lead_first}'s ")
     lead_age = rng.randint(*casting.AGE_RANGES["protagonist"])
-    children = {r.person for r in premise.relations if r.of == "lead" and r.kind in {"son", "daughter", "child"}}
+    children = {r.person for r in premise.relations if r.of == "lead" and r.kind in kinship.CHILDREN}
     ages = [lead_age] + [_age(p.generation, roles[i + 1], lead_age, rng, p.key in children)
                          for i, p in enumerate(people[1:])]
     ages += [rng.randint(*casting.AGE_RANGES["antagonist" if r == "antagonist" else "ally"])
              for r in roles[len(people):]]
     # The lead's own relation to an older person ("a fisherman's daughter") puts that person a generation up.
     for relation in premise.relations:
-        if relation.person == "lead" and relation.kind in {"daughter", "son", "child"}:
+        if relation.person == "lead" and relation.kind in kinship.CHILDREN:
             owner = [p.key for p in people].index(relation.of)
             ages[owner] = max(ages[owner], lead_age + rng.randint(22, 30))
     by_key = {p.key: p.name for p in people}
     relations = [Relation(person=by_key[r.person], kind=r.kind, of=by_key[r.of], words=r.words)
                  for r in premise.relations]
-    looks = casting.draw_looks(genders, rng)
+    looks = casting.draw_looks(genders, rng, ages)
     voices: list[Voice] = allocate_voices(genders)
     return CastPlan(names=names, roles=roles, genders=genders, descriptions=descriptions, phrases=phrases,
                     ages=ages, looks=looks, voices=voices, premise=premise, relations=relations)

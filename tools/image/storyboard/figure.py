@@ -208,13 +208,7 @@ class Painter:
                 pen.ellipse((cx - mw / 2, my - h * 0.02, cx + mw / 2, my + h * 0.03), lip, None, 0)
             pen.line([(cx - mw / 2, my), (cx, my + h * 0.008), (cx + mw / 2, my - h * 0.004)], INK, ow * 0.7)
         f = lk.features
-        if lk.age >= 55 or "wrinkle" in f:
-            for k in (0, 1):
-                pen.line([(cx - hw * 0.18, cy - 0.24 * h + k * 0.04 * h), (cx + hw * 0.18, cy - 0.24 * h + k * 0.04 * h)],
-                         shade(skin, 0.75), ow * 0.4)
-            for side in (-1, 1):
-                pen.line([(cx + side * hw * 0.12, cy + 0.2 * h), (cx + side * hw * 0.2, cy + 0.33 * h)],
-                         shade(skin, 0.75), ow * 0.5)
+        self._age_lines(lk, cx, cy, h, hw, ow, ey, ew, eh, skin)
         if "beard" in f or "goatee" in f:
             full = "beard" in f
             pts = ([(cx - hw * 0.49, cy + 0.08 * h), (cx - hw * 0.3, cy + 0.22 * h), (cx + hw * 0.3, cy + 0.22 * h),
@@ -261,6 +255,34 @@ class Painter:
                 pen.ellipse((ex - ew * 0.85, ey - eh * 1.2, ex + ew * 0.85, ey + eh * 1.25), None, INK, ow * 0.8)
             pen.line([(cx - hw * 0.22 + ew * 0.85, ey - eh * 0.3), (cx + hw * 0.22 - ew * 0.85, ey - eh * 0.3)],
                      INK, ow * 0.8)
+
+    def _age_lines(self, lk: FigureLook, cx: float, cy: float, h: float, hw: float, ow: float, ey: float, ew: float,
+                   eh: float, skin: RGB) -> None:
+        """Age drawn on the face, growing with the years: a forehead line from 45; two, and the lines from nose to
+        mouth, from 55 (or a face described with wrinkles); crow's feet and lines under the eyes from 65."""
+        wrinkled = "wrinkle" in lk.features
+        if lk.age < 45 and not wrinkled:
+            return
+        pen = self.pen
+        # creases darker than the cheek's cel shadow, which they cross (and darker still on dark skin)
+        crease = shade(skin, 0.62 if luma(skin) > 120 else 0.52)
+        lines = 2 if lk.age >= 55 or wrinkled else 1
+        for k in range(lines):
+            pen.line([(cx - hw * 0.18, cy - 0.24 * h + k * 0.04 * h), (cx + hw * 0.18, cy - 0.24 * h + k * 0.04 * h)],
+                     crease, ow * 0.4)
+        if lines == 2:
+            for side in (-1, 1):
+                pen.line([(cx + side * hw * 0.12, cy + 0.2 * h), (cx + side * hw * 0.2, cy + 0.33 * h)],
+                         crease, ow * 0.5)
+        if lk.age < 65:
+            return
+        for side in (-1, 1):
+            ex = cx + side * hw * 0.22
+            corner = ex + side * ew * 0.62
+            for k in (-1, 1):  # crow's feet fanning from the eye's outer corner
+                pen.line([(corner + side * ew * 0.12, ey), (corner + side * ew * 0.42, ey + k * eh * 0.45)],
+                         crease, ow * 0.4)
+            pen.line(arc(ex, ey + eh * 0.55, ew * 0.42, eh * 0.35, 20, 160, 6), crease, ow * 0.4)  # under the eye
 
     # -- hair
 
@@ -333,6 +355,12 @@ class Painter:
                 a0 = 215 + k * 12
                 pen.line(arc(cx, ocy, rx * (0.9 - k * 0.05), ry * (0.9 - k * 0.06), a0, a0 + 40, 6), hi,
                          max(1.0, ow * 0.5))
+        if lk.greying:  # salt-and-pepper: light strands at the temples, over whatever the base colour is
+            streak = mix(self.light((214, 214, 218)), colour, 0.25)
+            for k in range(3):
+                for a0 in (194, 316):
+                    pen.line(arc(cx, ocy, rx * (0.96 - k * 0.06), ry * (0.94 - k * 0.07), a0 + k * 3, a0 + 28 + k * 3, 6),
+                             streak, max(1.0, ow * 0.55))
         if st in ("long", "wavy"):  # locks falling over the shoulders
             for s in (-1, 1):
                 x0 = cx + s * hw * 0.5

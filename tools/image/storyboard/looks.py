@@ -123,6 +123,10 @@ class FigureLook:
     eyes: RGB
     features: frozenset[str]
     age: int
+    greying: bool = False  # salt-and-pepper or greying hair: drawn with light streaks at the temples
+
+
+GREYING_WORDS = ("salt", "greying", "graying", "grizzled", "streaked grey", "streaked gray")
 
 
 HAIR_STYLES = ("long", "wavy", "bob", "ponytail", "bun", "curly", "short", "buzz", "slick")
@@ -149,6 +153,8 @@ def look_of(c: Character) -> FigureLook:
         height *= 0.7
     elif c.age < 17:
         height *= 0.92
+    elif c.age >= 65:  # the old stand a little shorter and fuller: read beside a grown child at the same distance
+        width, height = width * 1.04, height * 0.97
     pal = [hex_rgb(p) for p in look.palette]
     wardrobe = c.wardrobe.lower()
     h = crc(c.name)
@@ -195,6 +201,7 @@ def look_of(c: Character) -> FigureLook:
         width=width * (0.86 if female else 1.0), height=height * (0.95 if female else 1.0),
         main=pal[0], second=pal[1], accent=accent, outfit=outfit, neck=neck, eyes=eyes,
         features=frozenset(feats), age=c.age,
+        greying=any(w in look.hair_color.lower() for w in GREYING_WORDS),
     )
 
 
