@@ -129,7 +129,11 @@ def ask_json(
     max_tries: int = 3,
     max_tokens: int = 160,
     temperature: float = 0.7,
+    banned_phrases: tuple[str, ...] = (),
+    no_repeat: tuple[str, ...] = (),
 ) -> M:
+    """`banned_phrases` and `no_repeat` are what the answer must not contain, for a backend that can keep it out
+    while decoding (tools/text/decoding.py); the checks judge the answer either way."""
     messages: list[tuple[str, str]] = []
     for user, assistant in examples:
         messages += [("user", user), ("assistant", assistant)]
@@ -140,7 +144,7 @@ def ask_json(
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
-                              seed=seed + attempt)
+                              seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=no_repeat)
         try:
             result = backend.complete_json(request)
         except TextBackendError as exc:

@@ -103,6 +103,13 @@ def repeats(line: str, earlier: Sequence[str]) -> bool:
                for old in earlier)
 
 
+def _spells(word: str, name: str) -> bool:
+    """'Bryans'' or 'Bryant' for Bryan: a capitalised word that starts with the name's first four letters (the
+    embedded model, kept from a name's own tokens, spells it another way)."""
+    word = word.strip(".,!?;:'\"")
+    return len(name) >= 4 and word[:1].isupper() and word.lower().startswith(name[:4])
+
+
 def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]) -> Check:
     speaker_parts = [p.lower() for p in speaker.split()]
     listener_first = listener.split()[0] if listener else ""
@@ -112,7 +119,8 @@ def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]
         words = line.split()
         if not 2 <= len(words) <= 24:
             return "the line must be 2 to 20 words"
-        if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts):
+        if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts) or \
+                any(_spells(w, p) for w in words for p in speaker_parts):
             return f"{speaker} must not say their own name; speak in the first person"
         if listener_first and re.search(rf"\b{re.escape(listener_first)}\s+(?:is|was|has|will)\b", line, re.I):
             # "Bryan is your father", said to Bryan: the 0.5B model talks about the listener, or mixes up who is who

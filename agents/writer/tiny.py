@@ -15,7 +15,15 @@ from dramafactory.schemas import Beat, DialogueLine, EpisodeScript, Location, Sc
 from ..context import AgentContext
 from ..director.story import inversion_problem, named_logline
 from ..parallel import run_all
-from ..structured import Check, StructuredOutputError, ask_json, no_copy_of_example, stable_seed, with_note, written_in
+from ..structured import (
+    Check,
+    StructuredOutputError,
+    ask_json,
+    no_copy_of_example,
+    stable_seed,
+    with_note,
+    written_in,
+)
 from . import prompts
 from .beats import kin_swap_problem, line_purpose, stock_line, tie_words
 from .checks import (
@@ -96,8 +104,10 @@ class EpisodeJob:
                      else mood, beats=beats)
 
 
-def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str | None]:
-    """One beat's action, or stock text and the flag saying so."""
+def ask_action(job: EpisodeJob, scene_index: int, kind: str, written: list[str] | None = None) -> tuple[str, str | None]:
+    """One beat's action, or stock text and the flag saying so. `written`: the actions written before it, which it
+    must not copy runs of (filled in order where the calls run one at a time; a backend taking several at once
+    ignores the hint anyway)."""
     location, cast = job.location(scene_index), job.casts[scene_index]
     try:
         return ask_json(
@@ -109,9 +119,17 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str) -> tuple[str, str |
                                                     guide=prompts.BEAT_GUIDE[kind]), job.note),
             checks=[*job.base, action_check(cast), *job.premise_checks(lambda r: r.action)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=80,
+            no_repeat=tuple(written or ()),
         ).action.strip(), None
     except StructuredOutputError as exc:
         return f"{cast[0]} faces {cast[1]}.", f"episode {job.episode} {kind} action: stock text ({exc.reasons[-1]})"
+
+
+def line_bans(speaker: str, listener: str) -> tuple[str, ...]:
+    """What a line may not say, kept out while the model writes it (the checks refuse it anyway): the speaker's own
+    name, and talking about the listener to the listener ("Bryan is your father", said to Bryan)."""
+    listener_first = listener.split()[0]
+    return (*speaker.split(), *(f"{listener_first} {verb}" for verb in ("is", "was", "has", "will")))
 
 
 def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener: str, emotion: str, action: str,
@@ -137,6 +155,7 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
             checks=[*job.base, line_checks(speaker, listener, action, used),
                     lambda r: kin_swap_problem(clean_line(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
+            banned_phrases=line_bans(speaker, listener), no_repeat=(*used, *prompts.EXAMPLE_TEXTS),
         )
         text, fallback, flag = clean_line(reply.line, speaker), False, None
     except StructuredOutputError as exc:
@@ -174,7 +193,14 @@ def ask_actions(job: EpisodeJob, scene_indexes: list[int], flags: list[str]) -> 
     """The beats' actions do not depend on each other: sent together (run_all; inline and in order on a backend
     that takes one call at a time)."""
     kinds = [(s, kind) for s in scene_indexes for kind in SCENE_BEATS[s]]
-    calls: list[Callable[[], tuple[str, str | None]]] = [lambda s=s, k=k: ask_action(job, s, k) for s, k in kinds]
+    written: list[str] = []
+
+    def action(scene_index: int, kind: str) -> tuple[str, str | None]:
+        answer = ask_action(job, scene_index, kind, list(written))
+        written.append(answer[0])
+        return answer
+
+    calls: list[Callable[[], tuple[str, str | None]]] = [lambda s=s, k=k: action(s, k) for s, k in kinds]
     answers = run_all(job.ctx.text, calls)
     flags += [flag for _, flag in answers if flag]
     return {kind: action for (_, kind), (action, _) in zip(kinds, answers, strict=True)}

@@ -19,6 +19,10 @@ class JsonRequest:
     temperature: float = 0.7
     seed: int = 0
     stop: list[str] = field(default_factory=list)
+    # What the reply must not contain, for a backend that can keep it out while decoding (the embedded model:
+    # tools/text/decoding.py); others ignore these, and the caller's checks judge every reply either way.
+    banned_phrases: tuple[str, ...] = ()  # e.g. the speaker's own name
+    no_repeat: tuple[str, ...] = ()  # texts the reply must not copy a run of tokens from (earlier lines)
 
 
 def chat_messages(request: JsonRequest) -> list[dict[str, str]]:

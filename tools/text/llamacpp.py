@@ -23,6 +23,7 @@ from typing import Any
 from dramafactory.tools.accounting import measure
 
 from .base import JsonRequest, TextResult, UnusableReply, chat_messages
+from .decoding import DecodeGuard
 
 
 def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
@@ -89,6 +90,7 @@ class LlamaCppText:
         self._n_threads = n_threads or os.cpu_count() or 1
         self._llm = None
         self._formatter = None
+        self._vocab: list[str] | None = None
         # llama.cpp contexts are not thread-safe; agents may be called from LangGraph worker threads.
         self._lock = threading.Lock()
 
@@ -140,17 +142,37 @@ class LlamaCppText:
         return TextResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           seconds=call.wall_seconds, model=self.model, backend=self.name, **cost)
 
+    def _vocabulary(self, llm) -> list[str]:
+        """Each token's text by id (0.2 s once per model): byte-level BPE marks a leading space with 'Ġ'."""
+        if self._vocab is None:
+            self._vocab = [llm._model.token_get_text(i).replace("Ġ", " ") for i in range(llm.n_vocab())]
+        return self._vocab
+
+    def _guard(self, llm, request: JsonRequest):
+        """The request's banned phrases and texts not to repeat, as a logits processor (None when it has none)."""
+        if not (request.banned_phrases or request.no_repeat):
+            return None
+        from llama_cpp import LogitsProcessorList
+
+        def tokenize(text: str) -> list[int]:
+            return llm.tokenize(text.encode(), add_bos=False, special=False)
+
+        guard = DecodeGuard(tokenize, banned_phrases=request.banned_phrases, no_repeat=request.no_repeat,
+                            vocabulary=self._vocabulary(llm) if request.banned_phrases else ())
+        return LogitsProcessorList([guard]) if guard else None
+
     def _grammar(self, llm, messages, request: JsonRequest) -> tuple[str, int, int]:
         reply = llm.create_chat_completion(
             messages=messages, response_format={"type": "json_object", "schema": request.schema},
             max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed, repeat_penalty=1.15,
-            stop=request.stop or None)
+            stop=request.stop or None, logits_processor=self._guard(llm, request))
         usage = reply.get("usage") or {}
         return (reply["choices"][0]["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),
                 int(usage.get("completion_tokens", 0)))
 
     def _prefill_fields(self, llm, messages, fields: list[str], request: JsonRequest) -> tuple[str, int, int]:
         prompt = self._formatter(messages=messages).prompt
+        guard = self._guard(llm, request)
         values: dict[str, str] = {}
         prompt_tokens = completion_tokens = 0
         budget = request.max_tokens
@@ -159,7 +181,8 @@ class LlamaCppText:
             prompt += prefix
             cap = max(12, min(budget, request.max_tokens * 2 // (len(fields) + 1)))
             out = llm.create_completion(prompt=prompt, max_tokens=cap, temperature=request.temperature,
-                                        seed=request.seed + index, repeat_penalty=1.15, stop=['"', "\n"])
+                                        seed=request.seed + index, repeat_penalty=1.15, stop=['"', "\n"],
+                                        logits_processor=guard)
             piece = out["choices"][0]["text"]
             usage = out.get("usage") or {}
             prompt_tokens += int(usage.get("prompt_tokens", 0))

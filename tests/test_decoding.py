@@ -1,0 +1,116 @@
+"""What a request says a reply must not contain, enforced while the embedded model decodes (tools/text/decoding.py),
+and how the writer fills it in. A fake tokenizer (one id per word) stands in for the model's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dramafactory.agents.structured import ask_json
+from dramafactory.agents.writer.checks import LineReply, line_checks
+from dramafactory.agents.writer.tiny import line_bans
+from dramafactory.tools.ledger import Ledger
+from dramafactory.tools.text.base import JsonRequest, TextResult
+from dramafactory.tools.text.decoding import DecodeGuard, phrase_variants
+
+
+class WordTokens:
+    """One token per space-separated word, a leading space kept with the word (as byte-level BPE does)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        words = text.split(" ")
+        pieces = [(" " if i or text.startswith(" ") else "") + w for i, w in enumerate(words) if w]
+        return [self.ids.setdefault(p, len(self.ids)) for p in pieces]
+
+    def vocabulary(self) -> list[str]:
+        return sorted(self.ids, key=self.ids.get)
+
+
+def test_a_run_of_tokens_of_an_earlier_line_cannot_be_written_again_but_shorter_runs_can():
+    tok = WordTokens()
+    guard = DecodeGuard(tok, no_repeat=["I am not the one who lied"], repeat_tokens=4)
+    written = tok(" I am not the")  # the model has just written a 4-token run's first three tokens... and more
+    assert tok(" one")[0] not in guard.banned_next(written[:3])  # "I am not" -> " the" is the ban, not " one"
+    assert tok(" the")[0] in guard.banned_next(written[:3])
+    assert tok(" one")[0] in guard.banned_next(written[1:4])  # "am not the" -> " one"
+    assert guard.banned_next(tok(" You are")) == set()  # runs the text does not have are free
+
+
+def test_a_banned_name_is_masked_everywhere_and_so_are_words_spelled_from_it():
+    tok = WordTokens()
+    for word in (" Bryant", " Bryans'", " Brave", " Mary", " is", " Bry"):
+        tok(word)
+    guard = DecodeGuard(tok, banned_phrases=["Bryan", "Mary is"], vocabulary=tok.vocabulary())
+    banned = guard.banned_next([])
+    assert {tok(" Bryan")[0], tok("Bryan")[0], tok(" Bryant")[0], tok(" Bryans'")[0]} <= banned
+    assert tok(" Brave")[0] not in banned and tok(" Bry")[0] not in banned  # three letters are not the name
+    assert tok(" is")[0] in guard.banned_next(tok(" Mary")) and tok(" is")[0] not in banned
+
+
+def test_the_guard_masks_scores_so_the_best_banned_token_is_never_chosen():
+    tok = WordTokens()
+    guard = DecodeGuard(tok, banned_phrases=["Bryan"])
+    scores = np.zeros(len(tok.ids) + 2, dtype=np.single)
+    scores[tok(" Bryan")[0]] = 5.0
+    out = guard(np.array(tok(" Hello"), dtype=np.intc), scores)
+    assert np.isneginf(out[tok(" Bryan")[0]]) and guard.masked == 1
+    assert not DecodeGuard(tok) and DecodeGuard(tok, banned_phrases=["x"])
+
+
+def test_phrase_variants_cover_case_and_a_leading_space():
+    assert set(phrase_variants("Bryan is")) == {"Bryan is", "bryan is", " Bryan is", " bryan is"}
+
+
+def test_the_writer_bans_the_speakers_names_and_talking_about_the_listener():
+    bans = line_bans("Bryan Williams", "Mary Williams")
+    assert {"Bryan", "Williams", "Mary is", "Mary was"} <= set(bans) and "Mary" not in bans
+
+
+def test_a_name_spelled_another_way_is_still_the_speakers_own_name():
+    check = line_checks("Bryan Williams", "Mary Williams", "Mary faces Bryan.", [])
+    assert "own name" in check(LineReply(line="Bryans' wealth is the truth, Mary."))
+    assert "own name" in check(LineReply(line="Bryant, you are my daughter."))
+    assert check(LineReply(line="You are my daughter, Mary. Be brave.")) is None
+
+
+class Recording:
+    name, model, version = "recording", "fake", "0"
+
+    def __init__(self) -> None:
+        self.requests: list[JsonRequest] = []
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        self.requests.append(request)
+        return TextResult('{"line": "You came back."}', 10, 3, 0.001, self.model, self.name)
+
+
+def test_ask_json_hands_the_hints_to_the_backend(tmp_path):
+    backend = Recording()
+    ask_json(backend, Ledger(tmp_path / "ledger.jsonl"), stage="writer.line", schema=LineReply, system="s",
+             examples=[], ask="a", seed=1, banned_phrases=("Bryan",), no_repeat=("You left me.",))
+    assert backend.requests[0].banned_phrases == ("Bryan",) and backend.requests[0].no_repeat == ("You left me.",)
+
+
+def test_the_embedded_model_keeps_a_banned_word_out_of_its_reply(tmp_path):
+    """With the packaged model: asked to say a name it is banned from, it writes around it."""
+    pytest.importorskip("llama_cpp")
+    from dramafactory.tools.text.embedded_model import ensure_embedded_model
+
+    try:
+        path = ensure_embedded_model(None)
+    except Exception as exc:  # noqa: BLE001 - the model is installed by install.sh; without it there is nothing to run
+        pytest.skip(f"packaged model not available: {exc}")
+    from dramafactory.tools.text.llamacpp import LlamaCppText
+
+    backend = LlamaCppText(path)
+    schema = {"type": "object", "properties": {"line": {"type": "string"}}, "required": ["line"]}
+    ask = [("user", "Say exactly this sentence: Paris is the capital of France.")]
+    free = backend.complete_json(JsonRequest(system="You repeat sentences.", messages=ask, schema=schema,
+                                             max_tokens=20, temperature=0.0, seed=1))
+    assert "Paris" in free.text
+    guarded = backend.complete_json(JsonRequest(system="You repeat sentences.", messages=ask, schema=schema,
+                                                max_tokens=20, temperature=0.0, seed=1, banned_phrases=("Paris",)))
+    assert "Paris" not in guarded.text and "Pari" not in guarded.text
