@@ -39,6 +39,7 @@ def director(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
     emit(stage="director", status="start")
     concept = SeriesConcept.model_validate(state["concept"])
     seed, note = redo(state, "bible")
+    ctx.memory.warm_up()  # the embedding model loads while the text model writes the bible
     bible = write_bible(ctx, concept, seed, note)
     with measure("process") as registered:  # sentence-transformers embeds on torch's own threads
         ctx.memory.register(bible.characters, series=bible.title)

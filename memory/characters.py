@@ -38,6 +38,12 @@ class CharacterMemory:
         )
         self._canonical: dict[tuple[str, str], Character] = {}  # canonical() reads, until register() changes them
 
+    def warm_up(self) -> None:
+        """Start loading the embedding model now (in the background), for a register() that comes later."""
+        preload = getattr(self._ef, "preload", None)
+        if preload is not None:
+            preload()
+
     def register(self, characters: list[Character], series: str) -> None:
         self._canonical.clear()
         self._collection.upsert(

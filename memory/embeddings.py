@@ -42,6 +42,21 @@ class PackagedMiniLM(EmbeddingFunction[Documents]):
     def __init__(self, model_path: str | None = None):
         self.model_path = model_path or str(packaged_minilm_path())
 
+    def preload(self) -> threading.Thread:
+        """Load the model on a background thread, so the load (torch's import and the weights: ~4 s on 2 cores)
+        overlaps the text model's calls instead of following them; the first embedding then waits on the lock only
+        for what is left. A failed preload is dropped: the first real use loads again and raises it there."""
+
+        def load() -> None:
+            try:
+                _load(self.model_path)
+            except Exception:  # noqa: BLE001 - reported by the first real use, where a caller can act on it
+                pass
+
+        thread = threading.Thread(target=load, name="minilm-preload", daemon=True)
+        thread.start()
+        return thread
+
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's protocol names it `input`
         vectors = _load(self.model_path).encode(list(input), normalize_embeddings=True, convert_to_numpy=True)
         return [v.astype("float32") for v in vectors]
