@@ -17,8 +17,8 @@ from langgraph.types import Command
 from dramafactory.agents.cinematographer.agent import plan_shots
 from dramafactory.agents.context import AgentContext
 from dramafactory.agents.director.agent import write_bible
-from dramafactory.agents.writer.agent import write_script
-from dramafactory.memory.facts import FactMemory, Outfits, extract_facts, recall_for_episode
+from dramafactory.agents.writer.agent import scene_settings, write_script
+from dramafactory.memory.facts import FactMemory, Outfits, extract_facts, recall_for_scenes
 from dramafactory.schemas import EpisodeScript, SeriesBible, SeriesConcept
 from dramafactory.tools.accounting import measure
 from dramafactory.tools.speech.base import SpeechRequest
@@ -75,16 +75,18 @@ def writer(state: SeriesState, runtime: Runtime[AgentContext]) -> dict:
 FACTS_STAGE = "memory.facts"
 
 
-def _established(ctx: AgentContext, bible: SeriesBible, number: int) -> list[str]:
-    """What earlier episodes established that episode `number` must not contradict: the facts nearest to its
-    outline and people. Episode 1 has none (and loads nothing)."""
+def _established(ctx: AgentContext, bible: SeriesBible, number: int) -> list[list[str]]:
+    """What earlier episodes established that episode `number` must not contradict, scene by scene: the facts
+    nearest to its outline as each scene plays it, and to the people in it. Episode 1 has none (and loads
+    nothing)."""
     if number <= 1:
         return []
     with measure("process") as recalled:
-        facts = recall_for_episode(FactMemory.for_run(ctx.run_dir), bible, number)
+        facts = recall_for_scenes(FactMemory.for_run(ctx.run_dir), bible, number, scene_settings(bible, number))
     ctx.ledger.record_measured(recalled, stage=FACTS_STAGE, backend="chroma", model="all-MiniLM-L6-v2",
-                               action="recall", for_episode=number, facts=len(facts))
-    return [f.text for f in facts]
+                               action="recall", for_episode=number, scenes=len(facts),
+                               facts=sum(len(f) for f in facts))
+    return [[f.text for f in scene] for scene in facts]
 
 
 def _record_facts(ctx: AgentContext, bible: SeriesBible, script: EpisodeScript) -> Outfits:

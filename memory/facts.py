@@ -412,6 +412,25 @@ def recall_for_episode(memory: FactMemory, bible: SeriesBible, episode: int, k: 
     return memory.recall(bible.title, query, list(outline.characters), before_episode=episode, k=k)
 
 
+def recall_for_scenes(memory: FactMemory, bible: SeriesBible, episode: int, scenes: list[tuple[str, list[str]]],
+                      k: int = 4) -> list[list[Fact]]:
+    """Per scene of `episode` (its location and who is in it): the earlier facts nearest to the episode's outline
+    as that scene plays it, preferring facts about the people on screen. Two scenes with different people recall
+    different things (the father's secret for the daughter's scene, the confidant's promise for his)."""
+    if episode <= 1 or episode > len(bible.episodes):
+        return [[] for _ in scenes]
+    outline = bible.episodes[episode - 1]
+    story = f"{outline.hook} {outline.conflict} {outline.cliffhanger}"
+    recalled = []
+    for location, people in scenes:
+        near = memory.recall(bible.title, f"{story} Scene: {location}, with {', '.join(people)}.", list(people),
+                             before_episode=episode, k=k * 3)
+        # The episode's outline dominates the query's meaning; what the scene's own people did comes first.
+        near.sort(key=lambda fact: not set(fact.who) & set(people))
+        recalled.append(near[:k])
+    return recalled
+
+
 @dataclass
 class Outfits:
     """What each character wears, scene by scene: their last change of clothes in earlier episodes, then this

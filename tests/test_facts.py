@@ -17,6 +17,7 @@ from dramafactory.memory.facts import (
     Outfits,
     extract_facts,
     recall_for_episode,
+    recall_for_scenes,
     series_outfits,
 )
 from dramafactory.schemas import (
@@ -211,6 +212,20 @@ def test_recall_finds_the_relevant_fact_by_meaning_and_only_from_earlier_episode
     assert recall_for_episode(memory, bible(), 1) == []
 
 
+def test_each_scene_recalls_what_concerns_its_own_people(tmp_path):
+    memory = FactMemory(tmp_path / "memory")
+    title = bible().title
+    about_father = Fact(series=title, episode=1, kind="relation exposed", who=[FRANK, LENA],
+                        text="Revealed in episode 1: Frank Ortiz is Lena Ortiz's father.")
+    about_rosa = Fact(series=title, episode=1, kind="prop", who=[ROSA],
+                      text="The parking ticket is in play: Rosa pays for the parking ticket.")
+    memory.record([about_father, about_rosa])
+    first, second = recall_for_scenes(memory, bible(), 2, [("the ward", [LENA, FRANK]), ("the garage", [ROSA])],
+                                      k=1)
+    assert first == [about_father] and second == [about_rosa]
+    assert recall_for_scenes(memory, bible(), 1, [("the ward", [LENA])]) == [[]]
+
+
 # --- the cinematographer dresses them as last seen ---------------------------------------------------------------
 
 def test_a_change_of_clothes_dresses_the_character_from_that_scene_on(fake_context):
@@ -284,8 +299,9 @@ def test_a_run_records_each_approved_episode_and_hands_the_writer_what_came_befo
     assert {f.id for f in stored} == {f.id for f in expected} and stored
     assert [c["episode"] for c in calls] == [1, 2]
     assert calls[0]["established"] == []
-    recalled = calls[1]["established"]
-    assert recalled and set(recalled) <= {f.text for f in expected if f.episode == 1}
+    recalled = calls[1]["established"]  # per scene of episode 2, from episode 1's facts
+    assert len(recalled) == 2 and all(recalled)
+    assert set().union(*recalled) <= {f.text for f in expected if f.episode == 1}
     rows = [r for r in ctx.ledger.rows() if r["stage"] == nodes.FACTS_STAGE]
     assert [r["action"] for r in rows] == ["record", "recall", "record"] and all("episode" not in r for r in rows)
 

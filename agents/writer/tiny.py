@@ -44,6 +44,10 @@ from .checks import (
 SCENE_BEATS = [BEATS[:3], BEATS[3:]]  # two scenes: the set-up beats, then the turn and the cliffhanger
 
 
+def scene_location(bible: SeriesBible, scene_index: int) -> Location:
+    return bible.locations[scene_index % len(bible.locations)]
+
+
 @dataclass
 class EpisodeJob:
     """One episode's script: what every ask of either strategy needs."""
@@ -55,8 +59,8 @@ class EpisodeJob:
     seed: int
     earlier_lines: list[str]  # every line of the series' earlier episodes: no line may repeat one
     note: str | None = None
-    # Facts the series memory recalled for this episode (memory/facts.py): what earlier episodes established.
-    established: list[str] = field(default_factory=list)
+    # Per scene, the facts the series memory recalled for it (memory/facts.py): what earlier episodes established.
+    established: list[list[str]] = field(default_factory=list)
     counts: list[int] = field(init=False)  # lines per beat, in BEATS order
     casts: list[list[str]] = field(init=False)
 
@@ -77,9 +81,9 @@ class EpisodeJob:
             return []
         return [lambda reply: inversion_problem(text_of(reply), premise)]
 
-    @property
-    def established_text(self) -> str:
-        return prompts.ESTABLISHED.format(facts=" ".join(self.established[:4])) if self.established else ""
+    def established_text(self, scene_index: int) -> str:
+        facts = self.established[scene_index] if scene_index < len(self.established) else []
+        return prompts.ESTABLISHED.format(facts=" ".join(facts[:4])) if facts else ""
 
     @property
     def outline_text(self) -> str:
@@ -91,7 +95,7 @@ class EpisodeJob:
         return [no_copy_of_example(prompts.EXAMPLE_NAMES, prompts.EXAMPLE_TEXTS), written_in(self.concept.language)]
 
     def location(self, scene_index: int) -> Location:
-        return self.bible.locations[scene_index % len(self.bible.locations)]
+        return scene_location(self.bible, scene_index)
 
     def line_id(self, scene_index: int, kind: str, line_number: int) -> str:
         return f"e{self.episode:02d}s{scene_index + 1}b{BEATS.index(kind) + 1}l{line_number + 1}"
@@ -113,7 +117,7 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str, written: list[str] 
         return ask_json(
             job.ctx.text, job.ctx.ledger, stage="writer.action", schema=ActionReply, system=prompts.SYSTEM,
             examples=[prompts.ACTION_EXAMPLE], seed=stable_seed(job.seed, job.episode, kind),
-            ask=with_note(prompts.ACTION_ASK.format(premise=job.premise_line, established=job.established_text,
+            ask=with_note(prompts.ACTION_ASK.format(premise=job.premise_line, established=job.established_text(scene_index),
                                                     outline=job.outline_text, location=location.name,
                                                     time=location.time_of_day, characters=", ".join(cast), kind=kind,
                                                     guide=prompts.BEAT_GUIDE[kind]), job.note),
