@@ -92,9 +92,14 @@ def probe(path: Path | str) -> dict[str, float | int | bool]:
 # --------------------------------------------------------------------------- raw RGB pipes
 
 
-def raw_input_args(width: int, height: int, fps: float) -> list[str]:
-    """ffmpeg input options for rgb24 frames of ``width``x``height`` arriving on stdin."""
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{fps:.6g}",
+_FRAME_BYTES = {"rgb24": lambda w, h: w * h * 3, "yuv420p": lambda w, h: w * h + 2 * ((w // 2) * (h // 2))}
+
+
+def raw_input_args(width: int, height: int, fps: float, pix_fmt: str = "rgb24") -> list[str]:
+    """ffmpeg input options for raw frames of ``width``x``height`` (``pix_fmt``: rgb24 or yuv420p) on stdin."""
+    if pix_fmt not in _FRAME_BYTES:
+        raise ValueError(f"unsupported raw pixel format {pix_fmt!r}")
+    return ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{width}x{height}", "-framerate", f"{fps:.6g}",
             "-i", "pipe:0"]  # fmt: skip
 
 
@@ -137,10 +142,19 @@ def encode_rgb(cmd: list[str], chunks: Iterable[bytes], out_path: Path) -> None:
 
 
 def decode_rgb(
-    path: Path | str, width: int, height: int, *, fps: float | None = None, max_frames: int | None = None
+    path: Path | str,
+    width: int,
+    height: int,
+    *,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    pix_fmt: str = "rgb24",
 ) -> Iterator[np.ndarray]:
     """Frames of the video at ``path`` as (height, width, 3) uint8 arrays, scaled and centre-cropped to cover
     ``width``x``height`` (the aspect is kept, the overflow is cut, as a still is framed).
+
+    ``pix_fmt="yuv420p"`` gives each frame as ffmpeg's planar bytes instead, a flat uint8 array (Y, then U, then
+    V; ``width`` and ``height`` even): what episode assembly encodes from, converted by ffmpeg rather than numpy.
 
     ``fps`` resamples the clip in time (frames repeated or dropped), so a clip made at its model's rate plays at
     its real speed in an episode of another rate; ``max_frames`` stops decoding there. Frames are streamed, never
@@ -156,8 +170,11 @@ def decode_rgb(
            "-an", "-sn", "-vf", ",".join(filters)]  # fmt: skip
     if max_frames is not None:
         cmd += ["-frames:v", str(max(0, max_frames))]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    size = width * height * 3
+    if pix_fmt not in _FRAME_BYTES:
+        raise ValueError(f"unsupported raw pixel format {pix_fmt!r}")
+    cmd += ["-f", "rawvideo", "-pix_fmt", pix_fmt, "pipe:1"]
+    size = _FRAME_BYTES[pix_fmt](width, height)
+    shape = (height, width, 3) if pix_fmt == "rgb24" else (size,)
     count = 0
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
@@ -168,7 +185,7 @@ def decode_rgb(
                 if len(buf) < size:  # end of stream (a partial frame only comes with a failure, reported below)
                     break
                 count += 1
-                yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+                yield np.frombuffer(buf, dtype=np.uint8).reshape(shape)
             rc = proc.wait()
         finally:
             if proc.poll() is None:  # the consumer stopped early, or raised: do not leave ffmpeg running

@@ -2,8 +2,8 @@
 
 Cues are in episode time (seconds from the start of the episode). ``to_srt`` writes a
 standard SubRip file (speaker-less text); ``subtitle_overlay`` renders a cached RGBA band
-(white text, dark outline, translucent box) that ``video.assemble_episode`` pastes onto
-every frame while the cue is active. Fonts come from ``PIL.ImageFont.load_default(size=N)``,
+(white text, dark outline, translucent box) that ``video.assemble_episode`` pastes (in
+planes: ``SubtitleOverlay.planes``) onto every frame while the cue is active. Fonts come from ``PIL.ImageFont.load_default(size=N)``,
 which ships with Pillow, so nothing depends on system fonts.
 """
 
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
+
+from .yuv import YuvOverlay, yuv_overlay
 
 __all__ = [
     "Cue",
@@ -125,6 +127,10 @@ class SubtitleOverlay:
     def apply(self, frame: Image.Image) -> None:
         """Composite the band onto an RGB ``frame`` in place."""
         frame.paste(self.rgb, (0, self.top), self.mask)
+
+    def planes(self, frame_height: int) -> YuvOverlay:
+        """The band for a planar (yuv420p) frame ``frame_height`` rows high: what the assembler pastes."""
+        return yuv_overlay(self.rgb, self.mask, self.top, frame_height)
 
 
 @lru_cache(maxsize=16)

@@ -1,7 +1,8 @@
 """Episode assembly: per-shot frames (Ken Burns stills or animated clips) + burned-in subtitles + audio -> MP4.
 
 Each shot's frames come from ``frames.frame_source``: a still with its camera move, or the shot's clip decoded,
-trimmed or held to the shot's length. Frames are streamed as raw RGB through a single ffmpeg process (see
+trimmed or held to the shot's length. Frames are made and streamed as raw planar YUV 4:2:0 (``yuv``: what x264
+encodes, so ffmpeg converts nothing and the pipe carries half of RGB's bytes) through a single ffmpeg process (see
 ``ffmpeg``), which muxes them with the episode WAV into H.264/AAC. ffmpeg comes only from the ``imageio-ffmpeg``
 package; a system ffmpeg is never used.
 
@@ -21,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .ffmpeg import AssemblyError, FFmpegMissing, encode_rgb, ffmpeg_exe, probe, raw_input_args
 from .frames import CAMERA_MOVES, ClipSpec, StillRenderer, frame_source, normalise_move
-from .subtitles import Cue, SubtitleOverlay, subtitle_overlay
+from .subtitles import Cue, subtitle_overlay
+from .yuv import YuvFrame, YuvOverlay
 
 __all__ = [
     "CAMERA_MOVES",
@@ -43,6 +44,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CROSSFADE_SECONDS = 0.25
+# On top of -preset veryfast: diamond motion search and the quickest sub-pixel refinement. Measured on a 60 s
+# episode of stills with camera moves (2 cores): about 30% less x264 time, the same SSIM against the frames
+# (0.9898) and a file about 5% larger. Camera moves are smooth and slow, so the wider searches found little more.
+X264_PARAMS = "me=dia:subme=1"
 
 # The still renderer under its old name: tests drive a single camera move through it.
 _ClipRenderer = StillRenderer
@@ -169,14 +174,14 @@ def _frame_plan(clips: Sequence[ClipSpec], fps: int) -> list[tuple[int, int]]:
 def _render_frames(
     clips: Sequence[ClipSpec], cues: Sequence[Cue], width: int, height: int, fps: int
 ) -> Iterator[bytes]:
-    """Yield raw rgb24 frames for the whole episode."""
+    """Yield raw yuv420p frames for the whole episode."""
     plan = _frame_plan(clips, fps)
     fade_frames = int(round(CROSSFADE_SECONDS * fps))
-    overlays: list[tuple[float, float, SubtitleOverlay]] = []
+    overlays: list[tuple[float, float, YuvOverlay]] = []
     for cue in sorted(cues, key=lambda c: (c.start, c.end)):
         overlay = subtitle_overlay(cue.text, width, height)
         if overlay is not None and cue.end > cue.start:
-            overlays.append((cue.start, cue.end, overlay))
+            overlays.append((cue.start, cue.end, overlay.planes(height)))
 
     def overlay_at(t: float) -> int:
         found = -1
@@ -185,28 +190,29 @@ def _render_frames(
                 found = i  # latest-starting active cue wins
         return found
 
-    prev_last: Image.Image | None = None  # the previous shot's last frame, without subtitles: dissolved from
+    prev_last: YuvFrame | None = None  # the previous shot's last frame, without subtitles: dissolved from
     last_key: tuple[object, ...] | None = None
     last_bytes = b""
     for clip_index, (clip, (first, n_frames)) in enumerate(zip(clips, plan, strict=True)):
         source = frame_source(clip, width, height, fps)
         fade = min(fade_frames, n_frames // 2) if prev_last is not None else 0
-        shot_last: Image.Image | None = None
-        for k, (frame_img, source_key) in enumerate(source.frames(n_frames)):
-            shot_last = frame_img
+        shot_last: YuvFrame | None = None
+        for k, (frame, source_key) in enumerate(source.frames(n_frames)):
+            shot_last = frame
             cue_index = overlay_at((first + k) / fps)
             in_fade = k < fade
             key = (clip_index, cue_index, k if in_fade else source_key)
             if key == last_key:
-                yield last_bytes
+                yield last_bytes  # a held or static frame under the same cue: its bytes are already made
                 continue
             if in_fade and prev_last is not None:
-                frame_img = Image.blend(prev_last, frame_img, (k + 1) / (fade + 1))
+                frame = prev_last.blend(frame, (k + 1) / (fade + 1))
+            elif cue_index >= 0:
+                frame = frame.copy()  # sources share frames (a still's base, a held clip frame); a blend is new
             if cue_index >= 0:
-                frame_img = frame_img.copy()  # sources share frames (a still's base, a held clip frame)
-                overlays[cue_index][2].apply(frame_img)
+                overlays[cue_index][2].apply(frame)
             last_key = key
-            last_bytes = frame_img.tobytes()
+            last_bytes = frame.tobytes()
             yield last_bytes
         if shot_last is not None:
             prev_last = shot_last
@@ -289,12 +295,14 @@ def assemble_episode(
     crf: int = 23,
     preset: str = "veryfast",
     tune: str | None = None,
+    x264_params: str | None = X264_PARAMS,
 ) -> AssemblyResult:
     """Render the shots (clips as decoded, stills with Ken Burns moves; 0.25 s dissolves, burned subtitles) and
     mux with the WAV.
 
     The MP4 (H.264 yuv420p + AAC 128k, faststart) lasts exactly ``sum(clip.duration)``; the
-    audio is padded with silence or trimmed to match.
+    audio is padded with silence or trimmed to match. Frames reach ffmpeg as yuv420p, so it converts nothing;
+    ``x264_params`` refines ``preset`` (None: the preset as it is).
     """
     started = time.perf_counter()
     if not clips:
@@ -314,13 +322,15 @@ def assemble_episode(
 
     cmd = [
         exe, "-hide_banner", "-loglevel", "error", "-y",
-        *raw_input_args(width, height, fps),
+        *raw_input_args(width, height, fps, pix_fmt="yuv420p"),
         "-i", str(audio_wav),
         "-map", "0:v:0", "-map", "1:a:0",
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
     ]  # fmt: skip
     if tune:
         cmd += ["-tune", tune]
+    if x264_params:
+        cmd += ["-x264-params", x264_params]
     cmd += [
         "-pix_fmt", "yuv420p", "-r", str(fps),
         "-af", "apad", "-c:a", "aac", "-b:a", "128k",
