@@ -4,7 +4,6 @@ the encoder fed yuv420p with its own x264 settings. Each check compares against 
 from __future__ import annotations
 
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ from dramafactory.tools.assembly.frames import ClipSpec, StillRenderer, sample
 from dramafactory.tools.assembly.subtitles import Cue, draw_subtitle, subtitle_overlay
 from dramafactory.tools.assembly.yuv import YuvFrame, rgb_to_yuv420, yuv420_to_rgb
 
+from .test_video_tool import _silence
+
 W, H = 180, 320
 
 
@@ -27,15 +28,6 @@ def _scene(path: Path, size: tuple[int, int] = (W, H)) -> Path:
     draw.rectangle((0, size[1] * 0.6, size[0], size[1] * 0.7), fill=(30, 160, 30))
     draw.rectangle((10, 10, 40, 40), fill=(230, 20, 20))
     img.save(path)
-    return path
-
-
-def _silence(path: Path, seconds: float, rate: int = 22050) -> Path:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(b"\0\0" * int(seconds * rate))
     return path
 
 
