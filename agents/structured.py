@@ -131,9 +131,12 @@ def ask_json(
     temperature: float = 0.7,
     banned_phrases: tuple[str, ...] = (),
     no_repeat: tuple[str, ...] = (),
+    banned_spellings: tuple[str, ...] = (),
+    allowed_words: tuple[str, ...] = (),
 ) -> M:
-    """`banned_phrases` and `no_repeat` are what the answer must not contain, for a backend that can keep it out
-    while decoding (tools/text/decoding.py); the checks judge the answer either way."""
+    """`banned_phrases`, `no_repeat`, `banned_spellings` (and `allowed_words`, their exceptions) are what the
+    answer must not contain, for a backend that can keep it out while decoding (tools/text/decoding.py); the
+    checks judge the answer either way."""
     messages: list[tuple[str, str]] = []
     for user, assistant in examples:
         messages += [("user", user), ("assistant", assistant)]
@@ -144,7 +147,8 @@ def ask_json(
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
-                              seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=no_repeat)
+                              seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=no_repeat,
+                              banned_spellings=banned_spellings, allowed_words=allowed_words)
         try:
             result = backend.complete_json(request)
         except TextBackendError as exc:

@@ -53,7 +53,9 @@ class PackagedMiniLM(EmbeddingFunction[Documents]):
             except Exception:  # noqa: BLE001 - reported by the first real use, where a caller can act on it
                 pass
 
-        thread = threading.Thread(target=load, name="minilm-preload", daemon=True)
+        # Not a daemon: a run that ends while torch is still importing waits for it (a few seconds) instead of
+        # the interpreter tearing down a thread inside C-extension set-up.
+        thread = threading.Thread(target=load, name="minilm-preload")
         thread.start()
         return thread
 

@@ -75,7 +75,8 @@ class LlamaServer:
         # --chat_format chat_template.default: the GGUF's own chat template (tokenizer.chat_template), the one the
         # embedded backend formats with too, rather than a built-in format llama-cpp-python might guess.
         # --seed 0: reproducible sampling; --verbose False: the log holds the HTTP lines, not per-token timings.
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+        # serve_llamacpp is `python -m llama_cpp.server` with the embedded backend's AMX load fix (ADR 0016).
+        return [sys.executable, "-m", "dramafactory.tools.text.serve_llamacpp", "--model", str(self.model_path),
                 "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(self.port),
                 "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads), "--seed", "0",
                 "--chat_format", "chat_template.default", "--verbose", "False"]

@@ -559,3 +559,12 @@ def test_the_series_graph_finishes_on_the_capable_strategy(capable_context, conc
     assert len(call_rows(ctx, "writer.scene")) == 2 and not call_rows(ctx, "writer.line")
     script = json.loads((ctx.run_dir / "episodes/01/script.json").read_text())
     assert not script["flags"]
+
+
+def test_a_long_capable_synopsis_is_cut_after_a_whole_sentence():
+    from dramafactory.agents.director.capable import _whole_sentences
+
+    text = "Mary finds her father. " * 30
+    cut = _whole_sentences(text, 100)
+    assert len(cut) <= 100 and cut.endswith("father.") and _whole_sentences("Short one.", 100) == "Short one."
+    assert _whole_sentences("word " * 40, 50).split()[-1] == "word"

@@ -11,7 +11,7 @@ from dramafactory.agents.writer.checks import LineReply, line_checks
 from dramafactory.agents.writer.tiny import line_bans
 from dramafactory.tools.ledger import Ledger
 from dramafactory.tools.text.base import JsonRequest, TextResult
-from dramafactory.tools.text.decoding import DecodeGuard, phrase_variants
+from dramafactory.tools.text.decoding import DecodeGuard, phrase_variants, word_start_index
 
 
 class WordTokens:
@@ -41,13 +41,20 @@ def test_a_run_of_tokens_of_an_earlier_line_cannot_be_written_again_but_shorter_
 
 def test_a_banned_name_is_masked_everywhere_and_so_are_words_spelled_from_it():
     tok = WordTokens()
-    for word in (" Bryant", " Bryans'", " Brave", " Mary", " is", " Bry"):
+    for word in (" Bryant", " Bryans'", " Brave", " Mary", " is", " Bry", " Michelle", " Michael", "la"):
         tok(word)
-    guard = DecodeGuard(tok, banned_phrases=["Bryan", "Mary is"], vocabulary=tok.vocabulary())
+    index = word_start_index(tok.vocabulary())
+    guard = DecodeGuard(tok, banned_phrases=["Bryan", "Mary is", "la"], banned_spellings=["Bryan"],
+                        word_starts=index)
     banned = guard.banned_next([])
     assert {tok(" Bryan")[0], tok("Bryan")[0], tok(" Bryant")[0], tok(" Bryans'")[0]} <= banned
     assert tok(" Brave")[0] not in banned and tok(" Bry")[0] not in banned  # three letters are not the name
     assert tok(" is")[0] in guard.banned_next(tok(" Mary")) and tok(" is")[0] not in banned
+    assert tok("la")[0] not in banned  # a two-letter name part would mask a piece of every word
+    # Michael may say Michelle's name, which starts with his own four letters
+    michael = DecodeGuard(tok, banned_phrases=["Michael"], banned_spellings=["Michael"],
+                          allowed_words=["Michelle"], word_starts=index).banned_next([])
+    assert tok(" Michael")[0] in michael and tok(" Michelle")[0] not in michael
 
 
 def test_the_guard_masks_scores_so_the_best_banned_token_is_never_chosen():
@@ -57,11 +64,12 @@ def test_the_guard_masks_scores_so_the_best_banned_token_is_never_chosen():
     scores[tok(" Bryan")[0]] = 5.0
     out = guard(np.array(tok(" Hello"), dtype=np.intc), scores)
     assert np.isneginf(out[tok(" Bryan")[0]]) and guard.masked == 1
-    assert not DecodeGuard(tok) and DecodeGuard(tok, banned_phrases=["x"])
+    assert not DecodeGuard(tok) and DecodeGuard(tok, banned_phrases=["Xavi"])
 
 
 def test_phrase_variants_cover_case_and_a_leading_space():
-    assert set(phrase_variants("Bryan is")) == {"Bryan is", "bryan is", " Bryan is", " bryan is"}
+    assert set(phrase_variants("Bryan is")) == {"Bryan is", " Bryan is"}
+    assert set(phrase_variants("mary is")) == {"mary is", "Mary is", " mary is", " Mary is"}
 
 
 def test_the_writer_bans_the_speakers_names_and_talking_about_the_listener():
@@ -74,6 +82,10 @@ def test_a_name_spelled_another_way_is_still_the_speakers_own_name():
     assert "own name" in check(LineReply(line="Bryans' wealth is the truth, Mary."))
     assert "own name" in check(LineReply(line="Bryant, you are my daughter."))
     assert check(LineReply(line="You are my daughter, Mary. Be brave.")) is None
+    assert check(LineReply(line="Will you ever forgive me, Mary?")) is None  # the surname's letters are free
+    to_michelle = line_checks("Michael Stone", "Michelle Grant", "Michael faces Michelle.", [], ["Michael Stone"])
+    assert to_michelle(LineReply(line="Michelle, look at me. I came back for you.")) is None
+    assert "own name" in to_michelle(LineReply(line="Michaels never run. I came back."))
 
 
 class Recording:
@@ -94,6 +106,7 @@ def test_ask_json_hands_the_hints_to_the_backend(tmp_path):
     assert backend.requests[0].banned_phrases == ("Bryan",) and backend.requests[0].no_repeat == ("You left me.",)
 
 
+@pytest.mark.slow
 def test_the_embedded_model_keeps_a_banned_word_out_of_its_reply(tmp_path):
     """With the packaged model: asked to say a name it is banned from, it writes around it."""
     pytest.importorskip("llama_cpp")
@@ -112,5 +125,6 @@ def test_the_embedded_model_keeps_a_banned_word_out_of_its_reply(tmp_path):
                                              max_tokens=20, temperature=0.0, seed=1))
     assert "Paris" in free.text
     guarded = backend.complete_json(JsonRequest(system="You repeat sentences.", messages=ask, schema=schema,
-                                                max_tokens=20, temperature=0.0, seed=1, banned_phrases=("Paris",)))
+                                                max_tokens=20, temperature=0.0, seed=1, banned_phrases=("Paris",),
+                                                banned_spellings=("Paris",)))
     assert "Paris" not in guarded.text and "Pari" not in guarded.text

@@ -212,5 +212,18 @@ def test_llama_loads_without_extra_buffer_types_only_while_asked_and_restores_th
 def test_llama_generates_on_every_core_unless_told_otherwise(tmp_path):
     import os
 
-    assert LlamaCppText(tmp_path / "m.gguf")._n_threads == (os.cpu_count() or 1)
+    assert LlamaCppText(tmp_path / "m.gguf")._n_threads == len(os.sched_getaffinity(0))
     assert LlamaCppText(tmp_path / "m.gguf", n_threads=1)._n_threads == 1
+
+
+def test_the_server_launcher_turns_the_extra_buffer_types_off_for_the_whole_process(monkeypatch):
+    pytest.importorskip("llama_cpp")
+    import llama_cpp.llama_cpp as native
+
+    from dramafactory.tools.text.llamacpp import without_extra_buffers
+
+    monkeypatch.setattr(native, "llama_model_default_params", native.llama_model_default_params)  # restored after
+    without_extra_buffers()
+    once = native.llama_model_default_params
+    without_extra_buffers()  # a second call does not wrap the wrapper
+    assert native.llama_model_default_params is once and once().use_extra_bufts is False

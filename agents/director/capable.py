@@ -136,10 +136,20 @@ def outlines_checks(names: list[str], cast: str, earlier: list[str], first: int,
     return [check, *(each_part(c) for c in answer_checks(language, prompts.CAPABLE_EXAMPLE_TEXTS))]
 
 
+def _whole_sentences(text: str, limit: int) -> str:
+    """At most `limit` characters, cut after the last whole sentence that fits (a word cut in half reads as a
+    fault), or at the last space when no sentence ends in time."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(mark) for mark in (". ", "! ", "? "))
+    return head[:end + 1] if end > 0 else head[:head.rfind(" ")].rstrip(",;:") if " " in head else head
+
+
 def write_cast(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSynopsis]:
     """Every character's want and secret, and the title and synopsis, in one call about code's cast. The answer is
-    mended and framed as the tiny path's: own names made pronouns, the synopsis opening on the premise as code
-    states it (so it cannot be inverted)."""
+    mended and framed: own names made pronouns, the synopsis opening on the premise as code states it (so it cannot
+    be inverted), cut after a whole sentence."""
     concept = d.concept
     premise_line = named_logline(concept.logline, plan.premise)
     text = CAST_ASK.format(premise=premise_line, genre=concept.genre, tone=concept.tone, episodes=concept.episodes,
@@ -149,7 +159,8 @@ def write_cast(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSyno
               system=prompts.CAPABLE_SYSTEM)
     profiles = [depersonalised(Profile(want=c.want, secret=c.secret), name, gender)
                 for c, name, gender in zip(reply.characters, plan.names, plan.genders, strict=True)]
-    head = TitleSynopsis(title=reply.title, synopsis=f"{premise_line} {reply.synopsis.strip()}"[:600])
+    head = TitleSynopsis(title=reply.title, synopsis=_whole_sentences(f"{premise_line} {reply.synopsis.strip()}",
+                                                                      600))
     return profiles, head
 
 

@@ -109,8 +109,8 @@ OLD_WORLD_LAST = ["Ashcombe", "Ravensworth", "Thornwood", "Blackmere", "Valcourt
                   "Merrivale", "Corbett", "Aldermoor", "Fairfax", "Montclair", "Stormholt", "Greyhaven", "Dunmore",
                   "Belcourt", "Ormond", "Whitlock", "Castellan", "Brightwater", "Holloway", "Lindqvist", "Marchbank",
                   "Vauclair"]
-OLD_WORLD_GENRES = {"fantasy", "historical", "period", "period drama", "costume", "costume drama", "medieval",
-                    "wuxia", "xianxia"}
+# European old-world names fit these; wuxia and xianxia would need names of their own (not drawn: English only).
+OLD_WORLD_GENRES = {"fantasy", "historical", "period", "period drama", "costume", "costume drama", "medieval"}
 PERIOD_WORDS = {"medieval", "victorian", "regency", "edwardian", "feudal", "renaissance"}
 PALACE_SETTINGS = {"castle", "palace kitchen"}
 # The words that make a staged palace a palace. places.py also stages a throne hall for "a media empire", "the heir"

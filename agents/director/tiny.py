@@ -60,7 +60,9 @@ class DirectorAsk:
         """`checks` is the whole list: the tiny asks put `base` first, the capable ones their own checks first."""
         return ask_json(self.ctx.text, self.ctx.ledger, stage=stage, schema=schema, system=system,
                         examples=examples, ask=with_note(text, self.note), seed=stable_seed(self.seed, key),
-                        checks=checks, max_tries=self.ctx.settings.max_reasks, max_tokens=max_tokens)
+                        checks=checks, max_tries=self.ctx.settings.max_reasks, max_tokens=max_tokens,
+                        # the examples' sentences, kept out while the embedded model writes (ADR 0016)
+                        no_repeat=tuple(prompts.CAPABLE_EXAMPLE_TEXTS))
 
 
 def write_profiles_and_title(d: DirectorAsk, plan: CastPlan) -> tuple[list[Profile], TitleSynopsis, list[str]]:

@@ -69,7 +69,8 @@ def scene_problem(reply: BaseModel, job: EpisodeJob, scene_index: int, earlier: 
             return f"the {kind} action: {reason}"
         for number, line in enumerate(beat.lines, 1):
             listener = next(name for name in cast if name != line.speaker)
-            reason = line_checks(line.speaker, listener, beat.action, spoken)(LineReply(line=line.text))
+            reason = line_checks(line.speaker, listener, beat.action, spoken,
+                                 [c.name for c in job.bible.characters])(LineReply(line=line.text))
             if reason:
                 return f"{kind} line {number} ({line.speaker.split()[0]}): {reason}"
             spoken.append(clean_line(line.text, line.speaker))

@@ -103,15 +103,21 @@ def repeats(line: str, earlier: Sequence[str]) -> bool:
                for old in earlier)
 
 
-def _spells(word: str, name: str) -> bool:
-    """'Bryans'' or 'Bryant' for Bryan: a capitalised word that starts with the name's first four letters (the
-    embedded model, kept from a name's own tokens, spells it another way)."""
-    word = word.strip(".,!?;:'\"")
-    return len(name) >= 4 and word[:1].isupper() and word.lower().startswith(name[:4])
+def _spells(word: str, name: str, others: Sequence[str]) -> bool:
+    """'Bryans'' or 'Bryant' for Bryan: a capitalised word that starts with the first name's first four letters
+    (the embedded model, kept from a name's own tokens, spells it another way) and is not one of the other
+    people's names (Michelle talking to Michael)."""
+    word = word.strip(".,!?;:'\"’").removesuffix("'s").removesuffix("’s").lower()
+    return len(name) >= 4 and word[:1].isalpha() and word.startswith(name[:4]) and word != name and \
+        not any(word.startswith(other) or other.startswith(word) for other in others)
 
 
-def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]) -> Check:
+def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str],
+                cast: Sequence[str] = ()) -> Check:
+    """`cast`: every character's name, so a word that begins another person's name is never read as the speaker
+    spelling their own."""
     speaker_parts = [p.lower() for p in speaker.split()]
+    others = [part.lower() for name in [*cast, listener] if name != speaker for part in name.split()]
     listener_first = listener.split()[0] if listener else ""
 
     def check(reply: LineReply) -> str | None:
@@ -120,7 +126,7 @@ def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]
         if not 2 <= len(words) <= 24:
             return "the line must be 2 to 20 words"
         if any(p in (w.strip(".,!?;:'\"").lower().removesuffix("'s") for w in words) for p in speaker_parts) or \
-                any(_spells(w, p) for w in words for p in speaker_parts):
+                any(w[:1].isupper() and _spells(w, speaker_parts[0], others) for w in words):
             return f"{speaker} must not say their own name; speak in the first person"
         if listener_first and re.search(rf"\b{re.escape(listener_first)}\s+(?:is|was|has|will)\b", line, re.I):
             # "Bryan is your father", said to Bryan: the 0.5B model talks about the listener, or mixes up who is who

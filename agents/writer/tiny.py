@@ -81,6 +81,10 @@ class EpisodeJob:
             return []
         return [lambda reply: inversion_problem(text_of(reply), premise)]
 
+    @property
+    def cast_names(self) -> list[str]:
+        return [c.name for c in self.bible.characters]
+
     def established_text(self, scene_index: int) -> str:
         facts = self.established[scene_index] if scene_index < len(self.established) else []
         return prompts.ESTABLISHED.format(facts=" ".join(facts[:4])) if facts else ""
@@ -131,7 +135,8 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str, written: list[str] 
 
 def line_bans(speaker: str, listener: str) -> tuple[str, ...]:
     """What a line may not say, kept out while the model writes it (the checks refuse it anyway): the speaker's own
-    name, and talking about the listener to the listener ("Bryan is your father", said to Bryan)."""
+    name, and talking about the listener to the listener ("Bryan is your father", said to Bryan). The first name's
+    other spellings are kept out too (`banned_spellings`, in ask_line)."""
     listener_first = listener.split()[0]
     return (*speaker.split(), *(f"{listener_first} {verb}" for verb in ("is", "was", "has", "will")))
 
@@ -156,10 +161,12 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
                                                   earlier="\n".join(recent[-2:]) or "(none)",
                                                   purpose=line_purpose(job.bible, kind, speaker, listener),
                                                   listener_first=listener_first), job.note),
-            checks=[*job.base, line_checks(speaker, listener, action, used),
+            checks=[*job.base, line_checks(speaker, listener, action, used, job.cast_names),
                     lambda r: kin_swap_problem(clean_line(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
             banned_phrases=line_bans(speaker, listener), no_repeat=(*used, *prompts.EXAMPLE_TEXTS),
+            banned_spellings=(speaker.split()[0],),
+            allowed_words=tuple(part for name in job.cast_names if name != speaker for part in name.split()),
         )
         text, fallback, flag = clean_line(reply.line, speaker), False, None
     except StructuredOutputError as exc:

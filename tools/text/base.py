@@ -22,6 +22,10 @@ class JsonRequest:
     # What the reply must not contain, for a backend that can keep it out while decoding (the embedded model:
     # tools/text/decoding.py); others ignore these, and the caller's checks judge every reply either way.
     banned_phrases: tuple[str, ...] = ()  # e.g. the speaker's own name
+    # Names no word may be spelled from ("Bryant", "Bryans'" for Bryan), except the words in allowed_words (the
+    # other people's names, which the reply may need: Michelle talking to Michael)
+    banned_spellings: tuple[str, ...] = ()
+    allowed_words: tuple[str, ...] = ()
     no_repeat: tuple[str, ...] = ()  # texts the reply must not copy a run of tokens from (earlier lines)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from dramafactory.tools.accounting import measure
 
 from .base import JsonRequest, TextResult, UnusableReply, chat_messages
-from .decoding import DecodeGuard
+from .decoding import DecodeGuard, word_start_index
 
 
 def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
@@ -35,6 +35,13 @@ def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
         if spec.get("type") != "string" or "enum" in spec:  # enums need the grammar to stay inside the set
             return None
     return list(props)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -49,6 +56,24 @@ def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 _PARAMS_LOCK = threading.Lock()
+
+
+def without_extra_buffers() -> None:
+    """Make every later model load in this process skip the extra buffer types (serve_llamacpp's server process,
+    which loads its model inside llama-cpp-python's own code)."""
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_model_default_params
+    if getattr(default, "without_extra_buffers", False):
+        return
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    params.without_extra_buffers = True  # type: ignore[attr-defined]
+    native.llama_model_default_params = params
 
 
 @contextlib.contextmanager
@@ -85,12 +110,14 @@ class LlamaCppText:
         self.model_path = Path(model_path)
         self.model = model or self.model_path.stem
         self._n_ctx = n_ctx
-        # All cores by default. Left as None, llama-cpp-python generates on cpu_count // 2 threads: one of the two
-        # cores CI and a laptop have (measured on 2 cores: 13.9 tok/s on one thread, 24.7 on two).
-        self._n_threads = n_threads or os.cpu_count() or 1
+        # All the cores this process may use by default (its affinity, not the host's count: a container limited
+        # to 2 CPUs on a big host must not start a thread per host core). Left as None, llama-cpp-python generates
+        # on cpu_count // 2 threads: one of the two cores CI and a laptop have (measured on 2 cores: 13.9 tok/s on
+        # one thread, 24.7 on two).
+        self._n_threads = n_threads or usable_cores()
         self._llm = None
         self._formatter = None
-        self._vocab: list[str] | None = None
+        self._vocab: dict[str, set[int]] | None = None
         # llama.cpp contexts are not thread-safe; agents may be called from LangGraph worker threads.
         self._lock = threading.Lock()
 
@@ -142,15 +169,17 @@ class LlamaCppText:
         return TextResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                           seconds=call.wall_seconds, model=self.model, backend=self.name, **cost)
 
-    def _vocabulary(self, llm) -> list[str]:
-        """Each token's text by id (0.2 s once per model): byte-level BPE marks a leading space with 'Ġ'."""
+    def _word_starts(self, llm) -> dict[str, set[int]]:
+        """The model's tokens by how their text starts (0.3 s once per model)."""
         if self._vocab is None:
-            self._vocab = [llm._model.token_get_text(i).replace("Ġ", " ") for i in range(llm.n_vocab())]
+            # 'Ġ' (byte-level BPE: Qwen, GPT-2) and '▁' (SentencePiece: Llama, Mistral, Gemma) mark a leading space.
+            self._vocab = word_start_index([llm._model.token_get_text(i).replace("Ġ", " ").replace("▁", " ")
+                                            for i in range(llm.n_vocab())])
         return self._vocab
 
     def _guard(self, llm, request: JsonRequest):
         """The request's banned phrases and texts not to repeat, as a logits processor (None when it has none)."""
-        if not (request.banned_phrases or request.no_repeat):
+        if not (request.banned_phrases or request.no_repeat or request.banned_spellings):
             return None
         from llama_cpp import LogitsProcessorList
 
@@ -158,7 +187,8 @@ class LlamaCppText:
             return llm.tokenize(text.encode(), add_bos=False, special=False)
 
         guard = DecodeGuard(tokenize, banned_phrases=request.banned_phrases, no_repeat=request.no_repeat,
-                            vocabulary=self._vocabulary(llm) if request.banned_phrases else ())
+                            banned_spellings=request.banned_spellings, allowed_words=request.allowed_words,
+                            word_starts=self._word_starts(llm) if request.banned_spellings else None)
         return LogitsProcessorList([guard]) if guard else None
 
     def _grammar(self, llm, messages, request: JsonRequest) -> tuple[str, int, int]:
