@@ -31,6 +31,10 @@ class Drawn:
     back: bool
 
 
+# The head height (px) from which greying hair is drawn with strands (a wide shot's head is about 66 px at 720 wide)
+GREYING_MIN_HEAD = 100.0
+
+
 class Painter:
     """Draws one character (front or back view) with cel shading, in picture pixels."""
 
@@ -355,7 +359,10 @@ class Painter:
                 a0 = 215 + k * 12
                 pen.line(arc(cx, ocy, rx * (0.9 - k * 0.05), ry * (0.9 - k * 0.06), a0, a0 + 40, 6), hi,
                          max(1.0, ow * 0.5))
-        if lk.greying:  # salt-and-pepper: light strands at the temples, over whatever the base colour is
+        # salt-and-pepper: light strands at the temples, over whatever the base colour is. Not on a small head (a
+        # wide shot's): there the strands break up the hair's colour and the people-finder no longer sees the hair
+        # (measured on a golden wide shot: the greying father was not found in any of three takes).
+        if lk.greying and h >= GREYING_MIN_HEAD:
             streak = mix(self.light((214, 214, 218)), colour, 0.25)
             for k in range(3):
                 for a0 in (194, 316):
