@@ -143,6 +143,12 @@ def test_an_inverted_premise_is_refused_and_the_right_one_passes() -> None:
                              "runaway father.", premise)
     assert inversion_problem(f"{father}'s runaway father lies in ward 7.", premise)
     assert inversion_problem(f"{father} saved {lead} years ago.", premise)
+    # the golden family synopsis of 2026-12-03, written by the 0.5B model and passed by the check then
+    golden = (f"{lead} discovers {father} Williams, a billionaire patient that saved her from becoming the runaway "
+              f"father of {father} Williams.")
+    assert inversion_problem(golden, premise)
+    assert inversion_problem(f"{lead} meets the runaway father of {father}.", premise)
+    assert inversion_problem(f"{lead} is the daughter of {father}.", premise) is None
     assert inversion_problem(f"{lead} learns that {father}, the patient she saved, is her runaway father.",
                              premise) is None
     assert inversion_problem(f"{lead} confronts {father}, her runaway father.", premise) is None

@@ -72,6 +72,7 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
             continue
         p, o = re.escape(first(person.name)), re.escape(first(of.name))
         swapped = (rf"\b{p}'s\s+(?:\w+\s+)?(?:{words})\b",  # "Frank's father" (Frank is the father)
+                   rf"\b(?:{words})\s+of\s+{p}\b",  # "the runaway father of Frank" (golden eval, 2026-12-03)
                    rf"\b{o},?\s+(?:is\s+)?(?:his|her|the|a)\s+(?:\w+\s+)?(?:{words})\b")  # "Lena, his father"
         if any(re.search(pattern, text, re.I) for pattern in swapped):
             return (f"{first(person.name)} is {first(of.name)}'s {relation.kind}, not the other way round: "
@@ -86,7 +87,7 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
         lead = premise.protagonist
         head = person.phrase[:match.start()].split()[-1]  # "patient" of "the billionaire patient she saved"
         who = rf"(?:{re.escape(head)}|{re.escape(first(person.name))})"
-        wrong = (rf"\b{who},?\s+who\s+{verb}\b",  # "the patient who saved"
+        wrong = (rf"\b{who},?\s+(?:who|that)\s+{verb}\b",  # "the patient who saved", "a patient that saved"
                  rf"\b{verb}\s+by\s+(?:the\s+)?(?:\w+\s+)?{who}\b",  # "saved by Bryan"
                  rf"\b{re.escape(first(person.name))}\s+{verb}\s+{re.escape(first(lead.name))}\b")
         if lead.name and any(re.search(pattern, text, re.I) for pattern in wrong):
