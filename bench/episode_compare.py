@@ -39,6 +39,27 @@ def build(commit: str, into: Path) -> Path:
     return into / "site"
 
 
+# An old commit predates the AMX load fix (ADR 0016) and crashes in llama.cpp's first decode on a CPU with AMX: its
+# side gets the fix, and only that, from a sitecustomize on its PYTHONPATH (run at interpreter start-up).
+AMX_SHIM = """import llama_cpp.llama_cpp as native
+_default = native.llama_model_default_params
+def _without_extra_buffers():
+    params = _default()
+    params.use_extra_bufts = False
+    return params
+native.llama_model_default_params = _without_extra_buffers
+"""
+
+
+def shim_amx(site: Path) -> bool:
+    from dramafactory.tools.text.llamacpp import cpu_has_amx
+
+    if not cpu_has_amx():
+        return False
+    (site / "sitecustomize.py").write_text(AMX_SHIM)
+    return True
+
+
 def run_episode(seconds: int, out: Path, site: Path | None, env_extra: dict[str, str]) -> dict:
     env = {**os.environ, **env_extra}
     if site is not None:
@@ -60,6 +81,7 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
         site = build(args.before, Path(tmp))
+        shimmed = shim_amx(site)
         for index in range(args.repeat):
             runs["before"].append(run_episode(args.seconds, Path(tmp) / f"before{index}.json", site, {}))
             runs["after"].append(run_episode(args.seconds, Path(tmp) / f"after{index}.json", None, after_env))
@@ -74,6 +96,7 @@ def main() -> None:
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "before": args.before, "after": "working tree", "after_env": after_env, "repeat": args.repeat,
+        "before_amx_load_fix": shimmed,
         "machine": runs["after"][0]["machine"],
         "models": {side: runs[side][0]["models"]["text"] for side in runs},
         "run_s": {side: median(side, "run_s") for side in runs},
