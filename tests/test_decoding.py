@@ -128,3 +128,14 @@ def test_the_embedded_model_keeps_a_banned_word_out_of_its_reply(tmp_path):
                                                 max_tokens=20, temperature=0.0, seed=1, banned_phrases=("Paris",),
                                                 banned_spellings=("Paris",)))
     assert "Paris" not in guarded.text and "Pari" not in guarded.text
+
+
+def test_a_long_line_is_cut_after_its_last_whole_sentence_that_fits():
+    from dramafactory.agents.writer.checks import fit_line
+
+    long = "If the truth comes out, what will happen to Andrew Patton? He should have been in charge of your company."
+    assert fit_line(long) == "If the truth comes out, what will happen to Andrew Patton?"
+    short = "You came back. After all these years, you came back."
+    assert fit_line(short) == short
+    one = "I have waited every single night of my life for a father who never once came home to his own daughter"
+    assert fit_line(one) == one  # a first sentence over the limit is kept whole

@@ -280,6 +280,9 @@ def test_a_fact_metrics_module_that_is_present_is_used(tmp_path, fast_settings, 
 
 def test_a_new_run_against_the_old_golden_baseline_shows_the_story_metrics_as_new():
     baseline = json.loads((Path(suites.__file__).parent / "baselines" / "golden.json").read_text(encoding="utf-8"))
+    # the baseline as it was before the story metrics (2026-12-01): the committed one has them since 2026-12-03
+    story = set(st.BIBLE_METRICS) | {"script.stock_line_rate", "script.stock_lines_max"}
+    baseline["metrics"] = {name: m for name, m in baseline["metrics"].items() if name not in story}
     now = {name: dict(m) for name, m in baseline["metrics"].items()}
     for m in st.score_story_bible(bible(synopsis=INVERTED), LABELS) + st.stock_lines([script(ON_PREMISE)]):
         now[m.name] = {"mean": m.value, "min": m.value, "max": m.value, "threshold": m.threshold,

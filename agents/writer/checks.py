@@ -97,6 +97,25 @@ def clean_line(text: str, speaker: str = "") -> str:
     return text
 
 
+SPOKEN_WORDS = 16  # a line the ask keeps to 14 words; a longer one is cut after a whole sentence (fit_line)
+
+
+def fit_line(text: str, words: int = SPOKEN_WORDS) -> str:
+    """An accepted line that runs long, cut after its last whole sentence within `words` (a small model writes a
+    good first sentence and then explains it: "If the truth comes out, what will happen to Andrew? He should have
+    been in charge of your company."). A line whose first sentence is already too long is kept whole: the checks
+    allow up to 24 words, and half a sentence is worse than a long one. Measured: the smoke episode's 30 s carried
+    31 s of speech before lines were cut."""
+    if len(text.split()) <= words:
+        return text
+    kept: list[str] = []
+    for part in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if len(" ".join([*kept, part]).split()) > words:
+            break
+        kept.append(part)
+    return " ".join(kept) if kept else text
+
+
 def repeats(line: str, earlier: Sequence[str]) -> bool:
     """A line repeats an earlier one when it is close to it as a whole, or reuses one of its sentences."""
     return any(similar(line, old) > 0.75 or any(similar(a, b) > 0.8 for a in sentences(line) for b in sentences(old))

@@ -36,6 +36,7 @@ from .checks import (
     action_check,
     beat_plan,
     clean_line,
+    fit_line,
     line_checks,
     scene_casts,
     second_person,
@@ -168,7 +169,7 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
             banned_spellings=(speaker.split()[0],),
             allowed_words=tuple(part for name in job.cast_names if name != speaker for part in name.split()),
         )
-        text, fallback, flag = clean_line(reply.line, speaker), False, None
+        text, fallback, flag = fit_line(clean_line(reply.line, speaker)), False, None
     except StructuredOutputError as exc:
         text, fallback = stock_line(job.bible, kind, speaker, listener, used), True
         flag = f"{line_id}: stock line ({exc.reasons[-1]})"
