@@ -139,3 +139,16 @@ def test_a_long_line_is_cut_after_its_last_whole_sentence_that_fits():
     assert fit_line(short) == short
     one = "I have waited every single night of my life for a father who never once came home to his own daughter"
     assert fit_line(one) == one  # a first sentence over the limit is kept whole
+
+
+def test_a_masked_spaced_token_masks_its_glued_twin_too():
+    from dramafactory.tools.text.decoding import glued_twins
+
+    tok = WordTokens()
+    for word in (" saved", "saved", " have", " you"):
+        tok(word)
+    twins = glued_twins(tok.vocabulary())
+    assert twins[tok(" saved")[0]] == tok("saved")[0] and tok(" you")[0] not in twins
+    guard = DecodeGuard(tok, no_repeat=["we should not have saved you"], glued=twins)
+    banned = guard.banned_next(tok(" should not have"))
+    assert {tok(" saved")[0], tok("saved")[0]} <= banned  # not "havesaved" either

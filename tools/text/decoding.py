@@ -46,6 +46,13 @@ def word_start_index(vocabulary: Sequence[str]) -> dict[str, set[int]]:
     return dict(index)
 
 
+def glued_twins(vocabulary: Sequence[str]) -> dict[int, int]:
+    """Each token whose text starts with a space, to the token of the same text without it ("saved" for " saved")."""
+    by_text = {text: token for token, text in enumerate(vocabulary)}
+    return {token: by_text[text[1:]] for token, text in enumerate(vocabulary)
+            if text.startswith(" ") and len(text) > 1 and text[1:] in by_text}
+
+
 class DecodeGuard:
     """A llama-cpp-python logits processor: masks the tokens that would write a banned phrase or repeat a run of
     tokens of a given text. `tokenize` turns text into the model's token ids (no BOS)."""
@@ -53,9 +60,12 @@ class DecodeGuard:
     def __init__(self, tokenize: Callable[[str], list[int]], *, banned_phrases: Iterable[str] = (),
                  no_repeat: Iterable[str] = (), repeat_tokens: int = NO_REPEAT_TOKENS,
                  banned_spellings: Iterable[str] = (), allowed_words: Iterable[str] = (),
-                 word_starts: Mapping[str, set[int]] | None = None) -> None:
+                 word_starts: Mapping[str, set[int]] | None = None, glued: Mapping[int, int] | None = None) -> None:
         """`word_starts`: the tokens whose text (leading spaces dropped) starts with each four-letter string
-        (`word_start_index`; for `banned_spellings`; None: those are skipped)."""
+        (`word_start_index`; for `banned_spellings`; None: those are skipped). `glued`: each token that starts with
+        a space, to the same text without it (`glued_twins`): a masked " saved" also masks "saved", or the model
+        writes the masked word glued to the one before ("havesaved", seen in a README run's subtitle)."""
+        self.glued = glued or {}
         self.always: set[int] = set()
         # after[k][the last k tokens written] -> the tokens that may not come next
         self.after: dict[int, dict[tuple[int, ...], set[int]]] = defaultdict(lambda: defaultdict(set))
@@ -89,7 +99,7 @@ class DecodeGuard:
         for k, rules in self.after.items():
             if len(written) >= k:
                 banned |= rules.get(tuple(written[len(written) - k:]), set())
-        return banned
+        return banned | {self.glued[t] for t in banned if t in self.glued}
 
     def __bool__(self) -> bool:
         return bool(self.always or self.after)
