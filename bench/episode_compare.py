@@ -40,7 +40,9 @@ def build(commit: str, into: Path) -> Path:
 
 
 # An old commit predates the AMX load fix (ADR 0016) and crashes in llama.cpp's first decode on a CPU with AMX: its
-# side gets the fix, and only that, from a sitecustomize on its PYTHONPATH (run at interpreter start-up).
+# side gets the fix, and only that, from a sitecustomize on its PYTHONPATH (run at interpreter start-up). It spells
+# out llamacpp.without_extra_buffers instead of calling it: on that PYTHONPATH the old package, which lacks it,
+# shadows the current one.
 AMX_SHIM = """import llama_cpp.llama_cpp as native
 _default = native.llama_model_default_params
 def _without_extra_buffers():

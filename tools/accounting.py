@@ -101,14 +101,18 @@ def _gpu_names() -> list[str]:
     return []
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container limited to 2 CPUs on a big host has 2)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 @lru_cache(maxsize=1)
 def device_info() -> dict[str, object]:
     """The machine this process runs on: CPU model, the cores it may use, GPU names (empty: none)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return {"host": platform.node(), "cpu": _cpu_model(), "cores": cores, "gpus": _gpu_names()}
+    return {"host": platform.node(), "cpu": _cpu_model(), "cores": usable_cores(), "gpus": _gpu_names()}
 
 
 @dataclass(frozen=True)

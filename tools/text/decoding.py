@@ -57,7 +57,7 @@ class DecodeGuard:
     """A llama-cpp-python logits processor: masks the tokens that would write a banned phrase or repeat a run of
     tokens of a given text. `tokenize` turns text into the model's token ids (no BOS)."""
 
-    def __init__(self, tokenize: Callable[[str], list[int]], *, banned_phrases: Iterable[str] = (),
+    def __init__(self, tokenize: Callable[[str], Sequence[int]], *, banned_phrases: Iterable[str] = (),
                  no_repeat: Iterable[str] = (), repeat_tokens: int = NO_REPEAT_TOKENS,
                  banned_spellings: Iterable[str] = (), allowed_words: Iterable[str] = (),
                  word_starts: Mapping[str, set[int]] | None = None, glued: Mapping[int, int] | None = None) -> None:

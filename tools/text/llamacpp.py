@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dramafactory.tools.accounting import measure
+from dramafactory.tools.accounting import measure, usable_cores
 
 from .base import JsonRequest, TextResult, UnusableReply, chat_messages
 from .decoding import DecodeGuard, glued_twins, word_start_index
@@ -37,13 +36,6 @@ def flat_string_fields(schema: dict[str, Any]) -> list[str] | None:
     return list(props)
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
-
-
 def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU has Intel AMX tiles. llama.cpp built for such a CPU (GGML_NATIVE) puts the weights in its
     AMX buffer type, and llama-cpp-python 0.3.36's build then crashes with SIGSEGV in the first decode (measured on
@@ -56,16 +48,13 @@ def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 _PARAMS_LOCK = threading.Lock()
+TOKEN_CACHE_SIZE = 20_000  # texts the decode guard's tokenizations are kept for (a 60-episode series: ~1,500 lines)
 
 
-def without_extra_buffers() -> None:
-    """Make every later model load in this process skip the extra buffer types (serve_llamacpp's server process,
-    which loads its model inside llama-cpp-python's own code)."""
-    import llama_cpp.llama_cpp as native
-
-    default = native.llama_model_default_params
+def _skipping_extra_buffers(default):  # noqa: ANN001, ANN202 - llama-cpp-python's ctypes factory
+    """`default` (llama_model_default_params) with `use_extra_bufts` turned off, marked so it is not wrapped twice."""
     if getattr(default, "without_extra_buffers", False):
-        return
+        return default
 
     def params():
         value = default()
@@ -73,7 +62,15 @@ def without_extra_buffers() -> None:
         return value
 
     params.without_extra_buffers = True  # type: ignore[attr-defined]
-    native.llama_model_default_params = params
+    return params
+
+
+def without_extra_buffers() -> None:
+    """Make every later model load in this process skip the extra buffer types (serve_llamacpp's server process,
+    which loads its model inside llama-cpp-python's own code)."""
+    import llama_cpp.llama_cpp as native
+
+    native.llama_model_default_params = _skipping_extra_buffers(native.llama_model_default_params)
 
 
 @contextlib.contextmanager
@@ -88,13 +85,7 @@ def _model_params(*, extra_buffers: bool) -> Iterator[None]:
 
     with _PARAMS_LOCK:
         default = native.llama_model_default_params
-
-        def without_extra_buffers():
-            params = default()
-            params.use_extra_bufts = False
-            return params
-
-        native.llama_model_default_params = without_extra_buffers
+        native.llama_model_default_params = _skipping_extra_buffers(default)
         try:
             yield
         finally:
@@ -118,6 +109,8 @@ class LlamaCppText:
         self._llm = None
         self._formatter = None
         self._vocab: tuple[dict[str, set[int]], dict[int, int]] | None = None
+        # Every line call hands the guard the series' earlier lines again: each is tokenized once, not per call.
+        self._token_cache: dict[str, tuple[int, ...]] = {}
         # llama.cpp contexts are not thread-safe; agents may be called from LangGraph worker threads.
         self._lock = threading.Lock()
 
@@ -178,17 +171,23 @@ class LlamaCppText:
             self._vocab = (word_start_index(texts), glued_twins(texts))
         return self._vocab
 
+    def _tokenize(self, text: str) -> tuple[int, ...]:
+        """`text` as the loaded model's tokens (no BOS), cached; called under the backend's lock."""
+        tokens = self._token_cache.get(text)
+        if tokens is None:
+            if len(self._token_cache) >= TOKEN_CACHE_SIZE:  # a factory's many series: start over, not grow
+                self._token_cache.clear()
+            tokens = self._token_cache[text] = tuple(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+        return tokens
+
     def _guard(self, llm, request: JsonRequest):
         """The request's banned phrases and texts not to repeat, as a logits processor (None when it has none)."""
         if not (request.banned_phrases or request.no_repeat or request.banned_spellings):
             return None
         from llama_cpp import LogitsProcessorList
 
-        def tokenize(text: str) -> list[int]:
-            return llm.tokenize(text.encode(), add_bos=False, special=False)
-
         starts, glued = self._vocabulary_index(llm)
-        guard = DecodeGuard(tokenize, banned_phrases=request.banned_phrases, no_repeat=request.no_repeat,
+        guard = DecodeGuard(self._tokenize, banned_phrases=request.banned_phrases, no_repeat=request.no_repeat,
                             banned_spellings=request.banned_spellings, allowed_words=request.allowed_words,
                             word_starts=starts, glued=glued)
         return LogitsProcessorList([guard]) if guard else None
