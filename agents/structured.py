@@ -133,10 +133,15 @@ def ask_json(
     no_repeat: tuple[str, ...] = (),
     banned_spellings: tuple[str, ...] = (),
     allowed_words: tuple[str, ...] = (),
+    reask: Callable[[list[str]], str] | None = None,
+    avoid_rejected: bool = False,
 ) -> M:
     """`banned_phrases`, `no_repeat`, `banned_spellings` (and `allowed_words`, their exceptions) are what the
     answer must not contain, for a backend that can keep it out while decoding (tools/text/decoding.py); the
-    checks judge the answer either way."""
+    checks judge the answer either way. `reask`: the question for a re-ask, given the reasons so far (a line
+    that copied the earlier lines is re-asked without them); `avoid_rejected`: the rejected answers' words join
+    `no_repeat` for the tries after them (for free text like a line, never for an answer that must restate the
+    logline)."""
     messages: list[tuple[str, str]] = []
     for user, assistant in examples:
         messages += [("user", user), ("assistant", assistant)]
@@ -144,10 +149,11 @@ def ask_json(
     reasons: list[str] = []  # why each try failed, for the flag and the error
     rules: list[str] = []  # what the model is told on the re-ask
     json_schema = schema.model_json_schema()
+    rejected: list[str] = []  # the rejected answers' own words, kept out of later tries where avoid_rejected
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
-                              seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=no_repeat,
+                              seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=(*no_repeat, *rejected),
                               banned_spellings=banned_spellings, allowed_words=allowed_words)
         try:
             result = backend.complete_json(request)
@@ -161,7 +167,7 @@ def ask_json(
             reasons.append(str(exc))
             if exc.hint:  # only what the model can act on goes into its rules, never a server's URL or a setting
                 rules.append(exc.hint)
-                messages = messages[:-1] + [("user", _with_rules(ask, rules))]
+                messages = messages[:-1] + [("user", _with_rules(reask(reasons) if reask else ask, rules))]
             _record_load(ledger, backend, stage, exc.load_seconds, exc.load_cpu_seconds, exc.remote)
             ledger.record(stage=stage, backend=backend.name, model=backend.model, seconds=exc.seconds,
                           cpu_seconds=exc.cpu_seconds, cpu_scope=exc.cpu_scope, gpu_seconds=exc.gpu_seconds,
@@ -169,6 +175,7 @@ def ask_json(
                           rejected=str(exc)[:300], prompt_tokens=exc.prompt_tokens,
                           completion_tokens=exc.completion_tokens, **_server_timing(exc.server_seconds))
             continue
+        answer: M | None = None
         try:
             answer = parse_reply(result.text, schema)
         except (json.JSONDecodeError, ValidationError) as exc:
@@ -178,14 +185,21 @@ def ask_json(
         # One ledger row per call, with the verdict: rejected answers and their reasons feed the evals.
         _record_call(ledger, backend, result, stage=stage, attempt=attempt + 1,
                      **({"rejected": reason, "reply": result.text[:300]} if reason else {}))
-        if reason is None:
+        if reason is None and answer is not None:
             return answer
         reasons.append(reason)
         rules.append(reason)
+        if avoid_rejected and answer is not None:
+            rejected += _strings(answer)
         # Re-ask with the reasons as rules, but without the rejected answer: shown its own bad answer, a 0.5B model
         # mostly repeats it (measured: the same reply three times in a row).
-        messages = messages[:-1] + [("user", _with_rules(ask, rules))]
+        messages = messages[:-1] + [("user", _with_rules(reask(reasons) if reask else ask, rules))]
     raise StructuredOutputError(stage, reasons)
+
+
+def _strings(answer: BaseModel) -> list[str]:
+    """An answer's own text fields (not its JSON keys and quotes: those every answer must write)."""
+    return [value for value in answer.model_dump().values() if isinstance(value, str) and value.strip()]
 
 
 def _with_rules(ask: str, rules: list[str]) -> str:

@@ -3,6 +3,8 @@ and how the writer fills it in. A fake tokenizer (one id per word) stands in for
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -74,7 +76,7 @@ def test_phrase_variants_cover_case_and_a_leading_space():
 
 def test_the_writer_bans_the_speakers_names_and_talking_about_the_listener():
     bans = line_bans("Bryan Williams", "Mary Williams")
-    assert {"Bryan", "Williams", "Mary is", "Mary was"} <= set(bans) and "Mary" not in bans
+    assert {"Bryan", "Williams", "Mary is", "Mary was", "My name is"} <= set(bans) and "Mary" not in bans
 
 
 def test_a_name_spelled_another_way_is_still_the_speakers_own_name():
@@ -104,6 +106,42 @@ def test_ask_json_hands_the_hints_to_the_backend(tmp_path):
     ask_json(backend, Ledger(tmp_path / "ledger.jsonl"), stage="writer.line", schema=LineReply, system="s",
              examples=[], ask="a", seed=1, banned_phrases=("Bryan",), no_repeat=("You left me.",))
     assert backend.requests[0].banned_phrases == ("Bryan",) and backend.requests[0].no_repeat == ("You left me.",)
+
+
+class Scripted(Recording):
+    """A fake backend (test only) that gives the scripted replies in order."""
+
+    def __init__(self, *replies: str) -> None:
+        super().__init__()
+        self.replies = list(replies)
+
+    def complete_json(self, request: JsonRequest) -> TextResult:
+        self.requests.append(request)
+        return TextResult(json.dumps({"line": self.replies.pop(0)}), 10, 3, 0.001, self.model, self.name)
+
+
+def test_a_rejected_line_is_kept_out_of_the_re_ask_and_the_re_ask_can_change_the_question(tmp_path):
+    backend = Scripted("You left me alone.", "You came home.")
+    answer = ask_json(backend, Ledger(tmp_path / "ledger.jsonl"), stage="writer.line", schema=LineReply, system="s",
+                      examples=[], ask="with earlier lines", seed=1, no_repeat=("Old line.",),
+                      checks=[lambda r: "no 'alone'" if "alone" in r.line else None], avoid_rejected=True,
+                      reask=lambda reasons: f"without earlier lines ({len(reasons)})")
+    first, second = backend.requests
+    assert answer.line == "You came home."
+    assert first.no_repeat == ("Old line.",) and second.no_repeat == ("Old line.", "You left me alone.")
+    assert first.messages[-1][1] == "with earlier lines"
+    assert second.messages[-1][1].startswith("without earlier lines (1)") and "no 'alone'" in second.messages[-1][1]
+    plain = Scripted("You left me alone.", "You came home.")
+    ask_json(plain, Ledger(tmp_path / "plain.jsonl"), stage="writer.line", schema=LineReply, system="s",
+             examples=[], ask="a", seed=1, checks=[lambda r: "no 'alone'" if "alone" in r.line else None])
+    assert plain.requests[1].no_repeat == ()  # a synopsis must restate the logline: not kept out unless asked
+
+
+def test_a_line_that_recites_its_purpose_is_refused():
+    purpose = "push back hard: deny it, or threaten what Bryan stands to lose"
+    check = line_checks("Mary Stone", "Bryan Stone", "Mary faces Bryan.", [], purpose=purpose)
+    assert "instructions" in check(LineReply(line="You deny it or threaten what Bryan stands to lose, just as you did."))
+    assert check(LineReply(line="Prove it. Who would take your word over mine?")) is None
 
 
 @pytest.mark.slow

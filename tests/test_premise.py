@@ -10,10 +10,18 @@ import pytest
 from dramafactory.agents.director.cast_plan import plan_cast
 from dramafactory.agents.director.checks import Profile
 from dramafactory.agents.director.premise import MAX_CAST, parse_premise
-from dramafactory.agents.director.story import inversion_problem, named_logline
+from dramafactory.agents.director.story import first, inversion_problem, named_logline, premise_acts
 from dramafactory.agents.director.tiny import characters_of
 from dramafactory.agents.structured import stable_seed
-from dramafactory.agents.writer.beats import kin_swap_problem, line_purpose, listener_is, stock_line, tie_words
+from dramafactory.agents.writer.beats import (
+    absent_kin_words,
+    kin_swap_problem,
+    line_purpose,
+    listener_is,
+    phantom_relative_problem,
+    stock_line,
+    tie_words,
+)
 from dramafactory.agents.writer.checks import scene_casts
 from dramafactory.schemas import EpisodeOutline, Location, SeriesBible, SeriesConcept
 
@@ -154,6 +162,26 @@ def test_an_inverted_premise_is_refused_and_the_right_one_passes() -> None:
     assert inversion_problem(f"{lead} confronts {father}, her runaway father.", premise) is None
 
 
+def test_an_act_of_the_premise_done_to_the_wrong_person_or_by_its_object_is_refused() -> None:
+    """Golden fantasy synopsis (2026-12-03): "the poison that Matthias will serve, but is meant to serve Catrin",
+    where the cook serves the emperor and the poison is meant for her sister."""
+    plan = _plan("A palace cook learns the poison she was ordered to serve the young emperor is meant for her own "
+                 "sister.", "fantasy")
+    premise = plan.premise
+    cook, emperor, sister = (first(name) for name in plan.names[:3])
+    assert [(act, premise.person(key).description, by_lead) for act, key, by_lead in premise_acts(premise)] == \
+        [("serve", "the young emperor", True), ("meant for", "her own sister", False)]
+    assert inversion_problem(f"{cook} learns the poison is meant to serve {sister} instead.", premise)
+    assert inversion_problem(f"{cook} learns the poison that {emperor} will serve is deadly.", premise)
+    assert inversion_problem(f"The poison is meant for {cook}.", premise)
+    assert inversion_problem(f"{cook} must serve {emperor} the poison meant for {sister}.", premise) is None
+    assert inversion_problem(f"{cook} serves {sister}'s tea to {emperor}.", premise) is None
+    romance = parse_premise("A wedding planner falls for the groom's brother while secretly planning her own "
+                            "ex-fiance's wedding.")
+    assert premise_acts(romance) == []  # "planning her own ex-fiance's wedding": the wedding is planned, not him
+    assert premise_acts(parse_premise(NURSE)) == []
+
+
 def _bible(plan) -> SeriesBible:
     profiles = [Profile(want="To find out the truth tonight.", secret="Has kept a letter for years.")
                 for _ in plan.names]
@@ -193,6 +221,28 @@ def test_a_line_that_mixes_up_whose_kin_is_whose_is_refused() -> None:
     assert kin_swap_problem("You're my daughter and I left you.", bible, father, lead) is None
     assert kin_swap_problem("You're my runaway father. Say it.", bible, lead, father) is None
     assert kin_swap_problem("I'm your daughter. Look at me.", bible, lead, father) is None
+
+
+def test_an_action_that_makes_a_relative_a_second_person_is_refused() -> None:
+    """Seen in a README run: "Mary's father pushes Bryan", where Bryan is her father. A relative the story does not
+    have is let through (refusing it made the model write the reason into its actions)."""
+    plan = _plan(NURSE, "family")
+    bible = _bible(plan)
+    lead, father, friend = (name.split()[0] for name in plan.names)
+    assert phantom_relative_problem(f"{lead}'s father pushes {father} back to the ward.", bible)
+    assert phantom_relative_problem(f"{friend}'s father threatens {father}.", bible) is None
+    assert phantom_relative_problem(f"{father}'s daughter slaps {lead}.", bible)
+    assert phantom_relative_problem(f"{lead}'s runaway father {father} hides the chart.", bible) is None
+    assert phantom_relative_problem(f"{lead}'s father grabs her wrist.", bible) is None
+    assert phantom_relative_problem(f"{father}'s daughter slaps {friend}.", bible) is None
+    assert phantom_relative_problem(f"{lead}'s chart falls as {father} runs.", bible) is None
+
+
+def test_family_words_no_relation_gives_are_kept_out_of_actions_and_lines() -> None:
+    plan = _plan(NURSE, "family")
+    banned = absent_kin_words(_bible(plan))
+    assert {"brother", "sister", "husband", "mother"} <= set(banned)
+    assert not {"father", "daughter", "son", "dad"} & set(banned)  # the relation's words; "son" is in "Jason"
 
 
 def test_a_characters_own_name_in_their_profile_is_mended_to_a_pronoun_not_re_asked() -> None:

@@ -93,4 +93,67 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
         if lead.name and any(re.search(pattern, text, re.I) for pattern in wrong):
             return (f"{first(lead.name)} {verb} {first(person.name)}, not the other way round: say it as the "
                     "premise does")
+    return act_problem(text, premise)
+
+
+# Words before a person's phrase that are not an act done to them: articles, the copula, prepositions other than
+# "for", and the verbs of finding out, whose object is the clause after them ("learns the poison ...").
+_NOT_ACTS = frozenset(
+    "a an the her his their its my your our own is was are were be been of at in on with and or but that who whom "
+    "which by to from as into than proof learns learned discovers discovered finds found realises realizes realised "
+    "realized knows knew sees saw hears heard".split())
+
+
+def premise_acts(premise: Premise) -> list[tuple[str, str, bool]]:
+    """(act, person key, done by the lead) for each act the logline's discovery or stakes do to a person: "serve
+    the young emperor" -> ("serve", emperor, True), "is meant for her own sister" -> ("meant for", sister, False):
+    the lead does it where the span says "she"/"he" just before it. A phrase followed by 's names something of theirs
+    ("her own ex-fiance's wedding"), not them."""
+    acts = []
+    for span in (premise.discovery, premise.stakes):
+        for person in premise.people:
+            for phrase in (person.phrase, *person.also):
+                for at in (m.start() for m in re.finditer(re.escape(phrase), span, re.I)) if phrase else ():
+                    if span[at + len(phrase):at + len(phrase) + 2] in {"'s", "’s"}:
+                        continue
+                    before = span[:at].lower().split()
+                    act = before[-2:] if before[-1:] == ["for"] else before[-1:]
+                    if not act or act[0] in _NOT_ACTS:
+                        continue
+                    # "she was ordered to serve": the lead's pronoun close before the act, in its own clause
+                    by_lead = len(act) == 1 and bool({"she", "he"} & set(before[-6:-1]))
+                    acts.append((" ".join(act), person.key, by_lead))
+    return list(dict.fromkeys(acts))
+
+
+def _act_pattern(act: str) -> str:
+    """'serve' -> serve, serves, served, serving; 'falls for' -> fall, falls, falling for (not 'fell': only the
+    forms that keep the stem)."""
+    verb, *rest = act.split()
+    stem = re.sub(r"(?:e|es|ed|ing|s)$", "", verb) if len(verb) > 4 else verb
+    return r"\s+".join([rf"{re.escape(stem)}\w*", *map(re.escape, rest)])
+
+
+def act_problem(text: str, premise: Premise) -> str | None:
+    """'meant to serve Catrin' where the cook serves the emperor, 'Matthias will serve' where the cook does: an act
+    of the premise done to the wrong person, or by the person it is done to. A reason worded for the model."""
+    lead = premise.protagonist
+    named = [p for p in premise.everyone() if p.name]
+    for act, key, by_lead in premise_acts(premise):
+        target = premise.person(key)
+        if not target.name or not lead.name:
+            continue
+        verb = _act_pattern(act)
+        verb_word = act.split()[0]
+        right = f"{first(lead.name)} {verb_word.removesuffix('s')}s {first(target.name)}" if by_lead else \
+            f"{act} {first(target.name)}"
+        for other in named:
+            if other is target:
+                continue
+            o = re.escape(first(other.name))
+            if re.search(rf"\b{verb}\s+(?:to\s+)?(?:(?:the|her|his|their)\s+)?(?:\w+\s+)?{o}\b(?!['’]s)", text, re.I):
+                return f"say it as the premise does: {right} (not {first(other.name)})"
+        t = re.escape(first(target.name))
+        if by_lead and re.search(rf"\b{t}\s+(?:(?:will|would|must|is|was|has|had)\s+)?{verb}\b", text, re.I):
+            return f"{right}, not the other way round: say it as the premise does"
     return None

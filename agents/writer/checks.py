@@ -131,10 +131,14 @@ def _spells(word: str, name: str, others: Sequence[str]) -> bool:
         not any(word.startswith(other) or other.startswith(word) for other in others)
 
 
+REPEAT_REASON = "that repeats an earlier line; say something new"  # quoting the line makes the model copy it
+
+
 def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str],
-                cast: Sequence[str] = ()) -> Check:
+                cast: Sequence[str] = (), purpose: str = "") -> Check:
     """`cast`: every character's name, so a word that begins another person's name is never read as the speaker
-    spelling their own."""
+    spelling their own. `purpose`: what the ask told the line to do, which the line must not recite ("You deny it
+    or threaten what Bryan stands to lose", seen in a README run)."""
     speaker_parts = [p.lower() for p in speaker.split()]
     others = [part.lower() for name in [*cast, listener] if name != speaker for part in name.split()]
     listener_first = listener.split()[0] if listener else ""
@@ -158,8 +162,10 @@ def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]
             return "that is assistant or story talk; write what this person says in the moment"
         if similar(line, action) > 0.6:
             return "that restates the action; write what the character says about it"
+        if purpose and similar(line, purpose) > 0.6:
+            return "that repeats the instructions; write what the character says"
         if repeats(line, earlier):
-            return "that repeats an earlier line; say something new"  # quoting it makes the model copy it
+            return REPEAT_REASON
         return None
 
     return check

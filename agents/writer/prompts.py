@@ -28,6 +28,7 @@ ACTION_EXAMPLE = (
     ),
     '{"action": "Rosa pulls a forged letter from Victor\'s desk drawer as his footsteps approach."}',
 )
+ACTION_EXAMPLE_TEXT = "Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach."  # kept out
 ESTABLISHED = "Already established: {facts}\n"
 
 # What each beat's line does with the premise: a line knows its purpose and who it is said to.
