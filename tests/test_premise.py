@@ -156,6 +156,8 @@ def test_an_inverted_premise_is_refused_and_the_right_one_passes() -> None:
               f"father of {father} Williams.")
     assert inversion_problem(golden, premise)
     assert inversion_problem(f"{lead} meets the runaway father of {father}.", premise)
+    assert inversion_problem(f"{lead} discovers {father} Williams is his runaway father.", premise)
+    assert inversion_problem(f"{lead} discovers {father} is her runaway father.", premise) is None
     assert inversion_problem(f"{lead} is the daughter of {father}.", premise) is None
     assert inversion_problem(f"{lead} learns that {father}, the patient she saved, is her runaway father.",
                              premise) is None

@@ -71,9 +71,12 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
         if person is None or of is None or not words:
             continue
         p, o = re.escape(first(person.name)), re.escape(first(of.name))
-        swapped = (rf"\b{p}'s\s+(?:\w+\s+)?(?:{words})\b",  # "Frank's father" (Frank is the father)
+        swapped = [rf"\b{p}'s\s+(?:\w+\s+)?(?:{words})\b",  # "Frank's father" (Frank is the father)
                    rf"\b(?:{words})\s+of\s+{p}\b",  # "the runaway father of Frank" (golden eval, 2026-12-03)
-                   rf"\b{o},?\s+(?:is\s+)?(?:his|her|the|a)\s+(?:\w+\s+)?(?:{words})\b")  # "Lena, his father"
+                   rf"\b{o},?\s+(?:is\s+)?(?:his|her|the|a)\s+(?:\w+\s+)?(?:{words})\b"]  # "Lena, his father"
+        if of.gender:  # "Frank is his runaway father", Frank being Lena's (golden outlines, 2026-12-04)
+            wrong = "his" if of.gender == "female" else "her"
+            swapped.append(rf"\b{p}\s+(?:\w+\s+)?(?:is|was)\s+{wrong}\s+(?:\w+\s+)?(?:{words})\b")
         if any(re.search(pattern, text, re.I) for pattern in swapped):
             return (f"{first(person.name)} is {first(of.name)}'s {relation.kind}, not the other way round: "
                     f"say it as the premise does")
