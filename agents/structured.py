@@ -131,12 +131,13 @@ def ask_json(
     temperature: float = 0.7,
     banned_phrases: tuple[str, ...] = (),
     no_repeat: tuple[str, ...] = (),
+    no_copy: tuple[str, ...] = (),
     banned_spellings: tuple[str, ...] = (),
     allowed_words: tuple[str, ...] = (),
     reask: Callable[[list[str]], str] | None = None,
     avoid_rejected: bool = False,
 ) -> M:
-    """`banned_phrases`, `no_repeat`, `banned_spellings` (and `allowed_words`, their exceptions) are what the
+    """`banned_phrases`, `no_repeat`, `no_copy`, `banned_spellings` (and `allowed_words`, their exceptions) are what the
     answer must not contain, for a backend that can keep it out while decoding (tools/text/decoding.py); the
     checks judge the answer either way. `reask`: the question for a re-ask, given the reasons so far (a line
     that copied the earlier lines is re-asked without them); `avoid_rejected`: the rejected answers' words join
@@ -154,6 +155,7 @@ def ask_json(
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
                               seed=seed + attempt, banned_phrases=banned_phrases, no_repeat=(*no_repeat, *rejected),
+                              no_copy=no_copy,
                               banned_spellings=banned_spellings, allowed_words=allowed_words)
         try:
             result = backend.complete_json(request)

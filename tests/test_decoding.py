@@ -41,6 +41,16 @@ def test_a_run_of_tokens_of_an_earlier_line_cannot_be_written_again_but_shorter_
     assert guard.banned_next(tok(" You are")) == set()  # runs the text does not have are free
 
 
+def test_an_examples_text_may_not_be_copied_even_three_tokens_long_in_either_case():
+    tok = WordTokens()
+    guard = DecodeGuard(tok, no_copy=["Prove it. Who would believe a maid over a Hale?"])
+    assert tok(" believe")[0] in guard.banned_next(tok(" who would"))  # lower case too: "Prove it, who would ..."
+    assert tok(" believe")[0] in guard.banned_next(tok(" Who would"))
+    assert guard.banned_next(tok(" would you")) == set()
+    earlier = DecodeGuard(tok, no_repeat=["Prove it. Who would believe a maid over a Hale?"])
+    assert tok(" believe")[0] not in earlier.banned_next(tok(" Who would"))  # an earlier line: 4-token runs only
+
+
 def test_a_banned_name_is_masked_everywhere_and_so_are_words_spelled_from_it():
     tok = WordTokens()
     for word in (" Bryant", " Bryans'", " Brave", " Mary", " is", " Bry", " Michelle", " Michael", "la"):

@@ -243,8 +243,8 @@ def test_an_action_that_makes_a_relative_a_second_person_is_refused() -> None:
 def test_family_words_no_relation_gives_are_kept_out_of_actions_and_lines() -> None:
     plan = _plan(NURSE, "family")
     banned = absent_kin_words(_bible(plan))
-    assert {"brother", "sister", "husband", "mother"} <= set(banned)
-    assert not {"father", "daughter", "son", "dad"} & set(banned)  # the relation's words; "son" is in "Jason"
+    assert {"brother", "sister", "husband", "mother", "wife"} <= set(banned)
+    assert not {"father", "daughter", "son", "dad", "baby"} & set(banned)  # the relation's; "son" is in "Jason"
 
 
 def test_a_characters_own_name_in_their_profile_is_mended_to_a_pronoun_not_re_asked() -> None:

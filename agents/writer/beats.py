@@ -134,12 +134,12 @@ def phantom_relative_problem(text: str, bible: SeriesBible) -> str | None:
 def absent_kin_words(bible: SeriesBible) -> tuple[str, ...]:
     """The family words no relation of the story gives ("brother" in a story with no brother): kept out of actions
     and lines while the model writes (decode-time, no re-ask). The 0.5B model takes them from the few-shot example
-    ("framed her brother"): a golden thriller's actions gave the driver's fare a brother in 6 of 10 beats. Only
-    words of five letters or more: a banned word is masked as a token, glued forms too, and "son" or "dad" are
-    pieces of names ("Ja|son")."""
+    ("framed her brother"): a golden thriller's actions gave the driver's fare a brother in 6 of 10 beats, and a
+    golden maid said "my wife". Only words of four letters or more: a banned word is masked as a token, glued
+    forms too, and "son" or "dad" are pieces of names ("Ja|son"); not "baby", which lovers say."""
     present: set[str] = set()
     for relation in bible.relations:
         present |= {relation.kind, *kinship.MEMBERS.get(relation.kind, ()), *INVERSE.get(relation.kind, ())}
     return tuple(word for word, (kind, _, _) in kinship.KIN.items()
                  if kind in KIN_WORDS and kind not in present and word not in present and "-" not in word
-                 and len(word) >= 5)
+                 and len(word) >= 4 and word != "baby")

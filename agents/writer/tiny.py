@@ -137,10 +137,14 @@ def ask_action(job: EpisodeJob, scene_index: int, kind: str, written: list[str] 
             checks=[*job.base, action_check(cast), *job.premise_checks(lambda r: r.action),
                     lambda r: phantom_relative_problem(r.action, job.bible)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=80, banned_phrases=absent_kin_words(job.bible),
-            no_repeat=(*(written or ()), prompts.ACTION_EXAMPLE_TEXT),
+            no_repeat=tuple(written or ()), no_copy=(prompts.ACTION_EXAMPLE_TEXT,),
         ).action.strip(), None
     except StructuredOutputError as exc:
         return f"{cast[0]} faces {cast[1]}.", f"episode {job.episode} {kind} action: stock text ({exc.reasons[-1]})"
+
+
+# "Mary can be your daughter", said to Mary (README run): the checks refuse is/was/has/will; the guard keeps out more
+LISTENER_VERBS = ("is", "was", "has", "will", "can", "can't", "does", "doesn't", "would")
 
 
 def line_bans(speaker: str, listener: str) -> tuple[str, ...]:
@@ -149,7 +153,7 @@ def line_bans(speaker: str, listener: str) -> tuple[str, ...]:
     is", which they do not. The first name's other spellings are kept out too (`banned_spellings`, in ask_line)."""
     listener_first = listener.split()[0]
     # "My name is Steven Robinson", said by Mary (README run): the small model mixes up who speaks
-    return (*speaker.split(), *(f"{listener_first} {verb}" for verb in ("is", "was", "has", "will")), "My name is")
+    return (*speaker.split(), *(f"{listener_first} {verb}" for verb in LISTENER_VERBS), "My name is", "My name's")
 
 
 def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener: str, emotion: str, action: str,
@@ -181,7 +185,8 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
             checks=[*job.base, line_checks(speaker, listener, action, used, job.cast_names, purpose),
                     lambda r: kin_swap_problem(clean_line(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
-            banned_phrases=(*line_bans(speaker, listener), *absent_kin_words(job.bible)), no_repeat=(*used, *prompts.EXAMPLE_TEXTS),
+            banned_phrases=(*line_bans(speaker, listener), *absent_kin_words(job.bible)), no_repeat=tuple(used),
+            no_copy=tuple(prompts.EXAMPLE_TEXTS),
             avoid_rejected=True, banned_spellings=(speaker.split()[0],),
             allowed_words=tuple(part for name in job.cast_names if name != speaker for part in name.split()),
         )

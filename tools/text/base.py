@@ -27,6 +27,8 @@ class JsonRequest:
     banned_spellings: tuple[str, ...] = ()
     allowed_words: tuple[str, ...] = ()
     no_repeat: tuple[str, ...] = ()  # texts the reply must not copy a run of tokens from (earlier lines)
+    # Texts the reply must not copy even a short run from, in any case (the few-shot examples' answers)
+    no_copy: tuple[str, ...] = ()
 
 
 def chat_messages(request: JsonRequest) -> list[dict[str, str]]:

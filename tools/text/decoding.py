@@ -12,6 +12,9 @@ a dictionary lookup per token. The checks still judge every reply: this only mak
   that begin one of `allowed_words` (the other people's names) stay free.
 - `no_repeat`: no run of `NO_REPEAT_TOKENS` tokens of these texts is written again (no-repeat n-grams, against
   the given texts rather than the reply itself).
+- `no_copy`: the same with runs of `NO_COPY_TOKENS`, in the text's case and in lower case, for the few-shot
+  examples' answers: a golden run's lines took "Prove it, who would believe a wedding planner over a married
+  man?" from "Prove it. Who would believe a maid over a Hale?", past the 4-token rule by a comma and a capital.
 
 Hand-written because llama-cpp-python offers only a per-token logit bias, and the rule here depends on the tokens
 just written. Server backends (vLLM, llama.cpp's server, Ollama) do not get these hints; their replies go through
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 NO_REPEAT_TOKENS = 4  # four tokens: "You have saved me" may not come back; "You are" and "I know" still may
+NO_COPY_TOKENS = 3  # the examples' "who would believe", "desk drawer as"; an example is never what a series says
 
 
 def phrase_variants(phrase: str) -> list[str]:
@@ -58,7 +62,7 @@ class DecodeGuard:
     tokens of a given text. `tokenize` turns text into the model's token ids (no BOS)."""
 
     def __init__(self, tokenize: Callable[[str], Sequence[int]], *, banned_phrases: Iterable[str] = (),
-                 no_repeat: Iterable[str] = (), repeat_tokens: int = NO_REPEAT_TOKENS,
+                 no_repeat: Iterable[str] = (), repeat_tokens: int = NO_REPEAT_TOKENS, no_copy: Iterable[str] = (),
                  banned_spellings: Iterable[str] = (), allowed_words: Iterable[str] = (),
                  word_starts: Mapping[str, set[int]] | None = None, glued: Mapping[int, int] | None = None) -> None:
         """`word_starts`: the tokens whose text (leading spaces dropped) starts with each four-letter string
@@ -81,11 +85,13 @@ class DecodeGuard:
             for name in banned_spellings:
                 if len(name) >= 4 and name.isalpha():
                     self.always |= word_starts.get(name[:1].upper() + name[1:4], set()) - free
-        for text in no_repeat:
-            for form in (text.strip(), " " + text.strip()):
-                tokens = tokenize(form)
-                for end in range(repeat_tokens, len(tokens) + 1):
-                    self._ban(tokens[end - repeat_tokens:end])
+        for texts, run, cases in ((no_repeat, repeat_tokens, False), (no_copy, NO_COPY_TOKENS, True)):
+            for text in texts:
+                for form in {text.strip(), " " + text.strip(), *((text.strip().lower(), " " + text.strip().lower())
+                                                                  if cases else ())}:
+                    tokens = tokenize(form)
+                    for end in range(run, len(tokens) + 1):
+                        self._ban(tokens[end - run:end])
         self.masked = 0  # how many token choices the guard changed, for tests and tuning
 
     def _ban(self, tokens: Sequence[int]) -> None:

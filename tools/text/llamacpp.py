@@ -182,13 +182,13 @@ class LlamaCppText:
 
     def _guard(self, llm, request: JsonRequest):
         """The request's banned phrases and texts not to repeat, as a logits processor (None when it has none)."""
-        if not (request.banned_phrases or request.no_repeat or request.banned_spellings):
+        if not (request.banned_phrases or request.no_repeat or request.no_copy or request.banned_spellings):
             return None
         from llama_cpp import LogitsProcessorList
 
         starts, glued = self._vocabulary_index(llm)
         guard = DecodeGuard(self._tokenize, banned_phrases=request.banned_phrases, no_repeat=request.no_repeat,
-                            banned_spellings=request.banned_spellings, allowed_words=request.allowed_words,
+                            no_copy=request.no_copy, banned_spellings=request.banned_spellings, allowed_words=request.allowed_words,
                             word_starts=starts, glued=glued)
         return LogitsProcessorList([guard]) if guard else None
 
