@@ -187,6 +187,7 @@ def test_a_long_line_is_cut_after_its_last_whole_sentence_that_fits():
     assert fit_line(short) == short
     one = "I have waited every single night of my life for a father who never once came home to his own daughter"
     assert fit_line(one) == one  # a first sentence over the limit is kept whole
+    assert fit_line(f"{one}. Why?") == f"{one}."  # ... and what follows it is cut
 
 
 def test_a_masked_spaced_token_masks_its_glued_twin_too():

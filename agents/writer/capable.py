@@ -27,7 +27,7 @@ from ..structured import (
     written_in,
 )
 from . import prompts
-from .checks import BEATS, EMOTIONS, ActionReply, LineReply, action_check, clean_line, line_checks, repeats
+from .checks import BEATS, EMOTIONS, ActionReply, LineReply, action_check, line_checks, repeats, spoken
 from .tiny import SCENE_BEATS, EpisodeJob, ask_line, write_scene
 
 TOKENS_PER_LINE = 90
@@ -62,18 +62,18 @@ def scene_problem(reply: BaseModel, job: EpisodeJob, scene_index: int, earlier: 
         return f"write {sum(counts.values())} lines in all ({plan})"
     if {ln.speaker for b in beats.values() for ln in b.lines} != set(cast):
         return f"both {cast[0].split()[0]} and {cast[1].split()[0]} speak in this scene"
-    spoken = list(earlier)
+    said = list(earlier)
     for kind, beat in beats.items():
         reason = action_check(cast)(ActionReply(action=beat.action))
         if reason:
             return f"the {kind} action: {reason}"
         for number, line in enumerate(beat.lines, 1):
             listener = next(name for name in cast if name != line.speaker)
-            reason = line_checks(line.speaker, listener, beat.action, spoken,
+            reason = line_checks(line.speaker, listener, beat.action, said,
                                  [c.name for c in job.bible.characters])(LineReply(line=line.text))
             if reason:
                 return f"{kind} line {number} ({line.speaker.split()[0]}): {reason}"
-            spoken.append(clean_line(line.text, line.speaker))
+            said.append(spoken(line.text, line.speaker))
     return None
 
 
@@ -110,7 +110,7 @@ def ask_scene(job: EpisodeJob, scene_index: int) -> Scene:
     for kind in counts:
         beat = getattr(reply, kind)
         lines = [DialogueLine(id=job.line_id(scene_index, kind, number), speaker=line.speaker,
-                              text=clean_line(line.text, line.speaker), emotion=line.emotion)
+                              text=spoken(line.text, line.speaker), emotion=line.emotion)
                  for number, line in enumerate(beat.lines)]
         beats.append(Beat(kind=kind, action=beat.action.strip(), lines=lines))
     return job.scene(scene_index, beats)

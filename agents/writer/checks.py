@@ -97,23 +97,32 @@ def clean_line(text: str, speaker: str = "") -> str:
     return text
 
 
-SPOKEN_WORDS = 16  # a line the ask keeps to 14 words; a longer one is cut after a whole sentence (fit_line)
+# A line the ask keeps to 14 words; a longer one is cut after a whole sentence (fit_line). 12, not 16: with fewer
+# stock lines (short) and the decode guard, a smoke episode's 6 lines carried 30 s of speech in 30 s (2026-12-04),
+# past the script eval's 0.9 share, and its shots ran 41 s.
+SPOKEN_WORDS = 12
 
 
 def fit_line(text: str, words: int = SPOKEN_WORDS) -> str:
     """An accepted line that runs long, cut after its last whole sentence within `words` (a small model writes a
     good first sentence and then explains it: "If the truth comes out, what will happen to Andrew? He should have
-    been in charge of your company."). A line whose first sentence is already too long is kept whole: the checks
-    allow up to 24 words, and half a sentence is worse than a long one. Measured: the smoke episode's 30 s carried
-    31 s of speech before lines were cut."""
+    been in charge of your company."). A line whose first sentence is already too long keeps that sentence whole
+    (the checks allow up to 24 words, and half a sentence is worse than a long one) and loses the rest. Measured: the smoke episode's 30 s carried
+    31 s of speech before lines were cut (see SPOKEN_WORDS)."""
     if len(text.split()) <= words:
         return text
+    parts = re.split(r"(?<=[.!?])\s+", text.strip())
     kept: list[str] = []
-    for part in re.split(r"(?<=[.!?])\s+", text.strip()):
+    for part in parts:
         if len(" ".join([*kept, part]).split()) > words:
             break
         kept.append(part)
-    return " ".join(kept) if kept else text
+    return " ".join(kept) if kept else parts[0]
+
+
+def spoken(reply_line: str, speaker: str = "") -> str:
+    """The words a reply's line puts in the episode: cleaned, then cut to length."""
+    return fit_line(clean_line(reply_line, speaker))
 
 
 def repeats(line: str, earlier: Sequence[str]) -> bool:
@@ -144,7 +153,7 @@ def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str]
     listener_first = listener.split()[0] if listener else ""
 
     def check(reply: LineReply) -> str | None:
-        line = clean_line(reply.line, speaker)
+        line = spoken(reply.line, speaker)  # what the episode will say: cut, a line can come to restate the action
         words = line.split()
         if not 2 <= len(words) <= 24:
             return "the line must be 2 to 20 words"

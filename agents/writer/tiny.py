@@ -43,11 +43,10 @@ from .checks import (
     LineReply,
     action_check,
     beat_plan,
-    clean_line,
-    fit_line,
     line_checks,
     scene_casts,
     second_person,
+    spoken,
 )
 
 SCENE_BEATS = [BEATS[:3], BEATS[3:]]  # two scenes: the set-up beats, then the turn and the cliffhanger
@@ -183,14 +182,14 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
             job.ctx.text, job.ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
             examples=prompts.LINE_EXAMPLES, seed=stable_seed(job.seed, line_id), ask=line_ask(recent), reask=reask,
             checks=[*job.base, line_checks(speaker, listener, action, used, job.cast_names, purpose),
-                    lambda r: kin_swap_problem(clean_line(r.line, speaker), job.bible, speaker, listener)],
+                    lambda r: kin_swap_problem(spoken(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
             banned_phrases=(*line_bans(speaker, listener), *absent_kin_words(job.bible)), no_repeat=tuple(used),
             no_copy=tuple(prompts.EXAMPLE_TEXTS),
             avoid_rejected=True, banned_spellings=(speaker.split()[0],),
             allowed_words=tuple(part for name in job.cast_names if name != speaker for part in name.split()),
         )
-        text, fallback, flag = fit_line(clean_line(reply.line, speaker)), False, None
+        text, fallback, flag = spoken(reply.line, speaker), False, None
     except StructuredOutputError as exc:
         text, fallback = stock_line(job.bible, kind, speaker, listener, used), True
         flag = f"{line_id}: stock line ({exc.reasons[-1]})"
