@@ -153,7 +153,8 @@ def test_a_line_that_reuses_a_sentence_of_an_earlier_line_is_a_repeat():
                         ["I know. It was a letter from my brother. You should have signed it on this."])
     assert "repeats" in check(LineReply(line="You should have signed it on this. Sign the letter."))
     # the checks judge what the episode says: a long line is cut first (fit_line), and its cut sentence is gone
-    assert check(LineReply(line="You need to sign the letter. You should have signed it on this.")) is None
+    assert check(LineReply(line="You need to sign the letter right now, tonight. You should have signed it on this.")) \
+        is None
 
 
 def test_an_english_answer_that_drifts_into_another_script_is_sent_back():

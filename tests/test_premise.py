@@ -175,6 +175,7 @@ def test_an_act_of_the_premise_done_to_the_wrong_person_or_by_its_object_is_refu
         [("serve", "the young emperor", True), ("meant for", "her own sister", False)]
     assert inversion_problem(f"{cook} learns the poison is meant to serve {sister} instead.", premise)
     assert inversion_problem(f"{cook} learns the poison that {emperor} will serve is deadly.", premise)
+    assert inversion_problem(f"{cook} learns the poison {emperor} is meant to serve.", premise)
     assert inversion_problem(f"The poison is meant for {cook}.", premise)
     assert inversion_problem(f"{cook} must serve {emperor} the poison meant for {sister}.", premise) is None
     assert inversion_problem(f"{cook} serves {sister}'s tea to {emperor}.", premise) is None

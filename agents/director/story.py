@@ -157,6 +157,8 @@ def act_problem(text: str, premise: Premise) -> str | None:
             if re.search(rf"\b{verb}\s+(?:to\s+)?(?:(?:the|her|his|their)\s+)?(?:\w+\s+)?{o}\b(?!['’]s)", text, re.I):
                 return f"say it as the premise does: {right} (not {first(other.name)})"
         t = re.escape(first(target.name))
-        if by_lead and re.search(rf"\b{t}\s+(?:(?:will|would|must|is|was|has|had)\s+)?{verb}\b", text, re.I):
+        # "Matthias will serve", "Matthias is meant to serve" (golden fantasy synopsis, 2026-12-04)
+        helper = r"(?:(?:will|would|must|has|had)\s+|(?:is|was)\s+(?:(?:meant|ordered|going|supposed)\s+to\s+)?)?"
+        if by_lead and re.search(rf"\b{t}\s+{helper}{verb}\b", text, re.I):
             return f"{right}, not the other way round: say it as the premise does"
     return None
