@@ -135,14 +135,14 @@ def ask_json(
     banned_spellings: tuple[str, ...] = (),
     allowed_words: tuple[str, ...] = (),
     reask: Callable[[list[str]], str] | None = None,
-    avoid_rejected: bool = False,
+    avoid_rejected_for: tuple[str, ...] = (),
 ) -> M:
     """`banned_phrases`, `no_repeat`, `no_copy`, `banned_spellings` (and `allowed_words`, their exceptions) are what the
     answer must not contain, for a backend that can keep it out while decoding (tools/text/decoding.py); the
     checks judge the answer either way. `reask`: the question for a re-ask, given the reasons so far (a line
-    that copied the earlier lines is re-asked without them); `avoid_rejected`: the rejected answers' words join
-    `no_repeat` for the tries after them (for free text like a line, never for an answer that must restate the
-    logline)."""
+    that copied the earlier lines is re-asked without them); `avoid_rejected_for`: the reasons whose rejected
+    answers' words join `no_repeat` for the tries after them (a line refused as a repeat; never an answer refused
+    for anything else, whose words may be the ones it must say, nor one that must restate the logline)."""
     messages: list[tuple[str, str]] = []
     for user, assistant in examples:
         messages += [("user", user), ("assistant", assistant)]
@@ -150,7 +150,7 @@ def ask_json(
     reasons: list[str] = []  # why each try failed, for the flag and the error
     rules: list[str] = []  # what the model is told on the re-ask
     json_schema = schema.model_json_schema()
-    rejected: list[str] = []  # the rejected answers' own words, kept out of later tries where avoid_rejected
+    rejected: list[str] = []  # the rejected answers' own words, kept out of later tries (avoid_rejected_for)
     for attempt in range(max_tries):
         request = JsonRequest(system=system, messages=list(messages), schema=json_schema,
                               max_tokens=max_tokens, temperature=min(1.2, temperature + 0.15 * attempt),
@@ -191,7 +191,7 @@ def ask_json(
             return answer
         reasons.append(reason)
         rules.append(reason)
-        if avoid_rejected and answer is not None:
+        if reason in avoid_rejected_for and answer is not None:
             rejected += _strings(answer)
         # Re-ask with the reasons as rules, but without the rejected answer: shown its own bad answer, a 0.5B model
         # mostly repeats it (measured: the same reply three times in a row).

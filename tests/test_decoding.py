@@ -47,6 +47,7 @@ def test_an_examples_text_may_not_be_copied_even_three_tokens_long_in_either_cas
     assert tok(" believe")[0] in guard.banned_next(tok(" who would"))  # lower case too: "Prove it, who would ..."
     assert tok(" believe")[0] in guard.banned_next(tok(" Who would"))
     assert guard.banned_next(tok(" would you")) == set()
+    assert tok(" Who")[0] not in guard.banned_next(tok(" Prove it."))  # runs across a full stop are free
     earlier = DecodeGuard(tok, no_repeat=["Prove it. Who would believe a maid over a Hale?"])
     assert tok(" believe")[0] not in earlier.banned_next(tok(" Who would"))  # an earlier line: 4-token runs only
 
@@ -134,7 +135,7 @@ def test_a_rejected_line_is_kept_out_of_the_re_ask_and_the_re_ask_can_change_the
     backend = Scripted("You left me alone.", "You came home.")
     answer = ask_json(backend, Ledger(tmp_path / "ledger.jsonl"), stage="writer.line", schema=LineReply, system="s",
                       examples=[], ask="with earlier lines", seed=1, no_repeat=("Old line.",),
-                      checks=[lambda r: "no 'alone'" if "alone" in r.line else None], avoid_rejected=True,
+                      checks=[lambda r: "no 'alone'" if "alone" in r.line else None], avoid_rejected_for=("no 'alone'",),
                       reask=lambda reasons: f"without earlier lines ({len(reasons)})")
     first, second = backend.requests
     assert answer.line == "You came home."

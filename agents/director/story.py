@@ -71,12 +71,12 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
         if person is None or of is None or not words:
             continue
         p, o = re.escape(first(person.name)), re.escape(first(of.name))
-        swapped = [rf"\b{p}'s\s+(?:\w+\s+)?(?:{words})\b",  # "Frank's father" (Frank is the father)
+        swapped = [rf"\b{p}'s\s+(?:\w+\s+)?(?:{words})\b(?!-)",  # "Frank's father" (Frank is the father)
                    rf"\b(?:{words})\s+of\s+{p}\b",  # "the runaway father of Frank" (golden eval, 2026-12-03)
-                   rf"\b{o},?\s+(?:is\s+)?(?:his|her|the|a)\s+(?:\w+\s+)?(?:{words})\b"]  # "Lena, his father"
+                   rf"\b{o},?\s+(?:is\s+)?(?:his|her|the|a)\s+(?:\w+\s+)?(?:{words})\b(?!-)"]  # "Lena, his father"
         if of.gender:  # "Frank is his runaway father", Frank being Lena's (golden outlines, 2026-12-04)
             wrong = "his" if of.gender == "female" else "her"
-            swapped.append(rf"\b{p}\s+(?:\w+\s+)?(?:is|was)\s+{wrong}\s+(?:\w+\s+)?(?:{words})\b")
+            swapped.append(rf"\b{p}\s+(?:\w+\s+)?(?:is|was)\s+{wrong}\s+(?:\w+\s+)?(?:{words})\b(?!-)")
         if any(re.search(pattern, text, re.I) for pattern in swapped):
             return (f"{first(person.name)} is {first(of.name)}'s {relation.kind}, not the other way round: "
                     f"say it as the premise does")
@@ -104,7 +104,11 @@ def inversion_problem(text: str, premise: Premise) -> str | None:
 _NOT_ACTS = frozenset(
     "a an the her his their its my your our own is was are were be been of at in on with and or but that who whom "
     "which by to from as into than proof learns learned discovers discovered finds found realises realizes realised "
-    "realized knows knew sees saw hears heard".split())
+    "realized knows knew sees saw hears heard while when before after against over about like behind beside without "
+    "until because through during among despite".split())
+# What may stand between the lead's pronoun and the act for the act to be the lead's ("she was ordered to serve"):
+# helpers only, so "the man she loves killed her husband" is not read as hers.
+_HELPERS = frozenset("was is has had will would must can could ordered meant told forced going supposed to".split())
 
 
 def premise_acts(premise: Premise) -> list[tuple[str, str, bool]]:
@@ -123,8 +127,13 @@ def premise_acts(premise: Premise) -> list[tuple[str, str, bool]]:
                     act = before[-2:] if before[-1:] == ["for"] else before[-1:]
                     if not act or act[0] in _NOT_ACTS:
                         continue
-                    # "she was ordered to serve": the lead's pronoun close before the act, in its own clause
-                    by_lead = len(act) == 1 and bool({"she", "he"} & set(before[-6:-1]))
+                    # "she was ordered to serve": the lead's pronoun, with only helpers between it and the act
+                    lead_at = max((i for i, w in enumerate(before[:-1]) if w in {"she", "he"}), default=-1)
+                    by_lead = len(act) == 1 and lead_at >= 0 and set(before[lead_at + 1:-1]) <= _HELPERS
+                    # only a bare present verb ("serve") makes a sentence to say back; not "killed", "poisoning"
+                    by_lead = by_lead and re.fullmatch(r"[a-z]+", act[0]) is not None and \
+                        not act[0].endswith(("ed", "ing"))
+                    acts.append((" ".join(act), person.key, by_lead))
                     acts.append((" ".join(act), person.key, by_lead))
     return list(dict.fromkeys(acts))
 
@@ -134,7 +143,7 @@ def _act_pattern(act: str) -> str:
     forms that keep the stem)."""
     verb, *rest = act.split()
     stem = re.sub(r"(?:e|es|ed|ing|s)$", "", verb) if len(verb) > 4 else verb
-    return r"\s+".join([rf"{re.escape(stem)}\w*", *map(re.escape, rest)])
+    return r"\s+".join([rf"{re.escape(stem)}(?:e|es|ed|ing|s)?\b", *map(re.escape, rest)])  # not "servants"
 
 
 def act_problem(text: str, premise: Premise) -> str | None:
@@ -151,14 +160,16 @@ def act_problem(text: str, premise: Premise) -> str | None:
         right = f"{first(lead.name)} {verb_word.removesuffix('s')}s {first(target.name)}" if by_lead else \
             f"{act} {first(target.name)}"
         for other in named:
-            if other is target:
+            if other is target or by_lead and other is lead:  # "Roland is served by Beatrix", Beatrix the lead
                 continue
             o = re.escape(first(other.name))
-            if re.search(rf"\b{verb}\s+(?:to\s+)?(?:(?:the|her|his|their)\s+)?(?:\w+\s+)?{o}\b(?!['’]s)", text, re.I):
+            # the act, then at most an article and one word that is not a preposition, then the wrong person
+            between = r"(?:(?:the|her|his|their)\s+)?(?:(?!(?:by|with|and|or|to|for|from|as)\b)\w+\s+)?"
+            if re.search(rf"\b{verb}\s+(?:to\s+)?{between}{o}\b(?!['’]s)", text, re.I):
                 return f"say it as the premise does: {right} (not {first(other.name)})"
         t = re.escape(first(target.name))
         # "Matthias will serve", "Matthias is meant to serve" (golden fantasy synopsis, 2026-12-04)
-        helper = r"(?:(?:will|would|must|has|had)\s+|(?:is|was)\s+(?:(?:meant|ordered|going|supposed)\s+to\s+)?)?"
+        helper = r"(?:(?:will|would|must|has|had)\s+|(?:is|was)\s+(?:meant|ordered|going|supposed)\s+to\s+)?"
         if by_lead and re.search(rf"\b{t}\s+{helper}{verb}\b", text, re.I):
             return f"{right}, not the other way round: say it as the premise does"
     return None

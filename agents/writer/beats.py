@@ -123,10 +123,13 @@ def phantom_relative_problem(text: str, bible: SeriesBible) -> str | None:
         if relative is None:
             continue
         first = relative.split()[0]
+        before = text[:match.start()]
+        if re.search(rf"(?:\b{re.escape(first)},\s*|\b(?:is|was|as|being)\s+)$", before):
+            continue  # "Bryan, Mary's father, begs", "Bryan admits he is Mary's father": one man, named
         after = text[match.end():]
         if re.match(rf",?\s+{re.escape(first)}\b", after):  # "Mary's father, Bryan, ...": one man, named
             after = after.lstrip(", ")[len(first):]
-        if re.search(rf"\b{re.escape(first)}\b", text[:match.start()] + after):
+        if re.search(rf"\b{re.escape(first)}\b", before + after):
             return f"{match.group(0)} is {first}: say {first} once, not as two people"
     return None
 
@@ -140,6 +143,12 @@ def absent_kin_words(bible: SeriesBible) -> tuple[str, ...]:
     present: set[str] = set()
     for relation in bible.relations:
         present |= {relation.kind, *kinship.MEMBERS.get(relation.kind, ()), *INVERSE.get(relation.kind, ())}
+        if relation.kind in {"ex", "fiance", "fiancee", "husband", "wife", "spouse"}:  # an ex was a fiance or a spouse
+            present |= {"ex", "fiance", "fiancee", "husband", "wife", "spouse"}
+    present |= {kind for kind, members in kinship.MEMBERS.items() if present & set(members)}  # a daughter: a child
+    present |= {word for word, kind in kinship.SYNONYMS.items() if kind in present}  # "groom" for a fiance
+    # never a word the logline itself uses ("the groom's brother")
+    said = set(re.findall(r"[a-zé]+(?:-[a-zé]+)*", bible.logline.lower()))
     return tuple(word for word, (kind, _, _) in kinship.KIN.items()
                  if kind in KIN_WORDS and kind not in present and word not in present and "-" not in word
-                 and len(word) >= 4 and word != "baby")
+                 and len(word) >= 4 and word != "baby" and word not in said)

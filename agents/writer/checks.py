@@ -147,8 +147,8 @@ REPEAT_REASON = "that repeats an earlier line; say something new"  # quoting the
 def line_checks(speaker: str, listener: str, action: str, earlier: Sequence[str],
                 cast: Sequence[str] = (), purpose: str = "") -> Check:
     """`cast`: every character's name, so a word that begins another person's name is never read as the speaker
-    spelling their own. `purpose`: what the ask told the line to do, which the line must not recite ("You deny it
-    or threaten what Bryan stands to lose", seen in a README run)."""
+    spelling their own. `purpose`: the instruction words of what the ask told the line to do, which the line must
+    not recite ("You deny it or threaten what Bryan stands to lose", seen in a README run)."""
     speaker_parts = [p.lower() for p in speaker.split()]
     others = [part.lower() for name in [*cast, listener] if name != speaker for part in name.split()]
     listener_first = listener.split()[0] if listener else ""

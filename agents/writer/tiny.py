@@ -5,6 +5,7 @@ falls back to a scene written this way (write_scene) when its one call for the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -163,6 +164,9 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
     character = job.bible.character(speaker)
     listener_first = listener.split()[0]
     purpose = line_purpose(job.bible, kind, speaker, listener)
+    # the purpose's own instruction words, without what it asks the line to say (the truth, the stakes), which a
+    # good line does say: "What happens if the truth comes out?" for "raise the stakes: what happens if ..."
+    instruction = re.sub(r"\{\w+\}", "", prompts.LINE_PURPOSE[kind])
 
     def line_ask(earlier: list[str]) -> str:
         return with_note(prompts.LINE_ASK.format(
@@ -181,12 +185,12 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
         reply = ask_json(
             job.ctx.text, job.ctx.ledger, stage="writer.line", schema=LineReply, system=prompts.SYSTEM,
             examples=prompts.LINE_EXAMPLES, seed=stable_seed(job.seed, line_id), ask=line_ask(recent), reask=reask,
-            checks=[*job.base, line_checks(speaker, listener, action, used, job.cast_names, purpose),
+            checks=[*job.base, line_checks(speaker, listener, action, used, job.cast_names, instruction),
                     lambda r: kin_swap_problem(spoken(r.line, speaker), job.bible, speaker, listener)],
             max_tries=job.ctx.settings.max_reasks, max_tokens=60, temperature=0.8,
             banned_phrases=(*line_bans(speaker, listener), *absent_kin_words(job.bible)), no_repeat=tuple(used),
             no_copy=tuple(prompts.EXAMPLE_TEXTS),
-            avoid_rejected=True, banned_spellings=(speaker.split()[0],),
+            avoid_rejected_for=(REPEAT_REASON,), banned_spellings=(speaker.split()[0],),
             allowed_words=tuple(part for name in job.cast_names if name != speaker for part in name.split()),
         )
         text, fallback, flag = spoken(reply.line, speaker), False, None

@@ -23,6 +23,7 @@ the same checks and re-asks.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -85,7 +86,9 @@ class DecodeGuard:
             for name in banned_spellings:
                 if len(name) >= 4 and name.isalpha():
                     self.always |= word_starts.get(name[:1].upper() + name[1:4], set()) - free
-        for texts, run, cases in ((no_repeat, repeat_tokens, False), (no_copy, NO_COPY_TOKENS, True)):
+        # an example's text, sentence by sentence: a short run across a full stop (" this. You") is no copy
+        copy_sentences = [part for text in no_copy for part in re.split(r"(?<=[.!?])\s+", text.strip()) if part]
+        for texts, run, cases in ((no_repeat, repeat_tokens, False), (copy_sentences, NO_COPY_TOKENS, True)):
             for text in texts:
                 for form in {text.strip(), " " + text.strip(), *((text.strip().lower(), " " + text.strip().lower())
                                                                   if cases else ())}:
