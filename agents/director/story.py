@@ -109,6 +109,8 @@ _NOT_ACTS = frozenset(
 # What may stand between the lead's pronoun and the act for the act to be the lead's ("she was ordered to serve"):
 # helpers only, so "the man she loves killed her husband" is not read as hers.
 _HELPERS = frozenset("was is has had will would must can could ordered meant told forced going supposed to".split())
+# Between an act and the person it is done to: at most an article and one word that is not a preposition
+_BETWEEN = r"(?:(?:the|her|his|their)\s+)?(?:(?!(?:by|with|and|or|to|for|from|as)\b)\w+\s+)?"
 
 
 def premise_acts(premise: Premise) -> list[tuple[str, str, bool]]:
@@ -133,7 +135,6 @@ def premise_acts(premise: Premise) -> list[tuple[str, str, bool]]:
                     # only a bare present verb ("serve") makes a sentence to say back; not "killed", "poisoning"
                     by_lead = by_lead and re.fullmatch(r"[a-z]+", act[0]) is not None and \
                         not act[0].endswith(("ed", "ing"))
-                    acts.append((" ".join(act), person.key, by_lead))
                     acts.append((" ".join(act), person.key, by_lead))
     return list(dict.fromkeys(acts))
 
@@ -163,9 +164,7 @@ def act_problem(text: str, premise: Premise) -> str | None:
             if other is target or by_lead and other is lead:  # "Roland is served by Beatrix", Beatrix the lead
                 continue
             o = re.escape(first(other.name))
-            # the act, then at most an article and one word that is not a preposition, then the wrong person
-            between = r"(?:(?:the|her|his|their)\s+)?(?:(?!(?:by|with|and|or|to|for|from|as)\b)\w+\s+)?"
-            if re.search(rf"\b{verb}\s+(?:to\s+)?{between}{o}\b(?!['’]s)", text, re.I):
+            if re.search(rf"\b{verb}\s+(?:to\s+)?{_BETWEEN}{o}\b(?!['’]s)", text, re.I):
                 return f"say it as the premise does: {right} (not {first(other.name)})"
         t = re.escape(first(target.name))
         # "Matthias will serve", "Matthias is meant to serve" (golden fantasy synopsis, 2026-12-04)

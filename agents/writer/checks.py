@@ -108,8 +108,8 @@ def fit_line(text: str, words: int = SPOKEN_WORDS) -> str:
     """An accepted line that runs long, cut after its last whole sentence within `words` (a small model writes a
     good first sentence and then explains it: "If the truth comes out, what will happen to Andrew? He should have
     been in charge of your company."). A line whose first sentence is already too long keeps that sentence whole
-    (the checks allow up to 24 words, and half a sentence is worse than a long one) and loses the rest. Measured: the smoke episode's 30 s carried
-    31 s of speech before lines were cut (see SPOKEN_WORDS)."""
+    (the checks allow up to 24 words, and half a sentence is worse than a long one) and loses the rest. Measured:
+    the smoke episode's 30 s carried 31 s of speech before lines were cut (see SPOKEN_WORDS)."""
     if len(text.split()) <= words:
         return text
     parts = re.split(r"(?<=[.!?])\s+", text.strip())

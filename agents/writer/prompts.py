@@ -1,5 +1,7 @@
 """Prompts of the writer: one beat's action, or one spoken line for a fixed speaker, per call."""
 
+import json
+
 SYSTEM = (
     "You are the writer of a vertical micro-drama: short, sharp, emotional. You answer with one JSON object and "
     "nothing else. Dialogue is what the character says out loud, in the first person, to the other character: "
@@ -19,6 +21,7 @@ ACTION_ASK = (
     "Beat: {kind} ({guide}).\nDescribe what we see in this beat: one sentence, present tense, at most 20 words, "
     "naming who acts."
 )
+ACTION_EXAMPLE_TEXT = "Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach."
 ACTION_EXAMPLE = (
     ACTION_ASK.format(
         premise="A hotel maid, Rosa Diaz, discovers the heir she is marrying, Victor Hale, framed her brother.",
@@ -26,9 +29,8 @@ ACTION_EXAMPLE = (
         location="Hale Tower, 32nd floor", time="night", characters="Rosa Diaz, Victor Hale", kind="hook",
         guide=BEAT_GUIDE["hook"],
     ),
-    '{"action": "Rosa pulls a forged letter from Victor\'s desk drawer as his footsteps approach."}',
+    json.dumps({"action": ACTION_EXAMPLE_TEXT}),
 )
-ACTION_EXAMPLE_TEXT = "Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach."  # kept out
 ESTABLISHED = "Already established: {facts}\n"
 
 # What each beat's line does with the premise: a line knows its purpose and who it is said to.
@@ -96,7 +98,7 @@ RELATION_STOCK_LINES = {
 
 EXAMPLE_NAMES = {"Rosa", "Diaz", "Victor", "Hale", "Tom", "Reyes"}
 EXAMPLE_TEXTS = [
-    "Rosa pulls a forged letter from Victor's desk drawer as his footsteps approach.",
+    ACTION_EXAMPLE_TEXT,
     "You signed my brother's name on this. You sent him to prison.",
     "Prove it. Who would believe a maid over a Hale?",
 ]

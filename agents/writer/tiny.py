@@ -179,7 +179,7 @@ def ask_line(job: EpisodeJob, *, line_id: str, kind: str, speaker: str, listener
     def reask(reasons: list[str]) -> str:
         # A 0.5B model rewords the lines it is shown (measured on the README concept: 7 of 8 rejected line tries
         # repeated one of the two earlier lines in the ask): after a repeat, it is asked without them.
-        return line_ask([] if any(r == REPEAT_REASON for r in reasons) else recent)
+        return line_ask([] if REPEAT_REASON in reasons else recent)
 
     try:
         reply = ask_json(
